@@ -1,0 +1,166 @@
+"""Argument checks shared by every public function.
+
+All user-facing error text lives here.  Every message follows one template::
+
+    "{func}: `{name}` must be {rule}, got {value!r}"
+
+so that an error names the function, the argument, the rule and the value received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+__all__ = [
+    "METHODS",
+    "as_array",
+    "as_pair",
+    "check_choice",
+    "check_finite_for_fft",
+    "fail",
+    "result_dtype",
+]
+
+#: The computation methods every public function accepts.
+METHODS = ("auto", "direct", "fft")
+
+
+def fail(func: str, name: str, rule: str, value: Any, kind: type[Exception] = ValueError) -> None:
+    """Raise ``kind`` with the house message template."""
+    raise kind(f"{func}: `{name}` must be {rule}, got {_short_repr(value)}")
+
+
+def _short_repr(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def as_array(
+    value: Any,
+    func: str,
+    name: str,
+    ndim: int | tuple[int, ...] | None = None,
+) -> NDArray[Any]:
+    """Convert ``value`` to an ndarray and check its dtype, dimensions and size.
+
+    Numeric (bool, integer, floating, complex) arrays pass; object, string, bytes, void
+    and datetime arrays raise ``TypeError``.  ``ndim`` is the allowed number (or numbers)
+    of dimensions.  Empty arrays raise ``ValueError``.
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in "biufc":
+        fail(
+            func,
+            name,
+            "a numeric array (bool, integer, floating or complex)",
+            f"dtype {array.dtype}",
+            TypeError,
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if array.ndim not in allowed:
+            rule = " or ".join(f"{d}-D" for d in allowed)
+            fail(func, name, rule, f"{array.ndim}-D array of shape {array.shape}")
+    if array.size == 0:
+        fail(func, name, "non-empty", f"array of shape {array.shape}")
+    return array
+
+
+def result_dtype(func: str, *arrays: NDArray[Any], dtype: DTypeLike | None = None) -> np.dtype:
+    """The floating or complex dtype a computation on ``arrays`` runs and returns in.
+
+    Rules: float32 stays float32 and float64 stays float64; complex64 and complex128
+    likewise; float16 computes in float32; bool and integer arrays are promoted to float64
+    (so an integer image can never overflow); mixed inputs follow NumPy's promotion of
+    the promoted types.  ``dtype`` overrides the choice and must be floating or complex;
+    a real ``dtype`` for complex data raises, since it would drop the imaginary part.
+    """
+    promoted = []
+    for array in arrays:
+        kind = array.dtype.kind
+        if kind in "biu":
+            promoted.append(np.dtype(np.float64))
+        elif array.dtype == np.float16:
+            promoted.append(np.dtype(np.float32))
+        elif kind == "f" and array.dtype.itemsize > 8:
+            promoted.append(np.dtype(np.float64))
+        elif kind == "c" and array.dtype.itemsize > 16:
+            promoted.append(np.dtype(np.complex128))
+        else:
+            promoted.append(array.dtype)
+    natural = np.result_type(*promoted)
+    if dtype is None:
+        return natural
+    try:
+        chosen = np.dtype(dtype)
+    except TypeError:
+        fail(func, "dtype", "a NumPy floating or complex dtype", dtype, TypeError)
+    if chosen not in (np.float32, np.float64, np.complex64, np.complex128):
+        fail(
+            func,
+            "dtype",
+            "one of float32, float64, complex64, complex128 (integer results could overflow)",
+            dtype,
+        )
+    if natural.kind == "c" and chosen.kind != "c":
+        fail(
+            func,
+            "dtype",
+            "complex for complex inputs (a real dtype would drop the imaginary part)",
+            dtype,
+            TypeError,
+        )
+    return chosen
+
+
+def check_choice(func: str, name: str, value: Any, choices: Sequence[str]) -> str:
+    """Check that ``value`` is one of the strings ``choices`` and return it."""
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        fail(func, name, f"one of {listed}", value)
+    return value
+
+
+def as_pair(func: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """Normalise an int or a pair of ints to a pair, each at least ``minimum``.
+
+    Unlike ``torch.nn.modules.utils._pair`` this checks the length and the types.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        fail(func, name, "an int or a pair of ints", value, TypeError)
+    if isinstance(value, (int, np.integer)):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        if not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
+        ):
+            fail(func, name, "an int or a pair of ints", value, TypeError)
+        pair = (int(value[0]), int(value[1]))
+    else:
+        kind = ValueError if isinstance(value, (tuple, list)) else TypeError
+        fail(func, name, "an int or a pair of ints", value, kind)
+    if min(pair) < minimum:
+        fail(func, name, f">= {minimum}", value)
+    return pair
+
+
+def check_finite_for_fft(func: str, name: str, array: NDArray[Any]) -> None:
+    """The FFT path mixes every value of a tile into every output of it.
+
+    A NaN or inf would therefore spread over a whole tile instead of the outputs whose
+    window contains it, so the FFT method refuses non-finite data.
+    """
+    if not np.isfinite(array).all():
+        fail(
+            func,
+            name,
+            "finite for method='fft' (NaN or inf would spread across a whole FFT tile; "
+            "use method='direct', which propagates them as IEEE arithmetic says)",
+            "an array containing NaN or inf",
+        )

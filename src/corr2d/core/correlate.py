@@ -1,0 +1,413 @@
+"""The chapter's operation and the SciPy-compatible 2-D face.
+
+``corr2d`` is the chapter's 'valid' cross-correlation.  ``correlate2d`` and
+``convolve2d`` take the arguments of ``scipy.signal.correlate2d`` / ``convolve2d`` and
+return the same numbers, so a program switches by changing one import.  All three are
+thin: they validate, extend the border, and hand a 'valid' correlation to the core.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from corr2d._validation import (
+    METHODS,
+    as_array,
+    check_choice,
+    check_finite_for_fft,
+    fail,
+    result_dtype,
+)
+from corr2d.core import _engine
+from corr2d.core._padding import BOUNDARY_MODES, Pads, pad2d
+
+__all__ = ["choose_method", "convolve2d", "corr2d", "correlate2d"]
+
+MODES = ("full", "valid", "same")
+
+
+def corr2d(
+    X: ArrayLike,
+    K: ArrayLike,
+    *,
+    method: Literal["auto", "direct", "fft"] = "auto",
+    dtype: DTypeLike | None = None,
+) -> NDArray[Any]:
+    """The 2-D 'valid' cross-correlation of the chapter: slide ``K`` over ``X``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_h, n_w)
+        The input image.
+    K : array_like, shape (k_h, k_w)
+        The kernel; it must fit inside ``X`` (``k_h <= n_h`` and ``k_w <= n_w``).
+    method : {'auto', 'direct', 'fft'}, optional
+        'direct' runs compiled loops, 'fft' tiled FFTs, 'auto' (default) whichever
+        :func:`choose_method` predicts is faster.
+    dtype : dtype, optional
+        Working and output dtype (floating or complex).  By default float32 stays
+        float32, float64 stays float64, and integers and bools become float64.
+
+    Returns
+    -------
+    Y : ndarray, shape (n_h - k_h + 1, n_w - k_w + 1)
+        ``Y[i, j] = sum over (a, b) of X[i + a, j + b] * K[a, b]``.  The kernel is not
+        conjugated (unlike :func:`correlate2d` for complex data).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not 2-D, is empty, or if ``K`` is larger than ``X``.
+    TypeError
+        If an argument is not numeric.
+
+    See Also
+    --------
+    correlate2d : the same with SciPy's modes and boundaries.
+    conv2d : batched, multi-channel, strided and padded (PyTorch's layout).
+
+    Examples
+    --------
+    The chapter's example: the top-left output is 0*0 + 1*1 + 3*2 + 4*3 = 19.
+
+    >>> import numpy as np
+    >>> from corr2d import corr2d
+    >>> X = np.arange(9.0).reshape(3, 3)
+    >>> K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> corr2d(X, K)
+    array([[19., 25.],
+           [37., 43.]])
+    """
+    func = "corr2d"
+    image = as_array(X, func, "X", ndim=2)
+    kernel = as_array(K, func, "K", ndim=2)
+    check_choice(func, "method", method, METHODS)
+    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        fail(
+            func,
+            "K",
+            f"no larger than X (shape {image.shape}) along each axis",
+            f"shape {kernel.shape}",
+        )
+    work = result_dtype(func, image, kernel, dtype=dtype)
+    x = np.ascontiguousarray(image, dtype=work)
+    k = np.ascontiguousarray(kernel, dtype=work)
+    chosen = _resolve_method(func, method, image, kernel, x, k)
+    return _engine.correlate_valid(x, k, chosen)
+
+
+def correlate2d(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: Literal["full", "valid", "same"] = "full",
+    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    fillvalue: Any = 0,
+    *,
+    method: Literal["auto", "direct", "fft"] = "auto",
+    dtype: DTypeLike | None = None,
+) -> NDArray[Any]:
+    """Cross-correlate two 2-D arrays, with ``scipy.signal.correlate2d``'s semantics.
+
+    ``out[i, j] = sum over (a, b) of in1_ext[i + a, j + b] * conj(in2[a, b])`` where
+    ``in1_ext`` is ``in1`` extended past its border by ``boundary``, and the offset of
+    ``(i, j)`` depends on ``mode``.
+
+    Parameters
+    ----------
+    in1 : array_like, shape (M, N)
+        The image.
+    in2 : array_like, shape (m, n)
+        The kernel (may be larger than ``in1``; see ``mode='valid'``).
+    mode : {'full', 'valid', 'same'}, optional
+        The output size.
+
+        ``'full'`` (default)
+            every overlap: shape (M + m - 1, N + n - 1).
+        ``'valid'``
+            only where the kernel fits entirely: shape (M - m + 1, N - n + 1).  If
+            ``in2`` is at least as large as ``in1`` in every dimension the two are
+            swapped (SciPy's rule) and the result reversed; one of them must be at least
+            as large as the other in every dimension.
+        ``'same'``
+            shape (M, N), centred on the 'full' output: row ``i`` of 'same' is row
+            ``i + (m - 1) // 2`` of 'full'.  For an even kernel the extra row and column
+            of 'full' are dropped at the end.
+    boundary : {'fill', 'wrap', 'symm'}, optional
+        How ``in1`` is extended past its border: ``'fill'`` with ``fillvalue``
+        (``v v | a b c d | v v``), ``'wrap'`` periodically (``c d | a b c d | a b``),
+        ``'symm'`` by mirror symmetry including the edge (``b a | a b c d | d c``).
+        The rule repeats for kernels larger than the image.
+    fillvalue : scalar, optional
+        The value for ``boundary='fill'``.  Default 0.
+    method : {'auto', 'direct', 'fft'}, optional
+        As in :func:`corr2d`.
+    dtype : dtype, optional
+        As in :func:`corr2d`.
+
+    Returns
+    -------
+    out : ndarray
+        Shape as given by ``mode``; dtype float32/float64/complex64/complex128 by the
+        promotion rules in ``docs/semantics.md`` (integers never overflow: they become
+        float64).
+
+    See Also
+    --------
+    convolve2d : the same with the kernel flipped.
+    scipy.signal.correlate2d : the reference these semantics follow.
+
+    Notes
+    -----
+    NaN and inf propagate as IEEE arithmetic says to every output whose window contains
+    them ('direct'); ``method='fft'`` refuses non-finite data rather than spreading it
+    over a whole tile, and 'auto' then picks 'direct'.
+
+    Examples
+    --------
+    The middle output of 'same' mode is 4 + 5 = 9 (kernel [[1, 1]] over the middle row).
+
+    >>> import numpy as np
+    >>> from corr2d import correlate2d
+    >>> x = np.arange(9).reshape(3, 3)
+    >>> correlate2d(x, [[1, 1]], mode='same')
+    array([[ 1.,  3.,  5.],
+           [ 7.,  9., 11.],
+           [13., 15., 17.]])
+    """
+    return _correlate_or_convolve(
+        "correlate2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=False
+    )
+
+
+def convolve2d(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: Literal["full", "valid", "same"] = "full",
+    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    fillvalue: Any = 0,
+    *,
+    method: Literal["auto", "direct", "fft"] = "auto",
+    dtype: DTypeLike | None = None,
+) -> NDArray[Any]:
+    """Convolve two 2-D arrays, with ``scipy.signal.convolve2d``'s semantics.
+
+    Convolution is correlation with the kernel flipped along both axes:
+    ``out[i, j] = sum over (a, b) of in1_ext[i - a, j - b] * in2[a, b]``.  Arguments
+    and output shapes are those of :func:`correlate2d`; in 'same' mode the output is
+    centred on the 'full' output the same way (row ``i`` of 'same' is row
+    ``i + (m - 1) // 2`` of 'full'), which for an even kernel is one index away from
+    ``correlate2d(in1, in2[::-1, ::-1], 'same')``.
+
+    Examples
+    --------
+    A flipped difference: convolving with [[1, -1]] computes x[i, j] - x[i, j - 1].
+
+    >>> import numpy as np
+    >>> from corr2d import convolve2d
+    >>> convolve2d([[1, 2, 4]], [[1, -1]], mode='valid')
+    array([[1., 2.]])
+    """
+    return _correlate_or_convolve(
+        "convolve2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=True
+    )
+
+
+def _correlate_or_convolve(
+    func: str,
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: str,
+    boundary: str,
+    fillvalue: Any,
+    method: str,
+    dtype: DTypeLike | None,
+    convolution: bool,
+) -> NDArray[Any]:
+    image = as_array(in1, func, "in1", ndim=2)
+    kernel = as_array(in2, func, "in2", ndim=2)
+    check_choice(func, "mode", mode, MODES)
+    check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
+    check_choice(func, "method", method, METHODS)
+    fill = _check_fillvalue(func, fillvalue)
+    work = result_dtype(func, image, kernel, dtype=dtype)
+    if np.iscomplexobj(fill) and work.kind != "c":
+        fail(func, "fillvalue", "real for real inputs", fillvalue, TypeError)
+
+    swapped = mode == "valid" and _inputs_swap_needed(func, image.shape, kernel.shape)
+    if swapped:
+        image, kernel = kernel, image
+
+    # One loop for both operations: convolution correlates with the flipped kernel,
+    # correlation with the conjugated one (SciPy's definition for complex data).
+    k = kernel[::-1, ::-1] if convolution else np.conj(kernel)
+    k = np.ascontiguousarray(k, dtype=work)
+    pads = _pads(mode, k.shape, convolution)
+    x = pad2d(np.ascontiguousarray(image, dtype=work), pads, BOUNDARY_MODES[boundary], fill)
+    x = np.ascontiguousarray(x)
+    chosen = _resolve_method(func, method, image, kernel, x, k)
+    out = _engine.correlate_valid(x, k, chosen)
+    if swapped and not convolution:
+        out = np.ascontiguousarray(out[::-1, ::-1])
+    return out
+
+
+def _pads(mode: str, kernel_shape: tuple[int, ...], convolution: bool) -> Pads:
+    """Border widths that turn ``mode`` into a 'valid' correlation of the extended image.
+
+    'full' pads k - 1 on each side.  'same' takes the 'full' output starting at
+    (k - 1) // 2, which for the flipped kernel of a convolution is k // 2 before.
+    """
+    if mode == "valid":
+        return ((0, 0), (0, 0))
+    if mode == "full":
+        return ((kernel_shape[0] - 1,) * 2, (kernel_shape[1] - 1,) * 2)  # type: ignore[return-value]
+    pads = []
+    for k in kernel_shape:
+        before = k // 2 if convolution else (k - 1) // 2
+        pads.append((before, k - 1 - before))
+    return (pads[0], pads[1])
+
+
+def _inputs_swap_needed(func: str, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> bool:
+    """SciPy's rule for 'valid' mode: swap when in2 is the larger in every dimension."""
+    first_larger = all(a >= b for a, b in zip(shape1, shape2))
+    second_larger = all(b >= a for a, b in zip(shape1, shape2))
+    if not (first_larger or second_larger):
+        fail(
+            func,
+            "in2",
+            "no larger than in1 in every dimension, or at least as large in every dimension, "
+            f"for mode='valid' (in1 has shape {shape1})",
+            f"shape {shape2}",
+        )
+    return not first_larger
+
+
+def _check_fillvalue(func: str, fillvalue: Any) -> Any:
+    value = np.asarray(fillvalue)
+    if value.dtype.kind not in "biufc":
+        fail(func, "fillvalue", "a number", fillvalue, TypeError)
+    if value.size != 1:
+        fail(func, "fillvalue", "a scalar or an array with one element", fillvalue)
+    return value.reshape(()).item()
+
+
+def _resolve_method(
+    func: str,
+    method: str,
+    image: NDArray[Any],
+    kernel: NDArray[Any],
+    x: NDArray[Any],
+    k: NDArray[Any],
+) -> Literal["direct", "fft"]:
+    """Turn 'auto' into a method, and refuse what 'fft' cannot do faithfully.
+
+    'auto' picks 'direct' for integer or bool data (whose results 'direct' computes
+    exactly in float64) and for data with NaN or inf (which FFTs would spread over a
+    whole tile); otherwise it follows the cost model.
+    """
+    if method == "fft":
+        check_finite_for_fft(func, "in1" if func != "corr2d" else "X", x)
+        check_finite_for_fft(func, "in2" if func != "corr2d" else "K", k)
+        return "fft"
+    if method == "direct":
+        return "direct"
+    if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
+        return "direct"
+    choice = _engine.pick_method(x.shape, k.shape)  # type: ignore[arg-type]
+    if choice == "fft" and not (np.isfinite(x).all() and np.isfinite(k).all()):
+        return "direct"
+    return choice
+
+
+@overload
+def choose_method(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: Literal["full", "valid", "same"] = ...,
+    boundary: Literal["fill", "wrap", "symm"] = ...,
+    *,
+    measure: Literal[False] = ...,
+) -> Literal["direct", "fft"]: ...
+@overload
+def choose_method(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: Literal["full", "valid", "same"] = ...,
+    boundary: Literal["fill", "wrap", "symm"] = ...,
+    *,
+    measure: Literal[True],
+) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
+def choose_method(
+    in1: ArrayLike,
+    in2: ArrayLike,
+    mode: Literal["full", "valid", "same"] = "full",
+    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    *,
+    measure: bool = False,
+) -> Literal["direct", "fft"] | tuple[Literal["direct", "fft"], dict[str, float]]:
+    """The method ``method='auto'`` uses for ``correlate2d(in1, in2, mode, boundary)``.
+
+    Parameters
+    ----------
+    in1, in2 : array_like, 2-D
+        The image and the kernel, as for :func:`correlate2d`.
+    mode, boundary : str, optional
+        As for :func:`correlate2d`.
+    measure : bool, optional
+        If True, time both methods (best of three) and return the faster with the times.
+
+    Returns
+    -------
+    method : {'direct', 'fft'}
+        The faster method by the cost model, or by measurement.
+    times : dict, only if ``measure=True``
+        Seconds per method.
+
+    Notes
+    -----
+    The model prices the compiled loops at a constant per multiply-add and the FFT path
+    at a constant per ``L log2 L`` of each tile's transforms (tile sizes as the FFT path
+    chooses them); the constants were measured on the benchmark machine
+    (``bench/calibrate.py``).  Integer and bool data, and data with NaN or inf, always
+    take 'direct' (exact, and IEEE-faithful).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corr2d import choose_method
+    >>> image = np.zeros((512, 512), dtype=np.float32)
+    >>> choose_method(image, np.ones((3, 3), np.float32), mode='valid')
+    'direct'
+    >>> choose_method(image, np.ones((31, 31), np.float32), mode='valid')
+    'fft'
+    """
+    func = "choose_method"
+    image = as_array(in1, func, "in1", ndim=2)
+    kernel = as_array(in2, func, "in2", ndim=2)
+    check_choice(func, "mode", mode, MODES)
+    check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
+    if mode == "valid" and _inputs_swap_needed(func, image.shape, kernel.shape):
+        image, kernel = kernel, image
+    pads = _pads(mode, kernel.shape, convolution=False)
+    extended = (image.shape[0] + sum(pads[0]), image.shape[1] + sum(pads[1]))
+    if not measure:
+        if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
+            return "direct"
+        if not (np.isfinite(image).all() and np.isfinite(kernel).all()):
+            return "direct"
+        return _engine.pick_method(extended, kernel.shape)  # type: ignore[arg-type]
+    times: dict[str, float] = {}
+    for candidate in ("direct", "fft"):
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            correlate2d(image, kernel, mode, boundary, method=candidate)  # type: ignore[arg-type]
+            best = min(best, time.perf_counter() - start)
+        times[candidate] = best
+    fastest: Literal["direct", "fft"] = "direct" if times["direct"] <= times["fft"] else "fft"
+    return fastest, times
