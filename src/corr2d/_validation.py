@@ -81,7 +81,7 @@ def result_dtype(func: str, *arrays: NDArray[Any], dtype: DTypeLike | None = Non
     the promoted types.  ``dtype`` overrides the choice and must be floating or complex;
     a real ``dtype`` for complex data raises, since it would drop the imaginary part.
     """
-    promoted = []
+    promoted: list[np.dtype[Any]] = []
     for array in arrays:
         kind = array.dtype.kind
         if kind in "biu":

@@ -9,6 +9,8 @@ dtype.  Convolution is correlation with a flipped kernel, so there is no second 
 from __future__ import annotations
 
 import math
+import os
+import threading
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +33,9 @@ WORKSPACE_BYTES = 16 * 2**20
 
 Method = Literal["direct", "fft"]
 
+#: Images with fewer outputs than this use the generic loops, not shape-unrolled ones.
+_UNROLL_MIN_OUTPUTS = 128 * 128
+
 # Cost model, in nanoseconds, measured on a 2-core AMD EPYC (AVX-512) with float32;
 # float64 and complex data cost proportionally more per element in both paths, so the
 # ratio, which is all the choice depends on, barely moves.  See bench/calibrate.py.
@@ -40,6 +45,13 @@ _FFT_NS_PER_POINT_LOG = 0.11
 _FFT_NS_PER_OUTPUT = 1.0
 
 
+#: Below this many multiply-adds a loop runs on one thread: waking workers costs more.
+SERIAL_WORK = 2**18
+
+_parallel_lock = threading.Lock()
+_configured = False
+
+
 def num_threads() -> int:
     """Threads the core uses: numba's setting (``NUMBA_NUM_THREADS``, ``set_num_threads``)."""
     import numba
@@ -47,10 +59,47 @@ def num_threads() -> int:
     return int(numba.get_num_threads())
 
 
+def _configure_threading() -> None:
+    """Prefer numba's own 'workqueue' threads unless the user chose a threading layer.
+
+    With the OpenMP layer, merely importing OpenCV beside numba was measured to add
+    about 12 ms to every parallel region on a 2-core machine; the workqueue layer adds
+    microseconds.  It must not be entered from two Python threads at once, so
+    :func:`run` serialises parallel regions (each one already uses every thread).
+    """
+    global _configured
+    if _configured:
+        return
+    import numba
+
+    config = numba.config
+    if "NUMBA_THREADING_LAYER" not in os.environ and config.THREADING_LAYER == "default":  # type: ignore[attr-defined]
+        config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+    _configured = True
+
+
 def _loops() -> Any:
+    _configure_threading()
     from corr2d.core import _loops
 
     return _loops
+
+
+def run(loop: Any, *args: Any, work: int) -> None:
+    """Call a compiled parallel loop; ``work`` (multiply-adds) below SERIAL_WORK runs serially."""
+    import numba
+
+    _configure_threading()
+    with _parallel_lock:
+        if work >= SERIAL_WORK:
+            loop(*args)
+            return
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            loop(*args)
+        finally:
+            numba.set_num_threads(threads)
 
 
 def direct_cost(out_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> float:
@@ -104,7 +153,7 @@ def pick_conv_method(
         eff = (2 * eff[0], 2 * eff[1])
     if eff[0] > padded_shape[2] or eff[1] > padded_shape[3]:
         return "direct"
-    return pick_method(padded_shape[2:], eff)  # type: ignore[arg-type]
+    return pick_method(padded_shape[2:], eff)
 
 
 def correlate_valid(
@@ -134,16 +183,28 @@ def correlate_valid(
         if stride == (1, 1):
             correlate_valid_fft(x, kernel, out, num_threads())
         else:
-            full = np.empty((x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1),
-                            dtype=x.dtype)
+            full = np.empty(
+                (x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1), dtype=x.dtype
+            )
             correlate_valid_fft(x, kernel, full, num_threads())
             out[...] = full[::sh, ::sw][:oh, :ow]
         return out
     loops = _loops()
-    if stride == (1, 1):
-        loops.correlate_valid(x, kernel, dh, dw, out)
+    work = oh * ow * kh * kw
+    if stride == (1, 1) and dilation == (1, 1):
+        from corr2d.core._unrolled import unrolled_loop
+
+        # a loop unrolled for this kernel shape compiles once (about a second, then
+        # cached on disk); small images are not worth it
+        unrolled = unrolled_loop(kh, kw) if oh * ow >= _UNROLL_MIN_OUTPUTS else None
+        if unrolled is not None:
+            run(unrolled, x, kernel, out, work=work)
+        else:
+            run(loops.correlate_valid, x, kernel, 1, 1, out, work=work)
+    elif stride == (1, 1):
+        run(loops.correlate_valid, x, kernel, dh, dw, out, work=work)
     else:
-        loops.correlate_valid_strided(x, kernel, sh, sw, dh, dw, out)
+        run(loops.correlate_valid_strided, x, kernel, sh, sw, dh, dw, out, work=work)
     return out
 
 
@@ -180,8 +241,9 @@ def conv2d_valid(
         if stride == (1, 1):
             conv2d_fft(xp, weight, groups, dilation, out, num_threads())
         else:
-            full = np.empty((n_batch, c_out, hp - eff_shape[0] + 1, wp - eff_shape[1] + 1),
-                            dtype=xp.dtype)
+            full = np.empty(
+                (n_batch, c_out, hp - eff_shape[0] + 1, wp - eff_shape[1] + 1), dtype=xp.dtype
+            )
             conv2d_fft(xp, weight, groups, dilation, full, num_threads())
             out[...] = full[:, :, ::sh, ::sw][:, :, :oh, :ow]
         return out
@@ -195,7 +257,7 @@ def conv2d_valid(
     loops = _loops()
     if stride == (1, 1) and c_group * kh * kw < 16:
         # few taps per output: the direct loops beat building a patch matrix
-        loops.conv_direct(xp, weight, groups, dh, dw, out)
+        run(loops.conv_direct, xp, weight, groups, dh, dw, out, work=out.size * c_group * kh * kw)
         return out
 
     patch = c_group * kh * kw
@@ -209,7 +271,7 @@ def conv2d_valid(
             for row0 in range(0, oh, rows_per_tile):
                 rows = min(rows_per_tile, oh - row0)
                 tile = workspace[: patch * rows * ow].reshape(patch, rows * ow)
-                loops.im2col(image, kh, kw, sh, sw, dh, dw, row0, tile)
+                run(loops.im2col, image, kh, kw, sh, sw, dh, dw, row0, tile, work=tile.size)
                 if rows == oh:  # the whole image in one tile: multiply straight into out
                     np.matmul(weight_matrix[g], tile, out=target.reshape(out_group, oh * ow))
                 else:

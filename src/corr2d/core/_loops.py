@@ -23,32 +23,31 @@ __all__ = [
     "im2col",
 ]
 
-_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+# every loop: multithreaded over rows or channels, cached on disk, GIL released
+_parallel_loop = njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
-@njit(parallel=True, **_OPTIONS)
+@_parallel_loop
 def correlate_valid(x, kernel, dh, dw, out):  # type: ignore[no-untyped-def]
-    """out[i, j] = sum over (u, v) of x[i + u*dh, j + v*dw] * kernel[u, v]."""
+    """out[i, j] = sum over (u, v) of x[i + u*dh, j + v*dw] * kernel[u, v].
+
+    One pass over the output row per tap; the source is a slice whose start folds in
+    the tap's offset, which is what lets LLVM vectorise the innermost loop.
+    """
     oh, ow = out.shape
     kh, kw = kernel.shape
     for i in prange(oh):
         row = out[i]
-        first = kernel[0, 0]
-        source = x[i]
-        for j in range(ow):
-            row[j] = first * source[j]
+        row[:] = 0
         for u in range(kh):
-            source = x[i + u * dh]
             for v in range(kw):
-                if u == 0 and v == 0:
-                    continue
                 weight = kernel[u, v]
-                offset = v * dw
+                source = x[i + u * dh, v * dw : v * dw + ow]
                 for j in range(ow):
-                    row[j] += weight * source[j + offset]
+                    row[j] += weight * source[j]
 
 
-@njit(parallel=True, **_OPTIONS)
+@_parallel_loop
 def correlate_valid_strided(x, kernel, sh, sw, dh, dw, out):  # type: ignore[no-untyped-def]
     """out[i, j] = sum over (u, v) of x[i*sh + u*dh, j*sw + v*dw] * kernel[u, v]."""
     oh, ow = out.shape
@@ -66,7 +65,7 @@ def correlate_valid_strided(x, kernel, sh, sw, dh, dw, out):  # type: ignore[no-
                     row[j] += weight * source[j * sw + offset]
 
 
-@njit(parallel=True, **_OPTIONS)
+@_parallel_loop
 def conv_direct(x, weight, groups, dh, dw, out):  # type: ignore[no-untyped-def]
     """Multi-channel stride-1 correlation, one (image, output channel) plane per task.
 
@@ -89,15 +88,14 @@ def conv_direct(x, weight, groups, dh, dw, out):  # type: ignore[no-untyped-def]
             for c in range(c_per_group):
                 image = x[n, first_channel + c]
                 for u in range(kh):
-                    source = image[i + u * dh]
                     for v in range(kw):
                         tap = weight[o, c, u, v]
-                        offset = v * dw
+                        source = image[i + u * dh, v * dw : v * dw + ow]
                         for j in range(ow):
-                            row[j] += tap * source[j + offset]
+                            row[j] += tap * source[j]
 
 
-@njit(parallel=True, **_OPTIONS)
+@_parallel_loop
 def im2col(xp, kh, kw, sh, sw, dh, dw, row0, cols):  # type: ignore[no-untyped-def]
     """Patch matrix of one padded image for the output rows row0 .. row0 + rows - 1.
 
@@ -116,15 +114,13 @@ def im2col(xp, kh, kw, sh, sw, dh, dw, row0, cols):  # type: ignore[no-untyped-d
             source = xp[c, (row0 + r) * sh + u * dh]
             base = r * ow
             if sw == 1:
-                offset = v * dw
-                for j in range(ow):
-                    target[base + j] = source[j + offset]
+                target[base : base + ow] = source[v * dw : v * dw + ow]
             else:
                 for j in range(ow):
                     target[base + j] = source[j * sw + v * dw]
 
 
-@njit(parallel=True, **_OPTIONS)
+@_parallel_loop
 def col2im(cols, kh, kw, sh, sw, dh, dw, row0, gxp):  # type: ignore[no-untyped-def]
     """The adjoint of :func:`im2col`: scatter-add ``cols`` back onto the padded image.
 

@@ -41,7 +41,7 @@ def pad2d(x: NDArray[Any], pads: Pads, np_mode: str, fillvalue: Any = 0) -> NDAr
     widths = [(0, 0)] * (x.ndim - 2) + [pads[0], pads[1]]
     if np_mode == "constant":
         return np.pad(x, widths, mode="constant", constant_values=fillvalue)
-    return np.pad(x, widths, mode=np_mode)  # type: ignore[call-overload,no-any-return]
+    return np.pad(x, widths, mode=np_mode)  # type: ignore[call-overload]
 
 
 def _selection(size: int, pad: tuple[int, int], np_mode: str, dtype: np.dtype) -> NDArray[Any]:
@@ -68,4 +68,4 @@ def pad2d_adjoint(
         return grad[..., top : height - bottom, left : width - right]
     rows = _selection(shape[0], pads[0], np_mode, grad.dtype)
     cols = _selection(shape[1], pads[1], np_mode, grad.dtype)
-    return rows.T @ grad @ cols  # type: ignore[no-any-return]
+    return rows.T @ grad @ cols

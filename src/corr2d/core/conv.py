@@ -108,8 +108,7 @@ def _setup(
     if c_in % groups:
         fail(func, "groups", f"a divisor of the input channels ({c_in})", groups)
     if c_out % groups:
-        fail(func, "groups", f"a divisor of the output channels, weight.shape[0] ({c_out})",
-             groups)
+        fail(func, "groups", f"a divisor of the output channels, weight.shape[0] ({c_out})", groups)
     if w.shape[1] * groups != c_in:
         fail(
             func,
@@ -126,8 +125,12 @@ def _setup(
             pads: Pads = ((0, 0), (0, 0))
         else:
             if s != (1, 1):
-                fail(func, "padding", "an int or a pair when stride > 1 ('same' needs stride 1)",
-                     padding)
+                fail(
+                    func,
+                    "padding",
+                    "an int or a pair when stride > 1 ('same' needs stride 1)",
+                    padding,
+                )
             # PyTorch's rule: the odd pixel of an even extent goes at the end.
             pads = (
                 ((eff_h - 1) // 2, eff_h - 1 - (eff_h - 1) // 2),
@@ -138,11 +141,20 @@ def _setup(
         pads = ((p[0], p[0]), (p[1], p[1]))
     height, width = x.shape[2:]
     if padding_mode == "reflect" and (max(pads[0]) >= height or max(pads[1]) >= width):
-        fail(func, "padding", f"smaller than the input size {(height, width)} for "
-             "padding_mode='reflect'", padding)
+        fail(
+            func,
+            "padding",
+            f"smaller than the input size {(height, width)} for padding_mode='reflect'",
+            padding,
+        )
     if padding_mode == "circular" and (max(pads[0]) > height or max(pads[1]) > width):
-        fail(func, "padding", f"at most the input size {(height, width)} for "
-             "padding_mode='circular' (it would wrap around more than once)", padding)
+        fail(
+            func,
+            "padding",
+            f"at most the input size {(height, width)} for "
+            "padding_mode='circular' (it would wrap around more than once)",
+            padding,
+        )
     if height + sum(pads[0]) < eff_h or width + sum(pads[1]) < eff_w:
         fail(
             func,
@@ -231,23 +243,32 @@ def conv2d(
     if bias is not None:
         b = as_array(bias, func, "bias", ndim=1)
         extra = (b,)
-    setup = _setup(func, input, weight, stride, padding, dilation, groups, padding_mode,
-                   method, dtype, extra)
+    setup = _setup(
+        func, input, weight, stride, padding, dilation, groups, padding_mode, method, dtype, extra
+    )
     if b is not None and b.shape[0] != setup.weight.shape[0]:
-        fail(func, "bias", f"of shape ({setup.weight.shape[0]},), one per output channel",
-             f"shape {b.shape}")
+        fail(
+            func,
+            "bias",
+            f"of shape ({setup.weight.shape[0]},), one per output channel",
+            f"shape {b.shape}",
+        )
     xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
     chosen = setup.method
     if chosen == "auto":
-        chosen = _engine.pick_conv_method(xp.shape, setup.weight.shape, setup.stride,  # type: ignore[arg-type]
-                                          setup.dilation, setup.groups)
+        chosen = _engine.pick_conv_method(
+            xp.shape,
+            setup.weight.shape,
+            setup.stride,
+            setup.dilation,
+            setup.groups,
+        )
         if chosen == "fft" and not (np.isfinite(xp).all() and np.isfinite(setup.weight).all()):
             chosen = "direct"
     elif chosen == "fft":
         check_finite_for_fft(func, "input", xp)
         check_finite_for_fft(func, "weight", setup.weight)
-    out = _engine.conv2d_valid(xp, setup.weight, setup.stride, setup.dilation, setup.groups,
-                               chosen)
+    out = _engine.conv2d_valid(xp, setup.weight, setup.stride, setup.dilation, setup.groups, chosen)
     if b is not None:
         out += b.astype(out.dtype)[:, None, None]
     return out if setup.batched else out[0]
@@ -327,20 +348,25 @@ def conv2d_backward(
     (array([10.]), array([4.]))
     """
     func = "conv2d_backward"
-    setup = _setup(func, input, weight, stride, padding, dilation, groups, padding_mode,
-                   "direct", dtype)
+    setup = _setup(
+        func, input, weight, stride, padding, dilation, groups, padding_mode, "direct", dtype
+    )
     g = as_array(grad_output, func, "grad_output", ndim=(3, 4))
     g = g if g.ndim == 4 else g[None]
     xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
-    n_batch, c_in, hp, wp = xp.shape
+    n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = setup.weight.shape
     (sh, sw), (dh, dw) = setup.stride, setup.dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
     expected = (n_batch, c_out, oh, ow) if setup.batched else (c_out, oh, ow)
     if np.shape(grad_output) != expected:
-        fail(func, "grad_output", f"of the forward output's shape {expected}",
-             f"shape {np.shape(grad_output)}")
+        fail(
+            func,
+            "grad_output",
+            f"of the forward output's shape {expected}",
+            f"shape {np.shape(grad_output)}",
+        )
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
     groups = setup.groups
     out_group = c_out // groups
@@ -351,8 +377,7 @@ def conv2d_backward(
     grad_xp = np.zeros_like(xp)
     weight_matrix = setup.weight.reshape(groups, out_group, patch)
 
-    from corr2d.core import _loops
-
+    loops = _engine._loops()
     rows_per_tile = max(1, min(oh, _engine.WORKSPACE_BYTES // (patch * ow * g.dtype.itemsize)))
     workspace = np.empty(patch * rows_per_tile * ow, dtype=g.dtype)
     for n in range(n_batch):
@@ -364,12 +389,14 @@ def conv2d_backward(
                 rows = min(rows_per_tile, oh - row0)
                 tile = workspace[: patch * rows * ow].reshape(patch, rows * ow)
                 g_tile = g_block[:, row0 : row0 + rows, :].reshape(out_group, rows * ow)
-                _loops.im2col(image, kh, kw, sh, sw, dh, dw, row0, tile)
+                _engine.run(loops.im2col, image, kh, kw, sh, sw, dh, dw, row0, tile, work=tile.size)
                 grad_weight[grp] += g_tile @ tile.T
                 np.matmul(weight_matrix[grp].T, g_tile, out=tile)
-                _loops.col2im(tile, kh, kw, sh, sw, dh, dw, row0, grad_image)
+                _engine.run(
+                    loops.col2im, tile, kh, kw, sh, sw, dh, dw, row0, grad_image, work=tile.size
+                )
 
-    grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])  # type: ignore[arg-type]
+    grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)
     if not setup.batched:
         grad_input = grad_input[0]

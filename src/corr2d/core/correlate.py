@@ -134,8 +134,9 @@ def correlate2d(
             as large as the other in every dimension.
         ``'same'``
             shape (M, N), centred on the 'full' output: row ``i`` of 'same' is row
-            ``i + (m - 1) // 2`` of 'full'.  For an even kernel the extra row and column
-            of 'full' are dropped at the end.
+            ``i + m // 2`` of 'full' (column likewise).  For an even kernel that drops
+            the extra row and column of 'full' at the start; :func:`convolve2d` drops
+            them at the end, so the two differ by one index (as in SciPy).
     boundary : {'fill', 'wrap', 'symm'}, optional
         How ``in1`` is extended past its border: ``'fill'`` with ``fillvalue``
         (``v v | a b c d | v v``), ``'wrap'`` periodically (``c d | a b c d | a b``),
@@ -264,7 +265,7 @@ def _pads(mode: str, kernel_shape: tuple[int, ...], convolution: bool) -> Pads:
     if mode == "valid":
         return ((0, 0), (0, 0))
     if mode == "full":
-        return ((kernel_shape[0] - 1,) * 2, (kernel_shape[1] - 1,) * 2)  # type: ignore[return-value]
+        return ((kernel_shape[0] - 1,) * 2, (kernel_shape[1] - 1,) * 2)
     pads = []
     for k in kernel_shape:
         before = k // 2 if convolution else (k - 1) // 2
@@ -274,8 +275,8 @@ def _pads(mode: str, kernel_shape: tuple[int, ...], convolution: bool) -> Pads:
 
 def _inputs_swap_needed(func: str, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> bool:
     """SciPy's rule for 'valid' mode: swap when in2 is the larger in every dimension."""
-    first_larger = all(a >= b for a, b in zip(shape1, shape2))
-    second_larger = all(b >= a for a, b in zip(shape1, shape2))
+    first_larger = all(a >= b for a, b in zip(shape1, shape2, strict=True))
+    second_larger = all(b >= a for a, b in zip(shape1, shape2, strict=True))
     if not (first_larger or second_larger):
         fail(
             func,
@@ -318,7 +319,7 @@ def _resolve_method(
         return "direct"
     if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
         return "direct"
-    choice = _engine.pick_method(x.shape, k.shape)  # type: ignore[arg-type]
+    choice = _engine.pick_method(x.shape, k.shape)
     if choice == "fft" and not (np.isfinite(x).all() and np.isfinite(k).all()):
         return "direct"
     return choice
@@ -400,13 +401,13 @@ def choose_method(
             return "direct"
         if not (np.isfinite(image).all() and np.isfinite(kernel).all()):
             return "direct"
-        return _engine.pick_method(extended, kernel.shape)  # type: ignore[arg-type]
+        return _engine.pick_method(extended, kernel.shape)
     times: dict[str, float] = {}
     for candidate in ("direct", "fft"):
         best = np.inf
         for _ in range(3):
             start = time.perf_counter()
-            correlate2d(image, kernel, mode, boundary, method=candidate)  # type: ignore[arg-type]
+            correlate2d(image, kernel, mode, boundary, method=candidate)
             best = min(best, time.perf_counter() - start)
         times[candidate] = best
     fastest: Literal["direct", "fft"] = "direct" if times["direct"] <= times["fft"] else "fft"

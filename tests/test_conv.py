@@ -1,0 +1,189 @@
+"""The PyTorch face: conv2d and conv2d_backward against torch.nn.functional.conv2d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import corr2d
+from corr2d.core import _engine
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
+
+
+@st.composite
+def layer_configs(draw):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 3))
+    c_out = groups * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    mode = draw(st.sampled_from(PADDING_MODES))
+    min_h = max(dilation[0] * (kh - 1) + 1 - 2 * padding[0], padding[0] + 1, 1)
+    min_w = max(dilation[1] * (kw - 1) + 1 - 2 * padding[1], padding[1] + 1, 1)
+    height = draw(st.integers(min_h, min_h + 6))
+    width = draw(st.integers(min_w, min_w + 6))
+    batch = draw(st.integers(1, 3))
+    bias = draw(st.booleans())
+    return {
+        "shape": (batch, c_in, height, width),
+        "weight": (c_out, c_in // groups, kh, kw),
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "groups": groups,
+        "padding_mode": mode,
+        "bias": bias,
+    }
+
+
+def torch_forward(x, weight, bias, config):
+    """PyTorch's reference: F.pad for the non-zero modes, then F.conv2d."""
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(weight, requires_grad=True)
+    bt = torch.tensor(bias, requires_grad=True) if bias is not None else None
+    ph, pw = config["padding"]
+    if config["padding_mode"] == "zeros":
+        out = F.conv2d(xt, wt, bt, config["stride"], (ph, pw), config["dilation"], config["groups"])
+    else:
+        padded = F.pad(xt, (pw, pw, ph, ph), mode=config["padding_mode"])
+        out = F.conv2d(padded, wt, bt, config["stride"], 0, config["dilation"], config["groups"])
+    return xt, wt, bt, out
+
+
+def arguments(config):
+    return {
+        "stride": config["stride"],
+        "padding": config["padding"],
+        "dilation": config["dilation"],
+        "groups": config["groups"],
+        "padding_mode": config["padding_mode"],
+    }
+
+
+@given(config=layer_configs(), seed=st.integers(0, 2**32 - 1))
+def test_forward_and_backward_match_pytorch(config, seed) -> None:
+    """Output, dL/dx, dL/dw and dL/db equal PyTorch's on random layer configurations."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(config["shape"])
+    weight = rng.standard_normal(config["weight"])
+    bias = rng.standard_normal(config["weight"][0]) if config["bias"] else None
+    xt, wt, bt, expected = torch_forward(x, weight, bias, config)
+    for method in ("direct", "fft", "auto"):
+        got = corr2d.conv2d(x, weight, bias, method=method, **arguments(config))
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-9, atol=1e-9)
+    grad_output = rng.standard_normal(expected.shape)
+    expected.backward(torch.tensor(grad_output))
+    grads = corr2d.conv2d_backward(grad_output, x, weight, **arguments(config))
+    np.testing.assert_allclose(grads.input, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(grads.weight, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    if bt is not None:
+        np.testing.assert_allclose(grads.bias, bt.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@given(config=layer_configs(), seed=st.integers(0, 2**32 - 1))
+def test_backward_is_the_adjoint_of_forward(config, seed) -> None:
+    """<conv(x, w), g> == <x, dL/dx> == <w, dL/dw> for bias-free conv (it is bilinear)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(config["shape"])
+    weight = rng.standard_normal(config["weight"])
+    out = corr2d.conv2d(x, weight, **arguments(config))
+    g = rng.standard_normal(out.shape)
+    grads = corr2d.conv2d_backward(g, x, weight, **arguments(config))
+    inner = np.vdot(out, g)
+    scale = 1 + abs(inner)
+    assert abs(np.vdot(x, grads.input) - inner) <= 1e-9 * scale
+    assert abs(np.vdot(weight, grads.weight) - inner) <= 1e-9 * scale
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (2, 4), (5, 2)])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_padding_same_and_valid_strings_match_pytorch(rng, kernel, dilation) -> None:
+    x = rng.standard_normal((2, 3, 9, 8))
+    weight = rng.standard_normal((4, 3, *kernel))
+    for padding in ("same", "valid"):
+        expected = F.conv2d(
+            torch.tensor(x), torch.tensor(weight), padding=padding, dilation=dilation
+        )
+        got = corr2d.conv2d(x, weight, padding=padding, dilation=dilation)
+        np.testing.assert_allclose(got, expected.numpy(), atol=1e-10)
+
+
+def test_unbatched_input_gives_unbatched_output(rng) -> None:
+    x = rng.standard_normal((3, 7, 7))
+    weight = rng.standard_normal((2, 3, 3, 3))
+    out = corr2d.conv2d(x, weight, padding=1)
+    assert out.shape == (2, 7, 7)
+    np.testing.assert_allclose(out, corr2d.conv2d(x[None], weight, padding=1)[0])
+    grads = corr2d.conv2d_backward(np.ones_like(out), x, weight, padding=1)
+    assert grads.input.shape == x.shape
+
+
+def test_float32_stays_float32_and_matches_pytorch(rng) -> None:
+    x = rng.standard_normal((2, 16, 20, 20)).astype(np.float32)
+    weight = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    got = corr2d.conv2d(x, weight, padding=1)
+    assert got.dtype == np.float32
+    expected = F.conv2d(torch.tensor(x), torch.tensor(weight), padding=1).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_single_channel_layer_is_the_2d_core(rng) -> None:
+    x = rng.standard_normal((1, 1, 30, 40))
+    weight = rng.standard_normal((1, 1, 4, 3))
+    np.testing.assert_allclose(
+        corr2d.conv2d(x, weight)[0, 0], corr2d.corr2d(x[0, 0], weight[0, 0]), atol=1e-12
+    )
+
+
+def test_depthwise_layer_matches_pytorch(rng) -> None:
+    x = rng.standard_normal((2, 4, 12, 12))
+    weight = rng.standard_normal((4, 1, 3, 3))
+    expected = F.conv2d(torch.tensor(x), torch.tensor(weight), groups=4, stride=2, padding=1)
+    got = corr2d.conv2d(x, weight, groups=4, stride=2, padding=1)
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-12)
+
+
+def test_tiled_patch_matrix_gives_the_same_result(rng, monkeypatch) -> None:
+    """With a tiny workspace the patch matrix is built a few output rows at a time."""
+    x = rng.standard_normal((2, 6, 17, 15))
+    weight = rng.standard_normal((5, 6, 3, 3))
+    expected = F.conv2d(torch.tensor(x), torch.tensor(weight), stride=(2, 1), padding=1).numpy()
+    monkeypatch.setattr(_engine, "WORKSPACE_BYTES", 6 * 9 * 15 * 8 * 2)  # two rows per tile
+    np.testing.assert_allclose(
+        corr2d.conv2d(x, weight, stride=(2, 1), padding=1, method="direct"), expected, atol=1e-12
+    )
+    g = rng.standard_normal(expected.shape)
+    grads = corr2d.conv2d_backward(g, x, weight, stride=(2, 1), padding=1)
+    xt = torch.tensor(x, requires_grad=True)
+    F.conv2d(xt, torch.tensor(weight), stride=(2, 1), padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "dilation", "expected"),
+    [
+        ((224, 224), (7, 7), 2, 3, 1, (112, 112)),
+        ((6, 8), (1, 2), 1, 0, 1, (6, 7)),
+        ((32, 32), (3, 3), 1, 1, 1, (32, 32)),
+        ((10, 11), (3, 3), 3, 0, 2, (2, 3)),
+    ],
+)
+def test_output_shape_formula(size, kernel, stride, padding, dilation, expected) -> None:
+    """floor((n + 2p - d(k - 1) - 1) / s) + 1, checked by hand and by the real output."""
+    assert corr2d.conv2d_output_shape(size, kernel, stride, padding, dilation) == expected
+    out = corr2d.conv2d(
+        np.ones((1, 1, *size)),
+        np.ones((1, 1, *kernel)),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
+    assert out.shape[2:] == expected
