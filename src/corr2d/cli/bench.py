@@ -1,0 +1,165 @@
+"""A small benchmark of corr2d's 'same' correlation against the peers that are installed.
+
+Each case correlates a random square image with a random square kernel in 'same' mode
+with zero fill, the common ground of all peers.  Every function is called once untimed
+(to compile or plan), then ``repeat`` times; the median is reported.  corr2d is timed
+first, before the peers are imported (see :func:`run_benchmark`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["BenchRow", "available_peers", "run_benchmark"]
+
+Runner = Callable[[NDArray[Any], NDArray[Any]], Any]
+
+#: Skip the direct SciPy loop when image pixels times kernel taps exceed this.
+DIRECT_WORK_LIMIT = 3e8
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One case: image and kernel size, and the median seconds of each implementation."""
+
+    size: int
+    kernel: int
+    times: dict[str, float] = field(default_factory=dict)
+
+
+def available_peers() -> dict[str, Runner]:
+    """The peer implementations that can be imported, by display name."""
+    peers: dict[str, Runner] = {}
+    try:
+        from scipy import ndimage, signal
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        signal = ndimage = None
+    if signal is not None:
+        peers["scipy.signal.correlate2d"] = lambda x, k: signal.correlate2d(x, k, "same")
+        peers["scipy.ndimage.correlate"] = lambda x, k: ndimage.correlate(
+            x, k, mode="constant", origin=[-1 if n % 2 == 0 else 0 for n in k.shape]
+        )
+        peers["scipy.signal.fftconvolve"] = lambda x, k: signal.fftconvolve(
+            x, k[::-1, ::-1], mode="same"
+        )
+    try:
+        import cv2
+
+        peers["cv2.filter2D"] = lambda x, k: cv2.filter2D(x, -1, k, borderType=cv2.BORDER_CONSTANT)
+    except ImportError:
+        pass
+    try:
+        import torch
+        import torch.nn.functional as functional
+
+        def torch_conv(x: NDArray[Any], k: NDArray[Any]) -> Any:
+            with torch.no_grad():
+                return functional.conv2d(
+                    torch.from_numpy(x)[None, None],
+                    torch.from_numpy(k)[None, None],
+                    padding="same",
+                )
+
+        peers["torch conv2d"] = torch_conv
+    except ImportError:
+        pass
+    return peers
+
+
+def _median_time(run: Runner, x: NDArray[Any], k: NDArray[Any], repeat: int) -> float:
+    run(x, k)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run(x, k)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def run_benchmark(
+    sizes: Sequence[int],
+    kernels: Sequence[int],
+    *,
+    dtype: str = "float64",
+    repeat: int = 5,
+    quick: bool = False,
+    seed: int = 0,
+    progress_console: Any = None,
+) -> list[BenchRow]:
+    """Time ``corr2d.correlate2d(x, k, 'same')`` and each peer on every case.
+
+    Parameters
+    ----------
+    sizes, kernels : sequences of int
+        Square image and kernel sizes; every kernel is tried on every image it fits.
+    dtype : {'float32', 'float64'}, optional
+    repeat : int, optional
+        Timed runs per case (the median is kept).
+    quick : bool, optional
+        Skip the direct SciPy loop on the largest cases as well as the slowest ones.
+    seed : int, optional
+        Seed of the random data.
+    progress_console : rich Console, optional
+        Where to draw a progress bar (none by default).
+
+    Returns
+    -------
+    list of BenchRow
+    """
+    from corr2d import correlate2d
+
+    cases = [(n, m) for n in sizes for m in kernels if m <= n]
+
+    def data(n: int, m: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        rng = np.random.default_rng([seed, n, m])
+        return rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((m, m)).astype(dtype)
+
+    progress: Any = None
+    if progress_console is not None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        progress = Progress(
+            TextColumn("bench"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=progress_console,
+            transient=True,
+        )
+        progress.start()
+        task = progress.add_task("", total=2 * len(cases))
+    times: dict[tuple[int, int], dict[str, float]] = {case: {} for case in cases}
+    try:
+        # corr2d first, before any peer is imported: OpenCV's and torch's thread pools,
+        # once loaded, slow numba's OpenMP threads down on small machines.
+        for n, m in cases:
+            if progress is not None:
+                progress.update(task, description=f"{n}x{n} * {m}x{m}: corr2d")
+            x, k = data(n, m)
+            times[(n, m)]["corr2d"] = _median_time(
+                lambda a, b: correlate2d(a, b, "same"), x, k, repeat
+            )
+            if progress is not None:
+                progress.advance(task)
+        peers = available_peers()
+        limit = DIRECT_WORK_LIMIT / (10 if quick else 1)
+        for n, m in cases:
+            x, k = data(n, m)
+            for name, run in peers.items():
+                if name == "scipy.signal.correlate2d" and n * n * m * m > limit:
+                    continue
+                if progress is not None:
+                    progress.update(task, description=f"{n}x{n} * {m}x{m}: {name}")
+                times[(n, m)][name] = _median_time(run, x, k, repeat)
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+    return [BenchRow(size=n, kernel=m, times=times[(n, m)]) for n, m in cases]

@@ -1,0 +1,291 @@
+"""Reading, writing and converting images and kernels (corr2d.io)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corr2d import correlate2d, kernels
+from corr2d.io import (
+    ImageReadError,
+    ImageTooLargeError,
+    ImageWriteError,
+    KernelFileError,
+    KernelSpecError,
+    filter_image,
+    gradient_image,
+    load_kernel,
+    parse_kernel,
+    read_image,
+    read_kernel,
+    to_image_dtype,
+    write_image,
+    write_kernel,
+)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# ---------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "dtype"),
+    [
+        ("grey.png", (9, 11), np.uint8),
+        ("rgb.png", (9, 11, 3), np.uint8),
+        ("rgba.png", (9, 11, 4), np.uint8),
+        ("grey16.png", (9, 11), np.uint16),
+        ("rgb16.tif", (9, 11, 3), np.uint16),
+        ("grey.tif", (9, 11), np.uint8),
+        ("float.tif", (9, 11), np.float32),
+        ("double.tif", (9, 11, 3), np.float64),
+    ],
+)
+def test_write_then_read_returns_the_same_pixels_and_dtype(
+    tmp_path: Path, rng: np.random.Generator, name: str, shape: tuple[int, ...], dtype: type
+) -> None:
+    """Every dtype a format holds survives a round trip bit for bit."""
+    if np.dtype(dtype).kind == "f":
+        image = rng.standard_normal(shape).astype(dtype)
+    else:
+        image = rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True).astype(dtype)
+    write_image(tmp_path / name, image)
+    back = read_image(tmp_path / name)
+    assert back.dtype == image.dtype
+    np.testing.assert_array_equal(back, image)
+
+
+def test_jpeg_round_trip_is_close(tmp_path: Path) -> None:
+    """JPEG is lossy but a smooth image comes back within a few grey levels."""
+    image = np.tile(np.linspace(0, 255, 32), (24, 1)).astype(np.uint8)
+    write_image(tmp_path / "ramp.jpg", image)
+    back = read_image(tmp_path / "ramp.jpg")
+    assert back.dtype == np.uint8
+    assert np.abs(back.astype(int) - image).max() <= 4
+
+
+def test_write_refuses_an_existing_file_unless_asked(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    write_image(path, np.zeros((4, 4), np.uint8))
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists"):
+        write_image(path, np.full((4, 4), 255, np.uint8))
+    assert path.read_bytes() == before
+    write_image(path, np.full((4, 4), 255, np.uint8), overwrite=True)
+    assert read_image(path).min() == 255
+
+
+def test_failed_write_leaves_no_file_and_no_temporary(tmp_path: Path) -> None:
+    """A format that cannot hold the data is refused; nothing is left behind."""
+    with pytest.raises(ImageWriteError, match="JPEG"):
+        write_image(tmp_path / "deep.jpg", np.zeros((4, 4), np.uint16))
+    with pytest.raises(ImageWriteError, match="PNG"):
+        write_image(tmp_path / "deep.png", np.zeros((4, 4, 3), np.uint16))
+    with pytest.raises(ImageWriteError, match="unsupported output format"):
+        write_image(tmp_path / "a.gif", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ImageWriteError, match="does not exist"):
+        write_image(tmp_path / "missing" / "a.png", np.zeros((4, 4), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    """The temporary file is private; the image must not stay so."""
+    path = tmp_path / "a.png"
+    write_image(path, np.zeros((4, 4), np.uint8))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ---------------------------------------------------------------- reading errors
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_image(tmp_path / "none.png")
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "text.png"
+    path.write_text("not a picture")
+    with pytest.raises(ImageReadError, match="not an image"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("name", ["cut.png", "cut.tif", "cut.jpg"])
+def test_truncated_image(tmp_path: Path, rng: np.random.Generator, name: str) -> None:
+    full = tmp_path / f"full{Path(name).suffix}"
+    write_image(full, rng.integers(0, 255, size=(64, 64, 3)).astype(np.uint8))
+    data = full.read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImageReadError, match="corrupt or truncated"):
+        read_image(tmp_path / name)
+
+
+def test_sixteen_bit_colour_png_is_refused_not_reduced(tmp_path: Path) -> None:
+    """Pillow would silently read a 48-bit PNG as 8 bits; the header check refuses it."""
+    header = struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0)
+    raw = b"".join(b"\x00" + b"\x12\x34" * 6 for _ in range(2))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
+    (tmp_path / "deep.png").write_bytes(data)
+    with pytest.raises(ImageReadError, match="16-bit colour PNG"):
+        read_image(tmp_path / "deep.png")
+
+
+@pytest.mark.parametrize("limit", [150, 50])
+def test_pixel_limit_guards_pillow_images(tmp_path: Path, limit: int) -> None:
+    """Above the limit (Pillow's warning) and above twice it (Pillow's error) both refuse."""
+    write_image(tmp_path / "a.png", np.zeros((10, 20), np.uint8))
+    with pytest.raises(ImageTooLargeError, match=f"limit of {limit}"):
+        read_image(tmp_path / "a.png", max_pixels=limit)
+    assert read_image(tmp_path / "a.png", max_pixels=200).shape == (10, 20)
+
+
+def test_pixel_limit_guards_tiff_images(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.tif", np.zeros((10, 20), np.float32))
+    with pytest.raises(ImageTooLargeError, match="200 pixels"):
+        read_image(tmp_path / "a.tif", max_pixels=199)
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_auto_scale_keeps_fitting_values_and_rescales_large_ones() -> None:
+    assert to_image_dtype([[0.0, 200.0]], np.uint8).tolist() == [[0, 200]]
+    assert to_image_dtype([[0.0, 1000.0]], np.uint8).tolist() == [[0, 255]]
+    assert to_image_dtype([[0.0, 70000.0]], np.uint16).tolist() == [[0, 65535]]
+
+
+def test_auto_scale_maps_signed_values_around_mid_grey() -> None:
+    out = to_image_dtype([[-4.0, 0.0, 2.0, 4.0]], np.uint8)
+    assert out.tolist() == [[0, 128, 191, 255]]
+    flat = to_image_dtype(np.zeros((2, 2)), np.uint16, signed=True)
+    assert (flat == 32768).all()
+
+
+def test_clip_abs_and_none() -> None:
+    values = [[-300.0, -10.0, 10.0, 300.0]]
+    assert to_image_dtype(values, np.uint8, "clip").tolist() == [[0, 0, 10, 255]]
+    assert to_image_dtype(values, np.uint8, "abs").tolist() == [[255, 8, 8, 255]]
+    raw = to_image_dtype(values, np.float32, "none")
+    assert raw.dtype == np.float32 and raw.tolist() == values
+    with pytest.raises(ValueError, match="raw values need float32"):
+        to_image_dtype(values, np.uint8, "none")
+
+
+def test_filter_image_is_correlate2d_channel_by_channel(rng: np.random.Generator) -> None:
+    image = rng.random((12, 10, 4))
+    kernel = rng.standard_normal((3, 2))
+    out = filter_image(image, kernel, "same", "symm")
+    assert out.shape == (12, 10, 3)  # the alpha channel is dropped
+    for c in range(3):
+        np.testing.assert_allclose(out[..., c], correlate2d(image[..., c], kernel, "same", "symm"))
+    grey = rng.random((12, 10))
+    np.testing.assert_allclose(
+        filter_image(grey, kernel, "valid", convolve=True),
+        correlate2d(grey, kernel[::-1, ::-1], "valid"),
+    )
+
+
+def test_gradient_image_is_the_sobel_magnitude(rng: np.random.Generator) -> None:
+    image = rng.random((16, 16))
+    dx = correlate2d(image, kernels.get("sobel-dx"), "same", "symm")
+    dy = correlate2d(image, kernels.get("sobel-dy"), "same", "symm")
+    np.testing.assert_allclose(gradient_image(image), np.hypot(dx, dy))
+    np.testing.assert_allclose(gradient_image(image, axis="y"), dy)
+
+
+# ---------------------------------------------------------------- kernels
+
+
+def test_inline_kernels() -> None:
+    np.testing.assert_array_equal(parse_kernel("1,-1;0,2"), [[1, -1], [0, 2]])
+    np.testing.assert_array_equal(parse_kernel("1 2 3"), [[1, 2, 3]])
+    np.testing.assert_allclose(parse_kernel("1/9,1/9;1/9,1/9"), np.full((2, 2), 1 / 9))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,2;3", "row 2 has 1 values"),
+        ("1,x", "'x' is not a number"),
+        ("1/0", "is not a number"),
+        (";", "no numbers"),
+    ],
+)
+def test_inline_kernel_errors(text: str, message: str) -> None:
+    with pytest.raises(KernelSpecError, match=message):
+        parse_kernel(text)
+
+
+def test_kernel_files_round_trip(tmp_path: Path) -> None:
+    kernel = np.array([[0.1, -0.2, 1 / 3], [4.0, 5.0, 6.0]])
+    for name in ("k.npy", "k.txt", "k.csv"):
+        write_kernel(tmp_path / name, kernel)
+        np.testing.assert_array_equal(read_kernel(tmp_path / name), kernel)
+        np.testing.assert_array_equal(load_kernel(str(tmp_path / name)), kernel)
+    with pytest.raises(FileExistsError):
+        write_kernel(tmp_path / "k.npy", kernel)
+
+
+def test_text_kernel_files_allow_comments(tmp_path: Path) -> None:
+    (tmp_path / "k.txt").write_text("# Laplacian\n0 1 0\n1 -4 1  # centre\n0 1 0\n")
+    np.testing.assert_array_equal(read_kernel(tmp_path / "k.txt"), kernels.get("laplacian-4"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("ragged.csv", "1,2\n3\n", "row 2 has 1 values"),
+        ("words.txt", "1 2\nthree 4\n", "'three' is not a number"),
+        ("empty.txt", "# nothing\n", "no numbers"),
+    ],
+)
+def test_bad_text_kernel_files(tmp_path: Path, name: str, content: str, message: str) -> None:
+    (tmp_path / name).write_text(content)
+    with pytest.raises(KernelFileError, match=message):
+        read_kernel(tmp_path / name)
+
+
+def test_bad_npy_kernel_files(tmp_path: Path) -> None:
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    with pytest.raises(KernelFileError, match="2-D"):
+        read_kernel(tmp_path / "cube.npy")
+    np.save(tmp_path / "words.npy", np.array([["a", "b"]]))
+    with pytest.raises(KernelFileError, match="real numbers"):
+        read_kernel(tmp_path / "words.npy")
+    (tmp_path / "junk.npy").write_bytes(b"junk")
+    with pytest.raises(KernelFileError, match="not a readable"):
+        read_kernel(tmp_path / "junk.npy")
+
+
+def test_registry_names_with_parameters() -> None:
+    np.testing.assert_array_equal(load_kernel("SOBEL_DX"), kernels.get("sobel-dx"))
+    np.testing.assert_allclose(load_kernel("gaussian:sigma=2"), kernels.get("gaussian", sigma=2))
+    np.testing.assert_allclose(load_kernel("box:size=5"), kernels.get("box", size=5))
+    with pytest.raises(KernelSpecError, match="did you mean 'sobel-d"):
+        load_kernel("sobl-dx")
+    with pytest.raises(KernelSpecError, match="key=value"):
+        load_kernel("box:5")
+    with pytest.raises(KernelSpecError, match="sigma"):
+        load_kernel("gaussian:sigma=-1")
+    with pytest.raises(FileNotFoundError):
+        load_kernel("absent.npy")
