@@ -154,3 +154,27 @@ class TestFFTPath:
         method, times = corr2d.choose_method(image, np.ones((3, 3)), "valid", measure=True)
         assert method in ("direct", "fft") and set(times) == {"direct", "fft"}
         assert times[method] == min(times.values())
+
+
+def test_a_second_process_loads_compiled_loops_from_the_disk_cache(tmp_path) -> None:
+    """Generated loops and numba's cache of them survive the process that made them."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, corr2d\n"
+        "x = np.arange(200 * 200, dtype=np.float64).reshape(200, 200) % 7\n"
+        "print(corr2d.corr2d(x, np.ones((3, 3)), method='direct')[:2, :2].sum())\n"
+    )
+    env = {**os.environ, "CORR2D_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert list(tmp_path.glob("__pycache__/*.nbi"))  # numba wrote its index
+    second = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert first.stdout == second.stdout
+    x = np.arange(200 * 200, dtype=np.float64).reshape(200, 200) % 7
+    assert float(first.stdout) == corr2d_reference(x[:4, :4], np.ones((3, 3))).sum()

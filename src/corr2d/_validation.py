@@ -10,7 +10,7 @@ so that an error names the function, the argument, the rule and the value receiv
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -29,9 +29,21 @@ __all__ = [
 METHODS = ("auto", "direct", "fft")
 
 
-def fail(func: str, name: str, rule: str, value: Any, kind: type[Exception] = ValueError) -> None:
-    """Raise ``kind`` with the house message template."""
-    raise kind(f"{func}: `{name}` must be {rule}, got {_short_repr(value)}")
+def fail(
+    func: str,
+    name: str,
+    rule: str,
+    value: Any = None,
+    kind: type[Exception] = ValueError,
+    *,
+    got: str | None = None,
+) -> NoReturn:
+    """Raise ``kind`` with the house message template.
+
+    The value is shown by its ``repr``, or ``got`` describes it (e.g. "shape (3, 4)").
+    """
+    shown = got if got is not None else _short_repr(value)
+    raise kind(f"{func}: `{name}` must be {rule}, got {shown}")
 
 
 def _short_repr(value: Any) -> str:
@@ -59,16 +71,16 @@ def as_array(
             func,
             name,
             "a numeric array (bool, integer, floating or complex)",
-            f"dtype {array.dtype}",
-            TypeError,
+            kind=TypeError,
+            got=f"dtype {array.dtype}",
         )
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if array.ndim not in allowed:
             rule = " or ".join(f"{d}-D" for d in allowed)
-            fail(func, name, rule, f"{array.ndim}-D array of shape {array.shape}")
+            fail(func, name, rule, got=f"{array.ndim}-D array of shape {array.shape}")
     if array.size == 0:
-        fail(func, name, "non-empty", f"array of shape {array.shape}")
+        fail(func, name, "non-empty", got=f"array of shape {array.shape}")
     return array
 
 
@@ -162,5 +174,5 @@ def check_finite_for_fft(func: str, name: str, array: NDArray[Any]) -> None:
             name,
             "finite for method='fft' (NaN or inf would spread across a whole FFT tile; "
             "use method='direct', which propagates them as IEEE arithmetic says)",
-            "an array containing NaN or inf",
+            got="an array containing NaN or inf",
         )

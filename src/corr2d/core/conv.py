@@ -115,7 +115,7 @@ def _setup(
             "weight",
             f"of shape (C_out, C_in / groups, kH, kW) = (*, {c_in // groups}, *, *) for "
             f"{c_in} input channels and groups={groups}",
-            f"shape {w.shape}",
+            got=f"shape {w.shape}",
         )
     kh, kw = w.shape[2:]
     eff_h, eff_w = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
@@ -160,7 +160,7 @@ def _setup(
             func,
             "input",
             f"at least as large, once padded, as the dilated kernel ({eff_h}, {eff_w})",
-            f"padded size {(height + sum(pads[0]), width + sum(pads[1]))}",
+            got=f"padded size {(height + sum(pads[0]), width + sum(pads[1]))}",
         )
     work = result_dtype(func, x, w, *extra, dtype=dtype)
     return _Setup(
@@ -251,7 +251,7 @@ def conv2d(
             func,
             "bias",
             f"of shape ({setup.weight.shape[0]},), one per output channel",
-            f"shape {b.shape}",
+            got=f"shape {b.shape}",
         )
     xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
     chosen = setup.method
@@ -365,7 +365,7 @@ def conv2d_backward(
             func,
             "grad_output",
             f"of the forward output's shape {expected}",
-            f"shape {np.shape(grad_output)}",
+            got=f"shape {np.shape(grad_output)}",
         )
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
     groups = setup.groups

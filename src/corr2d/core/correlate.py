@@ -91,7 +91,7 @@ def corr2d(
             func,
             "K",
             f"no larger than X (shape {image.shape}) along each axis",
-            f"shape {kernel.shape}",
+            got=f"shape {kernel.shape}",
         )
     work = result_dtype(func, image, kernel, dtype=dtype)
     x = np.ascontiguousarray(image, dtype=work)
@@ -169,15 +169,16 @@ def correlate2d(
 
     Examples
     --------
-    The middle output of 'same' mode is 4 + 5 = 9 (kernel [[1, 1]] over the middle row).
+    The centre output of 'same' mode is 3 + 4 + 5 = 12 (kernel [[1, 1, 1]] over the
+    middle row); past the border, 'fill' adds zeros.
 
     >>> import numpy as np
     >>> from corr2d import correlate2d
     >>> x = np.arange(9).reshape(3, 3)
-    >>> correlate2d(x, [[1, 1]], mode='same')
-    array([[ 1.,  3.,  5.],
-           [ 7.,  9., 11.],
-           [13., 15., 17.]])
+    >>> correlate2d(x, [[1, 1, 1]], mode='same')
+    array([[ 1.,  3.,  3.],
+           [ 7., 12.,  9.],
+           [13., 21., 15.]])
     """
     return _correlate_or_convolve(
         "correlate2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=False
@@ -198,9 +199,9 @@ def convolve2d(
 
     Convolution is correlation with the kernel flipped along both axes:
     ``out[i, j] = sum over (a, b) of in1_ext[i - a, j - b] * in2[a, b]``.  Arguments
-    and output shapes are those of :func:`correlate2d`; in 'same' mode the output is
-    centred on the 'full' output the same way (row ``i`` of 'same' is row
-    ``i + (m - 1) // 2`` of 'full'), which for an even kernel is one index away from
+    and output shapes are those of :func:`correlate2d`, except that in 'same' mode row ``i``
+    of the output is row ``i + (m - 1) // 2`` of the 'full' output (correlation cuts at
+    ``m // 2``), as in SciPy: for an even kernel this is one index away from
     ``correlate2d(in1, in2[::-1, ::-1], 'same')``.
 
     Examples
@@ -283,7 +284,7 @@ def _inputs_swap_needed(func: str, shape1: tuple[int, ...], shape2: tuple[int, .
             "in2",
             "no larger than in1 in every dimension, or at least as large in every dimension, "
             f"for mode='valid' (in1 has shape {shape1})",
-            f"shape {shape2}",
+            got=f"shape {shape2}",
         )
     return not first_larger
 
