@@ -1,0 +1,186 @@
+"""Time corr2d's core against its peers, side by side in one run, and print markdown tables.
+
+Usage::
+
+    python bench/bench_core.py            # the full table (a few minutes)
+    python bench/bench_core.py --quick    # 512² and 2048² only, fewer repeats
+
+Every case is float32, 2 threads, 'valid' output.  Each function runs once untimed
+(compilation, FFT plans), then ``repeat`` times; medians are reported, with the ratio
+peer / corr2d (above 1: corr2d is faster).  Peers that produce a same-size output
+(``ndimage.correlate``, ``cv2.filter2D``) are timed as they are; their 'valid' part is a
+free slice.  A single run slower than ``SLOW`` seconds is not repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+THREADS = 2
+SLOW = 2.0
+
+
+def median_seconds(run: Callable[[], Any], repeat: int) -> float:
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    if first > SLOW:
+        return first
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def copy_bandwidth(nbytes: int = 64 * 2**20) -> float:
+    """Bytes per second that ``np.copyto`` moves (read + write) on this machine."""
+    source = np.ones(nbytes // 4, dtype=np.float32)
+    target = np.empty_like(source)
+    seconds = median_seconds(lambda: np.copyto(target, source), 15)
+    return 2 * nbytes / seconds
+
+
+def peers() -> dict[str, Callable[[np.ndarray, np.ndarray], Any]]:
+    from scipy import ndimage, signal
+
+    found: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
+        "scipy.signal.correlate2d": lambda x, k: signal.correlate2d(x, k, "valid"),
+        "scipy.ndimage.correlate": lambda x, k: ndimage.correlate(x, k, mode="constant"),
+        "scipy.signal.fftconvolve": lambda x, k: signal.fftconvolve(x, k[::-1, ::-1], "valid"),
+    }
+    try:
+        import cv2
+
+        cv2.setNumThreads(THREADS)
+        found["cv2.filter2D"] = lambda x, k: cv2.filter2D(x, -1, k)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(THREADS)
+
+        def torch_conv(x: np.ndarray, k: np.ndarray) -> Any:
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(
+                    torch.from_numpy(x)[None, None], torch.from_numpy(k)[None, None]
+                )
+
+        found["torch conv2d"] = torch_conv
+    except ImportError:
+        pass
+    return found
+
+
+def image_table(sizes: list[int], kernels: list[int], repeat: int) -> str:
+    import corr2d
+
+    rng = np.random.default_rng(0)
+    others = peers()
+    bandwidth = copy_bandwidth()
+    names = list(others)
+    header = ["image", "k", "auto picks", "corr2d ms", "floor ms"] + [f"{n} ms (×)" for n in names]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for size in sizes:
+        x = rng.standard_normal((size, size)).astype(np.float32)
+        for k in kernels:
+            kernel = rng.standard_normal((k, k)).astype(np.float32)
+            method = corr2d.choose_method(x, kernel, "valid")
+            ours = median_seconds(lambda x=x, kernel=kernel: corr2d.corr2d(x, kernel), repeat)
+            out_bytes = (size - k + 1) ** 2 * 4
+            floor = (x.nbytes + out_bytes) / bandwidth
+            cells = [f"{size}²", str(k), method, f"{ours * 1e3:.2f}", f"{floor * 1e3:.2f}"]
+            for name in names:
+                if name == "scipy.signal.correlate2d" and size * size * k * k > 5e9:
+                    cells.append("skipped (> 1 min)")
+                    continue
+                run = others[name]
+                seconds = median_seconds(lambda run=run, x=x, kernel=kernel: run(x, kernel), repeat)
+                cells.append(f"{seconds * 1e3:.2f} ({seconds / ours:.1f}×)")
+            lines.append("| " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+LAYERS = [
+    ("N=8, 16→32, 64², 3×3, p1", (8, 16, 64, 64), (32, 16, 3, 3), {"padding": 1}),
+    ("N=32, 64→64, 32², 3×3, p1", (32, 64, 32, 32), (64, 64, 3, 3), {"padding": 1}),
+    ("N=1, 3→64, 224², 7×7, s2, p3", (1, 3, 224, 224), (64, 3, 7, 7), {"stride": 2, "padding": 3}),
+]
+
+
+def layer_table(repeat: int) -> str:
+    import torch
+
+    import corr2d
+
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(1)
+    lines = [
+        "| layer | corr2d ms | torch ms | torch / corr2d | GFLOP/s (corr2d) |",
+        "|---|---|---|---|---|",
+    ]
+    for label, shape, weight_shape, options in LAYERS:
+        x = rng.standard_normal(shape).astype(np.float32)
+        w = rng.standard_normal(weight_shape).astype(np.float32)
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+        ours = median_seconds(lambda x=x, w=w, o=options: corr2d.conv2d(x, w, **o), repeat)
+
+        def theirs(xt: Any = xt, wt: Any = wt, o: dict[str, int] = options) -> Any:
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(xt, wt, **o)
+
+        reference = median_seconds(theirs, repeat)
+        out = corr2d.conv2d(x, w, **options)
+        flops = 2 * out.size * weight_shape[1] * weight_shape[2] * weight_shape[3]
+        lines.append(
+            f"| {label} | {ours * 1e3:.2f} | {reference * 1e3:.2f} | "
+            f"{reference / ours:.2f} | {flops / ours / 1e9:.0f} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def versions() -> str:
+    import numba
+    import scipy
+
+    parts = [
+        f"Python {platform.python_version()}",
+        f"NumPy {np.__version__}",
+        f"SciPy {scipy.__version__}",
+        f"numba {numba.__version__}",
+    ]
+    for module in ("cv2", "torch"):
+        try:
+            imported = __import__(module)
+            parts.append(f"{module} {imported.__version__}")
+        except ImportError:
+            pass
+    return ", ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="512² and 2048² only, 3 repeats")
+    args = parser.parse_args()
+    sizes = [512, 2048] if args.quick else [512, 2048, 4096]
+    repeat = 3 if args.quick else 7
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; {versions()}")
+    print(f"copy bandwidth: {copy_bandwidth() / 1e9:.1f} GB/s\n")
+    print(image_table(sizes, [3, 5, 7, 15, 31], repeat))
+    print()
+    print(layer_table(repeat))
+
+
+if __name__ == "__main__":
+    main()
