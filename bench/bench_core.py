@@ -9,36 +9,21 @@ Every case is float32, 2 threads, 'valid' output.  Each function runs once untim
 (compilation, FFT plans), then ``repeat`` times; medians are reported, with the ratio
 peer / corr2d (above 1: corr2d is faster).  Peers that produce a same-size output
 (``ndimage.correlate``, ``cv2.filter2D``) are timed as they are; their 'valid' part is a
-free slice.  A single run slower than ``SLOW`` seconds is not repeated.
+free slice.  A warm-up slower than 2 s is not repeated (see ``_timing.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from _timing import median_seconds
+
 THREADS = 2
-SLOW = 2.0
-
-
-def median_seconds(run: Callable[[], Any], repeat: int) -> float:
-    start = time.perf_counter()
-    run()
-    first = time.perf_counter() - start
-    if first > SLOW:
-        return first
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def copy_bandwidth(nbytes: int = 64 * 2**20) -> float:

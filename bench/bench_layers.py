@@ -10,13 +10,11 @@ table of median times over repeats.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from _timing import median_seconds
 from corr2d import Conv2D
 
 # (label, N, C_in, C_out, size, kernel, stride, padding)
@@ -25,16 +23,6 @@ SHAPES = [
     ("N=32, 64->64, 32x32, 3x3, pad 1", 32, 64, 64, 32, 3, 1, 1),
     ("N=1, 3->64, 224x224, 7x7, stride 2, pad 3", 1, 3, 64, 224, 7, 2, 3),
 ]
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up: compilation, allocator, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
