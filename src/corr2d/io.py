@@ -78,6 +78,16 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _KERNEL_FILE_SUFFIXES = (".npy", ".txt", ".csv")
 
 
+def _kernel_suffix(file: Path, error: type[Exception]) -> str:
+    """The lower-case suffix of a kernel file, which must be .npy, .txt or .csv."""
+    suffix = file.suffix.lower()
+    if suffix not in _KERNEL_FILE_SUFFIXES:
+        raise error(
+            f"{file}: kernel files must end in .npy, .txt or .csv, got {suffix or 'no suffix'!r}"
+        )
+    return suffix
+
+
 class ImageReadError(ValueError):
     """An image file exists but cannot be decoded: corrupt, truncated or unsupported."""
 
@@ -787,11 +797,7 @@ def read_kernel(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     array([[ 1., -1.]])
     """
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in _KERNEL_FILE_SUFFIXES:
-        raise KernelFileError(
-            f"{file}: kernel files must end in .npy, .txt or .csv, got {suffix or 'no suffix'!r}"
-        )
+    suffix = _kernel_suffix(file, KernelFileError)
     if not file.is_file():
         raise FileNotFoundError(f"{file}: no such kernel file")
     if suffix == ".npy":
@@ -929,11 +935,7 @@ def write_kernel(
     array([[ 1., -1.]])
     """
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in _KERNEL_FILE_SUFFIXES:
-        raise ImageWriteError(
-            f"{file}: kernel files must end in .npy, .txt or .csv, got {suffix or 'no suffix'!r}"
-        )
+    suffix = _kernel_suffix(file, ImageWriteError)
     array = np.asarray(kernel, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"write_kernel: `kernel` must be 2-D, got shape {array.shape}")

@@ -191,7 +191,21 @@ class Module(ABC):
         return g
 
 
-class Conv2D(Module):
+class _WeightAndBias(Module):
+    """A layer whose parameters are a ``weight`` and an optional ``bias``."""
+
+    weight: Parameter
+    bias: Parameter | None
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """``[('weight', ...), ('bias', ...)]`` (no bias entry when ``bias=False``)."""
+        pairs = [("weight", self.weight)]
+        if self.bias is not None:
+            pairs.append(("bias", self.bias))
+        return pairs
+
+
+class Conv2D(_WeightAndBias):
     """A 2-D convolutional layer: cross-correlation with a learned kernel, plus a bias.
 
     With the defaults (one channel in and out) it is the chapter's layer: a 2-D image
@@ -306,13 +320,6 @@ class Conv2D(Module):
         self._input: NDArray[Any] | None = None
         self._input_ndim = 4
         self._out_shape: tuple[int, ...] | None = None
-
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """``[('weight', ...), ('bias', ...)]`` (no bias entry when ``bias=False``)."""
-        pairs = [("weight", self.weight)]
-        if self.bias is not None:
-            pairs.append(("bias", self.bias))
-        return pairs
 
     def _as_batch(self, func: str, x: ArrayLike) -> NDArray[Any]:
         array = as_array(x, func, "x", ndim=(2, 3, 4))
@@ -473,7 +480,7 @@ def _import_torch(func: str) -> Any:
     return torch
 
 
-class Linear(Module):
+class Linear(_WeightAndBias):
     """A fully connected layer: ``y = x @ weight.T + bias``.
 
     Parameters
@@ -539,13 +546,6 @@ class Linear(Module):
         self.bias: Parameter | None = Parameter(bias_values, name="bias") if bias else None
         self._input: NDArray[Any] | None = None
         self._out_shape: tuple[int, ...] | None = None
-
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """``[('weight', ...), ('bias', ...)]`` (no bias entry when ``bias=False``)."""
-        pairs = [("weight", self.weight)]
-        if self.bias is not None:
-            pairs.append(("bias", self.bias))
-        return pairs
 
     def forward(self, x: ArrayLike) -> NDArray[Any]:
         """``x @ weight.T + bias`` for ``x`` of shape ``(..., in_features)``."""
