@@ -49,7 +49,9 @@ class TestReferenceTwin:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
-@pytest.mark.parametrize("kernel_shape", [(1, 1), (3, 3), (2, 5), (7, 7), (1, 9), (8, 8)])
+@pytest.mark.parametrize(
+    "kernel_shape", [(1, 1), (3, 3), (2, 5), (7, 7), (1, 9), (8, 8), (10, 7), (13, 1)]
+)
 def test_unrolled_loops_equal_the_twin(rng, dtype, kernel_shape) -> None:
     x = rng.standard_normal((23, 31)).astype(dtype)
     kernel = rng.standard_normal(kernel_shape).astype(dtype)
@@ -63,6 +65,17 @@ def test_unrolled_loops_equal_the_twin(rng, dtype, kernel_shape) -> None:
     np.testing.assert_allclose(out, corr2d_reference(x, kernel), rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("kernel_shape", [(3, 3), (10, 7)])
+def test_unrolled_serial_build_equals_the_twin(rng, kernel_shape) -> None:
+    x = rng.standard_normal((23, 31))
+    kernel = rng.standard_normal(kernel_shape)
+    loop = _unrolled.unrolled_loop(*kernel_shape)
+    assert loop is not None
+    out = np.empty((23 - kernel_shape[0] + 1, 31 - kernel_shape[1] + 1))
+    loop.serial(x, kernel, out)
+    np.testing.assert_allclose(out, corr2d_reference(x, kernel), atol=1e-12)
+
+
 def test_unrolled_loop_source_is_readable_and_cached(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CORR2D_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_unrolled, "_loaded", {})
@@ -70,7 +83,11 @@ def test_unrolled_loop_source_is_readable_and_cached(tmp_path, monkeypatch) -> N
     assert "row[j] = (w0_0 * x0[j + 0] + w0_1 * x0[j + 1])" in text
     assert _unrolled.unrolled_loop(2, 2) is not None
     assert len(list(tmp_path.glob("corr2d_unrolled_2x2_*.py"))) == 1
-    assert _unrolled.unrolled_loop(9, 9) is None  # more than MAX_TAPS: generic loops
+    # more than MAX_TAPS: unrolled along the row only, one loop for every height
+    assert _unrolled.unrolled_loop(9, 9) is _unrolled.unrolled_loop(12, 9) is not None
+    assert "for u in range(kh):" in _unrolled.source(0, 9)
+    assert len(list(tmp_path.glob("corr2d_unrolled_anyx9_*.py"))) == 1
+    assert _unrolled.unrolled_loop(3, _unrolled.MAX_WIDTH + 1) is None  # generic loops
 
 
 @pytest.mark.parametrize("dilation", [(1, 1), (2, 3)])
@@ -102,17 +119,42 @@ def test_multichannel_direct_loops_equal_the_twin(rng, groups, dilation) -> None
     )
 
 
-def test_col2im_is_the_adjoint_of_im2col(rng) -> None:
-    """<im2col(x), c> == <x, col2im(c)>: the backward pass relies on it."""
-    x = rng.standard_normal((3, 11, 13))
-    kh, kw, sh, sw, dh, dw = 3, 2, 2, 1, 1, 2
+def _build(loop, build: str):
+    return loop.serial if build == "serial" else loop.parallel
+
+
+@pytest.mark.parametrize("build", ["parallel", "serial"])
+@pytest.mark.parametrize(
+    ("kh", "kw", "sh", "sw", "dh", "dw", "row0"),
+    [(3, 2, 2, 1, 1, 2, 0), (3, 3, 1, 2, 1, 1, 1), (2, 4, 3, 3, 2, 1, 0), (1, 1, 1, 1, 1, 1, 2)],
+)
+def test_im2col_by_its_formula(rng, build, kh, kw, sh, sw, dh, dw, row0) -> None:
+    x = rng.standard_normal((2, 3, 11, 13))
     oh = (11 - dh * (kh - 1) - 1) // sh + 1
     ow = (13 - dw * (kw - 1) - 1) // sw + 1
-    cols = np.empty((3 * kh * kw, oh * ow))
-    _loops.im2col(x, kh, kw, sh, sw, dh, dw, 0, cols)
+    rows = oh - row0
+    cols = np.full((2, 3 * kh * kw, rows * ow), np.nan)
+    _build(_loops.im2col, build)(x, kh, kw, sh, sw, dh, dw, row0, cols)
+    for n, c, u, v, r, j in np.ndindex(2, 3, kh, kw, rows, ow):
+        expected = x[n, c, (row0 + r) * sh + u * dh, j * sw + v * dw]
+        assert cols[n, (c * kh + u) * kw + v, r * ow + j] == expected
+
+
+@pytest.mark.parametrize("build", ["parallel", "serial"])
+@pytest.mark.parametrize(
+    ("kh", "kw", "sh", "sw", "dh", "dw", "row0"),
+    [(3, 2, 2, 1, 1, 2, 0), (3, 3, 1, 2, 1, 1, 1), (2, 4, 3, 3, 2, 1, 0), (7, 7, 2, 2, 1, 1, 2)],
+)
+def test_col2im_is_the_adjoint_of_im2col(rng, build, kh, kw, sh, sw, dh, dw, row0) -> None:
+    """<im2col(x), c> == <x, col2im(c)>: the backward pass relies on it."""
+    x = rng.standard_normal((2, 3, 15, 17))
+    oh = (15 - dh * (kh - 1) - 1) // sh + 1
+    ow = (17 - dw * (kw - 1) - 1) // sw + 1
+    cols = np.empty((2, 3 * kh * kw, (oh - row0) * ow))
+    _build(_loops.im2col, build)(x, kh, kw, sh, sw, dh, dw, row0, cols)
     c = rng.standard_normal(cols.shape)
     back = np.zeros_like(x)
-    _loops.col2im(c, kh, kw, sh, sw, dh, dw, 0, back)
+    _build(_loops.col2im, build)(c, kh, kw, sh, sw, dh, dw, row0, back)
     assert np.vdot(cols, c) == pytest.approx(np.vdot(x, back), rel=1e-12)
 
 

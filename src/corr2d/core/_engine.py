@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "direct_cost",
     "fft_cost",
     "num_threads",
+    "patch_tiles",
     "pick_conv_method",
     "pick_method",
 ]
@@ -36,17 +38,20 @@ Method = Literal["direct", "fft"]
 #: Images with fewer outputs than this use the generic loops, not shape-unrolled ones.
 _UNROLL_MIN_OUTPUTS = 128 * 128
 
-# Cost model, in nanoseconds, measured on a 2-core AMD EPYC (AVX-512) with float32;
+# Cost model: wall time in nanoseconds on 2 threads, fitted to medians measured on a
+# 2-core AMD EPYC (Zen 4, AVX-512) with float32 (bench/bench_core.py prints both paths).
 # float64 and complex data cost proportionally more per element in both paths, so the
-# ratio, which is all the choice depends on, barely moves.  See bench/calibrate.py.
-_DIRECT_NS_PER_TAP = 0.035
+# ratio, which is all the choice depends on, barely moves.
 _DIRECT_NS_PER_OUTPUT = 0.25
-_FFT_NS_PER_POINT_LOG = 0.11
+_DIRECT_NS_PER_TAP = {"unrolled": 0.018, "generic": 0.035, "small": 0.15}
+_FFT_NS_PER_POINT_LOG = 0.093
 _FFT_NS_PER_OUTPUT = 1.0
+_FFT_NS_PER_CALL = 500_000.0  # the kernel's transform and the transforms' set-up
 
 
-#: Below this many multiply-adds a loop runs on one thread: waking workers costs more.
-SERIAL_WORK = 2**18
+#: Below this many multiply-adds a loop runs on the calling thread: a parallel region
+#: costs about 0.1 ms on the 'workqueue' layer, more than it saves on smaller work.
+SERIAL_WORK = 2**20
 
 _parallel_lock = threading.Lock()
 _configured = False
@@ -62,10 +67,13 @@ def num_threads() -> int:
 def _configure_threading() -> None:
     """Prefer numba's own 'workqueue' threads unless the user chose a threading layer.
 
-    With the OpenMP layer, merely importing OpenCV beside numba was measured to add
-    about 12 ms to every parallel region on a 2-core machine; the workqueue layer adds
-    microseconds.  It must not be entered from two Python threads at once, so
-    :func:`run` serialises parallel regions (each one already uses every thread).
+    The layers alternate compiled loops with NumPy's matrix products, and OpenBLAS's
+    threads spin for a while after each product.  On a 2-core machine an OpenMP region
+    started right after a product was measured at 7.8 ms (1.6 us otherwise): its
+    sleeping threads wait for the spinning ones to be preempted.  A workqueue region
+    costs about 0.1 ms whatever ran before.  Workqueue must not be entered from two
+    Python threads at once, so :func:`run` serialises parallel regions (each one
+    already uses every thread).
     """
     global _configured
     if _configured:
@@ -86,31 +94,41 @@ def _loops() -> Any:
 
 
 def run(loop: Any, *args: Any, work: int) -> None:
-    """Call a compiled parallel loop; ``work`` (multiply-adds) below SERIAL_WORK runs serially."""
-    import numba
+    """Call a compiled :class:`~corr2d.core._loops.Loop` on ``args``.
 
+    ``work`` (multiply-adds or copies) below ``SERIAL_WORK`` runs the serial build on
+    the calling thread; more runs the parallel build, one region at a time.
+    """
+    if work < SERIAL_WORK:
+        loop.serial(*args)
+        return
     _configure_threading()
     with _parallel_lock:
-        if work >= SERIAL_WORK:
-            loop(*args)
-            return
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            loop(*args)
-        finally:
-            numba.set_num_threads(threads)
+        loop.parallel(*args)
 
 
 def direct_cost(out_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> float:
-    """Modelled time (ns, one thread) of the compiled loops for one plane."""
+    """Modelled time (ns) of the compiled loops for one plane.
+
+    Large images with kernels of up to ``MAX_TAPS`` taps, or rows of up to
+    ``MAX_WIDTH`` taps, run loops unrolled for the kernel's shape; other kernels the
+    generic loops; images of fewer than 128x128 outputs generic loops on one thread.
+    """
+    from corr2d.core._unrolled import MAX_TAPS, MAX_WIDTH
+
     outputs = out_shape[0] * out_shape[1]
     taps = kernel_shape[0] * kernel_shape[1]
-    return outputs * (taps * _DIRECT_NS_PER_TAP + _DIRECT_NS_PER_OUTPUT)
+    if outputs < _UNROLL_MIN_OUTPUTS:
+        loop = "small"
+    elif taps <= MAX_TAPS or kernel_shape[1] <= MAX_WIDTH:
+        loop = "unrolled"
+    else:
+        loop = "generic"
+    return outputs * (taps * _DIRECT_NS_PER_TAP[loop] + _DIRECT_NS_PER_OUTPUT)
 
 
 def fft_cost(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> float:
-    """Modelled time (ns, one thread) of the tiled FFT path for one plane."""
+    """Modelled time (ns) of the tiled FFT path for one plane."""
     from corr2d.core._fft import tile_shape
 
     bh, bw = tile_shape(image_shape, kernel_shape)
@@ -119,9 +137,8 @@ def fft_cost(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> flo
     tiles = math.ceil(oh / (bh - kernel_shape[0] + 1)) * math.ceil(ow / (bw - kernel_shape[1] + 1))
     points = bh * bw
     # forward + inverse transform of each tile, plus the pointwise product and copies
-    return tiles * 2 * points * math.log2(points) * _FFT_NS_PER_POINT_LOG + (
-        oh * ow * _FFT_NS_PER_OUTPUT
-    )
+    transforms = (2 * tiles + 1) * points * math.log2(points) * _FFT_NS_PER_POINT_LOG
+    return _FFT_NS_PER_CALL + transforms + oh * ow * _FFT_NS_PER_OUTPUT
 
 
 def pick_method(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> Method:
@@ -219,13 +236,17 @@ def conv2d_valid(
     """Batched multi-channel 'valid' correlation of a padded NCHW input.
 
     xp is (N, C_in, Hp, Wp) and weight (C_out, C_in/groups, kH, kW), both contiguous and
-    of one dtype; returns (N, C_out, oh, ow).  Three strategies compute the same sums:
+    of one dtype; returns (N, C_out, oh, ow).  Four strategies compute the same sums:
 
-    * single-channel groups (C_in/groups == 1 and C_out/groups == 1, e.g. the chapter's
-      one-channel layer or a depthwise layer): the 2-D core, plane by plane;
     * 'fft': whole-plane transforms contracted over channels (then subsampled by stride);
-    * otherwise ('direct'): patch matrices (im2col) tiled to at most ``WORKSPACE_BYTES``,
-      each multiplied by the weight matrix with NumPy's BLAS.
+    * single-channel groups (C_in/groups == 1 and C_out/groups == 1, e.g. the chapter's
+      one-channel layer or a depthwise layer) on large planes or with a stride: the 2-D
+      core, plane by plane;
+    * few taps per output (fewer than 16), or small single-channel planes: one direct
+      loop over every plane, in one parallel region;
+    * otherwise: patch matrices (im2col) of several images at once, tiled to at most
+      ``WORKSPACE_BYTES`` (:func:`patch_tiles`), multiplied by the weight matrix with
+      NumPy's BLAS.
     """
     n_batch, c_in, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
@@ -248,33 +269,63 @@ def conv2d_valid(
             out[...] = full[:, :, ::sh, ::sw][:, :, :oh, :ow]
         return out
 
-    if c_group == 1 and out_group == 1:
+    loops = _loops()
+    if c_group == 1 and out_group == 1 and (stride != (1, 1) or oh * ow >= _UNROLL_MIN_OUTPUTS):
+        # one channel per group (the chapter's layer, depthwise layers): the 2-D core
+        # per plane, worth its own parallel region only for large planes
         for n in range(n_batch):
             for c in range(c_in):
                 out[n, c] = correlate_valid(xp[n, c], weight[c, 0], "direct", stride, dilation)
         return out
-
-    loops = _loops()
-    if stride == (1, 1) and c_group * kh * kw < 16:
+    if stride == (1, 1) and (c_group * kh * kw < 16 or c_group == out_group == 1):
         # few taps per output: the direct loops beat building a patch matrix
         run(loops.conv_direct, xp, weight, groups, dh, dw, out, work=out.size * c_group * kh * kw)
         return out
 
-    patch = c_group * kh * kw
-    rows_per_tile = max(1, min(oh, WORKSPACE_BYTES // (patch * ow * xp.dtype.itemsize)))
-    workspace = np.empty(patch * rows_per_tile * ow, dtype=xp.dtype)
-    weight_matrix = weight.reshape(groups, out_group, patch)
-    for n in range(n_batch):
+    # patch matrices of every group at once, multiplied group by group with BLAS
+    group_patch = c_group * kh * kw
+    weight_matrix = weight.reshape(groups, out_group, group_patch)
+    flat_out = out.reshape(n_batch, c_out, oh * ow)
+    for n0, m, row0, rows, cols in patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype):
+        run(loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=cols.size)
         for g in range(groups):
-            image = xp[n, g * c_group : (g + 1) * c_group]
-            target = out[n, g * out_group : (g + 1) * out_group]
-            for row0 in range(0, oh, rows_per_tile):
-                rows = min(rows_per_tile, oh - row0)
-                tile = workspace[: patch * rows * ow].reshape(patch, rows * ow)
-                run(loops.im2col, image, kh, kw, sh, sw, dh, dw, row0, tile, work=tile.size)
-                if rows == oh:  # the whole image in one tile: multiply straight into out
-                    np.matmul(weight_matrix[g], tile, out=target.reshape(out_group, oh * ow))
-                else:
-                    block = weight_matrix[g] @ tile
-                    target[:, row0 : row0 + rows, :] = block.reshape(out_group, rows, ow)
+            block = cols[:, g * group_patch : (g + 1) * group_patch]
+            channels = slice(g * out_group, (g + 1) * out_group)
+            if rows == oh:  # whole images: multiply straight into out
+                np.matmul(weight_matrix[g], block, out=flat_out[n0 : n0 + m, channels])
+            else:
+                product = np.matmul(weight_matrix[g], block)
+                out[n0 : n0 + m, channels, row0 : row0 + rows] = product.reshape(
+                    m, out_group, rows, ow
+                )
     return out
+
+
+def patch_tiles(
+    padded_shape: tuple[int, ...],
+    kernel_shape: tuple[int, int],
+    out_shape: tuple[int, int],
+    dtype: np.dtype[Any],
+) -> Iterator[tuple[int, int, int, int, NDArray[Any]]]:
+    """Split a batch's patch matrices into tiles of at most ``WORKSPACE_BYTES``.
+
+    Yields ``(n0, m, row0, rows, cols)``: images ``n0 .. n0 + m - 1``, output rows
+    ``row0 .. row0 + rows - 1``, and an uninitialised buffer ``cols`` of shape
+    (m, C*kh*kw, rows*ow) for :func:`~corr2d.core._loops.im2col`, reused from tile to
+    tile.  Small images are grouped several to a tile (fewer, larger matrix products);
+    an image whose patches exceed the workspace is split by rows.
+    """
+    n_batch, channels = padded_shape[0], padded_shape[1]
+    oh, ow = out_shape
+    patch = channels * kernel_shape[0] * kernel_shape[1]
+    row_bytes = patch * ow * dtype.itemsize
+    rows_per_tile = max(1, min(oh, WORKSPACE_BYTES // row_bytes))
+    images_per_tile = 1
+    if rows_per_tile == oh:
+        images_per_tile = max(1, min(n_batch, WORKSPACE_BYTES // (row_bytes * oh)))
+    workspace = np.empty(images_per_tile * patch * rows_per_tile * ow, dtype=dtype)
+    for n0 in range(0, n_batch, images_per_tile):
+        m = min(images_per_tile, n_batch - n0)
+        for row0 in range(0, oh, rows_per_tile):
+            rows = min(rows_per_tile, oh - row0)
+            yield n0, m, row0, rows, workspace[: m * patch * rows * ow].reshape(m, patch, rows * ow)

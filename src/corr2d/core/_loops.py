@@ -6,16 +6,25 @@ the wrappers in :mod:`corr2d.core` do all of that.  The innermost loop always ru
 along a contiguous row with unit stride, so LLVM turns it into SIMD code; rows (or
 channels) are spread over numba's threads with ``prange``.
 
-Compiled code is cached on disk (``cache=True``), so only the first process that uses
-a given signature pays for compilation.  This module is imported lazily, the first
+Every loop is compiled twice from one source (:class:`Loop`): multithreaded, its
+``prange`` spread over numba's threads, and serial, for work too small to be worth
+waking the threads (a parallel region costs tens of microseconds).  Compiled code is
+cached on disk (``cache=True``), so only the first process that uses a given signature
+pays for compilation.  This module is imported lazily, the first
 time a computation needs it, so that ``import corr2d`` does not import numba.
 """
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "Loop",
     "col2im",
     "conv_direct",
     "correlate_valid",
@@ -23,11 +32,37 @@ __all__ = [
     "im2col",
 ]
 
-# every loop: multithreaded over rows or channels, cached on disk, GIL released
-_parallel_loop = njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+
+#: Parallel loops over many small tasks split them into at most this many chunks, so
+#: that per-chunk set-up (a scratch buffer) is paid a few times per thread, not per task.
+_CHUNKS = 64
 
 
-@_parallel_loop
+class Loop:
+    """One loop compiled twice: ``parallel`` (threads over its ``prange``) and ``serial``.
+
+    Both are cached on disk and release the GIL.  Calling the object calls the parallel
+    build.  numba keys its disk cache on the function's name, so the serial build is
+    compiled from a copy of the function under the name ``<name>_serial``.
+    """
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        options: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+        self.parallel = njit(parallel=True, **options)(func)
+        twin = types.FunctionType(
+            func.__code__, func.__globals__, f"{func.__name__}_serial", func.__defaults__
+        )
+        twin.__qualname__ = f"{func.__qualname__}_serial"
+        twin.__module__ = func.__module__
+        self.serial = njit(**options)(twin)
+
+    def __call__(self, *args: Any) -> None:
+        self.parallel(*args)
+
+
+@Loop
 def correlate_valid(x, kernel, dh, dw, out):  # type: ignore[no-untyped-def]
     """out[i, j] = sum over (u, v) of x[i + u*dh, j + v*dw] * kernel[u, v].
 
@@ -47,7 +82,7 @@ def correlate_valid(x, kernel, dh, dw, out):  # type: ignore[no-untyped-def]
                     row[j] += weight * source[j]
 
 
-@_parallel_loop
+@Loop
 def correlate_valid_strided(x, kernel, sh, sw, dh, dw, out):  # type: ignore[no-untyped-def]
     """out[i, j] = sum over (u, v) of x[i*sh + u*dh, j*sw + v*dw] * kernel[u, v]."""
     oh, ow = out.shape
@@ -65,7 +100,7 @@ def correlate_valid_strided(x, kernel, sh, sw, dh, dw, out):  # type: ignore[no-
                     row[j] += weight * source[j * sw + offset]
 
 
-@_parallel_loop
+@Loop
 def conv_direct(x, weight, groups, dh, dw, out):  # type: ignore[no-untyped-def]
     """Multi-channel stride-1 correlation, one (image, output channel) plane per task.
 
@@ -95,48 +130,84 @@ def conv_direct(x, weight, groups, dh, dw, out):  # type: ignore[no-untyped-def]
                             row[j] += tap * source[j]
 
 
-@_parallel_loop
+@Loop
 def im2col(xp, kh, kw, sh, sw, dh, dw, row0, cols):  # type: ignore[no-untyped-def]
-    """Patch matrix of one padded image for the output rows row0 .. row0 + rows - 1.
+    """Patch matrices of a batch of padded images, for output rows row0 .. row0 + rows - 1.
 
-    xp is (C, Hp, Wp); cols is (C*kh*kw, rows*ow) with
-    cols[(c*kh + u)*kw + v, r*ow + j] = xp[c, (row0 + r)*sh + u*dh, j*sw + v*dw].
+    xp is (N, C, Hp, Wp); cols is (N, C*kh*kw, rows*ow) with
+    cols[n, (c*kh + u)*kw + v, r*ow + j] = xp[n, c, (row0 + r)*sh + u*dh, j*sw + v*dw].
+    With a column stride, each source row is first split into its sw phases
+    (phase p holds pixels p, p + sw, p + 2*sw, ...), so every tap copies a contiguous run.
     """
-    n_rows_cols, width = cols.shape
-    ow = (xp.shape[2] - dw * (kw - 1) - 1) // sw + 1
-    rows = width // ow
-    for index in prange(n_rows_cols):
-        c = index // (kh * kw)
-        u = (index // kw) % kh
-        v = index % kw
-        target = cols[index]
-        for r in range(rows):
-            source = xp[c, (row0 + r) * sh + u * dh]
-            base = r * ow
-            if sw == 1:
-                target[base : base + ow] = source[v * dw : v * dw + ow]
-            else:
-                for j in range(ow):
-                    target[base + j] = source[j * sw + v * dw]
+    n_images, channels, _, wp = xp.shape
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    rows = cols.shape[2] // ow
+    tasks = n_images * channels * kh  # one (image, channel, kernel row) each
+    chunks = min(tasks, _CHUNKS)
+    for chunk in prange(chunks):
+        # one scratch buffer per chunk: allocating one per task costs more than the copies
+        phases = np.empty((sw, (wp + sw - 1) // sw if sw > 1 else 1), dtype=xp.dtype)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            n = task // (channels * kh)
+            c = (task // kh) % channels
+            u = task % kh
+            first = (c * kh + u) * kw
+            for r in range(rows):
+                source = xp[n, c, (row0 + r) * sh + u * dh]
+                base = r * ow
+                if sw == 1:
+                    for v in range(kw):
+                        cols[n, first + v, base : base + ow] = source[v * dw : v * dw + ow]
+                    continue
+                for p in range(sw):
+                    for q in range((wp - p + sw - 1) // sw):
+                        phases[p, q] = source[q * sw + p]
+                for v in range(kw):
+                    start = (v * dw) // sw
+                    cols[n, first + v, base : base + ow] = phases[(v * dw) % sw, start : start + ow]
 
 
-@_parallel_loop
+@Loop
 def col2im(cols, kh, kw, sh, sw, dh, dw, row0, gxp):  # type: ignore[no-untyped-def]
-    """The adjoint of :func:`im2col`: scatter-add ``cols`` back onto the padded image.
+    """The adjoint of :func:`im2col`: add ``cols`` back onto the padded images' pixels.
 
-    gxp is (C, Hp, Wp); every entry of cols is added to the pixel im2col read it from.
-    Each thread owns whole channels, so no two threads write the same pixel.
+    gxp is (N, C, Hp, Wp); every entry of cols is added to the pixel im2col read it
+    from.  Each task owns one row of one channel of one image and gathers every patch
+    entry that came from it, so no two threads write the same pixel.  With a column
+    stride the row is gathered in its sw phases (see :func:`im2col`), then interleaved.
     """
-    width = cols.shape[1]
-    channels = gxp.shape[0]
-    ow = (gxp.shape[2] - dw * (kw - 1) - 1) // sw + 1
-    rows = width // ow
-    for c in prange(channels):
-        for u in range(kh):
-            for v in range(kw):
-                source = cols[(c * kh + u) * kw + v]
-                for r in range(rows):
-                    target = gxp[c, (row0 + r) * sh + u * dh]
-                    base = r * ow
+    n_images, channels, hp, wp = gxp.shape
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    rows = cols.shape[2] // ow
+    tasks = n_images * channels * hp  # one (image, channel, padded row) each
+    chunks = min(tasks, _CHUNKS)
+    for chunk in prange(chunks):
+        phases = np.empty((sw, (wp + sw - 1) // sw if sw > 1 else 1), dtype=gxp.dtype)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            n = task // (channels * hp)
+            c = (task // hp) % channels
+            t = task % hp
+            target = gxp[n, c, t]
+            phases[:] = 0
+            touched = False
+            for u in range(kh):
+                # output row r of this tile read source row (row0 + r)*sh + u*dh
+                distance = t - u * dh - row0 * sh
+                if distance < 0 or distance % sh != 0 or distance // sh >= rows:
+                    continue
+                base = (distance // sh) * ow
+                touched = True
+                for v in range(kw):
+                    source = cols[n, (c * kh + u) * kw + v, base : base + ow]
+                    if sw == 1:
+                        for j in range(ow):
+                            target[v * dw + j] += source[j]
+                        continue
+                    phase = phases[(v * dw) % sw]
+                    start = (v * dw) // sw
                     for j in range(ow):
-                        target[j * sw + v * dw] += source[base + j]
+                        phase[start + j] += source[j]
+            if sw > 1 and touched:
+                for p in range(sw):
+                    for q in range((wp - p + sw - 1) // sw):
+                        target[q * sw + p] += phases[p, q]

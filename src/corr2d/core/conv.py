@@ -376,25 +376,28 @@ def conv2d_backward(
     grad_weight = np.zeros((groups, out_group, patch), dtype=g.dtype)
     grad_xp = np.zeros_like(xp)
     weight_matrix = setup.weight.reshape(groups, out_group, patch)
+    flat_g = g.reshape(n_batch, c_out, oh * ow)
 
     loops = _engine._loops()
-    rows_per_tile = max(1, min(oh, _engine.WORKSPACE_BYTES // (patch * ow * g.dtype.itemsize)))
-    workspace = np.empty(patch * rows_per_tile * ow, dtype=g.dtype)
-    for n in range(n_batch):
+    tiles = _engine.patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype)
+    for n0, m, row0, rows, cols in tiles:
+        _engine.run(
+            loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=cols.size
+        )
         for grp in range(groups):
-            image = xp[n, grp * c_group : (grp + 1) * c_group]
-            grad_image = grad_xp[n, grp * c_group : (grp + 1) * c_group]
-            g_block = g[n, grp * out_group : (grp + 1) * out_group]
-            for row0 in range(0, oh, rows_per_tile):
-                rows = min(rows_per_tile, oh - row0)
-                tile = workspace[: patch * rows * ow].reshape(patch, rows * ow)
-                g_tile = g_block[:, row0 : row0 + rows, :].reshape(out_group, rows * ow)
-                _engine.run(loops.im2col, image, kh, kw, sh, sw, dh, dw, row0, tile, work=tile.size)
-                grad_weight[grp] += g_tile @ tile.T
-                np.matmul(weight_matrix[grp].T, g_tile, out=tile)
-                _engine.run(
-                    loops.col2im, tile, kh, kw, sh, sw, dh, dw, row0, grad_image, work=tile.size
-                )
+            block = cols[:, grp * patch : (grp + 1) * patch]  # (m, patch, rows*ow)
+            channels = slice(grp * out_group, (grp + 1) * out_group)
+            if rows == oh:
+                g_tile = flat_g[n0 : n0 + m, channels]
+            else:
+                g_tile = g[n0 : n0 + m, channels, row0 : row0 + rows].reshape(m, out_group, -1)
+            # dL/dw: the output gradient against the input's patches, summed over images
+            grad_weight[grp] += np.matmul(g_tile, block.transpose(0, 2, 1)).sum(axis=0)
+            # dL/d(patches), written over the patches this group no longer needs
+            np.matmul(weight_matrix[grp].T, g_tile, out=block)
+        _engine.run(
+            loops.col2im, cols, kh, kw, sh, sw, dh, dw, row0, grad_xp[n0 : n0 + m], work=cols.size
+        )
 
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)
