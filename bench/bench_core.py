@@ -6,8 +6,9 @@ Usage::
     python bench/bench_core.py --quick    # 512² and 2048² only, fewer repeats
 
 Every case is float32, 2 threads, 'valid' output.  Each function runs once untimed
-(compilation, FFT plans), then ``repeat`` times; medians are reported, with the ratio
-peer / corr2d (above 1: corr2d is faster).  Peers that produce a same-size output
+(compilation, FFT plans), then ``repeat`` times in blocks interleaved with its peers
+(see ``_timing.py``); medians are reported, with the ratio peer / corr2d (above 1:
+corr2d is faster).  Peers that produce a same-size output
 (``ndimage.correlate``, ``cv2.filter2D``) are timed as they are; their 'valid' part is a
 free slice.  A warm-up slower than 2 s is not repeated (see ``_timing.py``).
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from _timing import median_seconds
+from _timing import compare, median_seconds
 
 THREADS = 2
 
@@ -80,16 +81,26 @@ def image_table(sizes: list[int], kernels: list[int], repeat: int) -> str:
         for k in kernels:
             kernel = rng.standard_normal((k, k)).astype(np.float32)
             method = corr2d.choose_method(x, kernel, "valid")
-            ours = median_seconds(lambda x=x, kernel=kernel: corr2d.corr2d(x, kernel), repeat)
+            contenders: list[Callable[[], Any]] = [
+                lambda x=x, kernel=kernel: corr2d.corr2d(x, kernel)
+            ]
+            timed = []
+            for name in names:
+                if name == "scipy.signal.correlate2d" and size * size * k * k > 5e9:
+                    continue
+                run = others[name]
+                contenders.append(lambda run=run, x=x, kernel=kernel: run(x, kernel))
+                timed.append(name)
+            ours, *theirs = compare(contenders, repeat)
+            seconds_of = dict(zip(timed, theirs, strict=True))
             out_bytes = (size - k + 1) ** 2 * 4
             floor = (x.nbytes + out_bytes) / bandwidth
             cells = [f"{size}²", str(k), method, f"{ours * 1e3:.2f}", f"{floor * 1e3:.2f}"]
             for name in names:
-                if name == "scipy.signal.correlate2d" and size * size * k * k > 5e9:
+                if name not in seconds_of:
                     cells.append("skipped (> 1 min)")
                     continue
-                run = others[name]
-                seconds = median_seconds(lambda run=run, x=x, kernel=kernel: run(x, kernel), repeat)
+                seconds = seconds_of[name]
                 cells.append(f"{seconds * 1e3:.2f} ({seconds / ours:.1f}×)")
             lines.append("| " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
@@ -118,18 +129,20 @@ def layer_table(repeat: int) -> str:
         x = rng.standard_normal(shape).astype(np.float32)
         w = rng.standard_normal(weight_shape).astype(np.float32)
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        ours = median_seconds(lambda x=x, w=w, o=options: corr2d.conv2d(x, w, **o), repeat)
+
+        def ours(x: np.ndarray = x, w: np.ndarray = w, o: dict[str, int] = options) -> Any:
+            return corr2d.conv2d(x, w, **o)
 
         def theirs(xt: Any = xt, wt: Any = wt, o: dict[str, int] = options) -> Any:
             with torch.no_grad():
                 return torch.nn.functional.conv2d(xt, wt, **o)
 
-        reference = median_seconds(theirs, repeat)
+        ours_s, reference = compare([ours, theirs], repeat)
         out = corr2d.conv2d(x, w, **options)
         flops = 2 * out.size * weight_shape[1] * weight_shape[2] * weight_shape[3]
         lines.append(
-            f"| {label} | {ours * 1e3:.2f} | {reference * 1e3:.2f} | "
-            f"{reference / ours:.2f} | {flops / ours / 1e9:.0f} |"
+            f"| {label} | {ours_s * 1e3:.2f} | {reference * 1e3:.2f} | "
+            f"{reference / ours_s:.2f} | {flops / ours_s / 1e9:.0f} |"
         )
         print(lines[-1], flush=True)
     return "\n".join(lines)
@@ -159,7 +172,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="512² and 2048² only, 3 repeats")
     args = parser.parse_args()
     sizes = [512, 2048] if args.quick else [512, 2048, 4096]
-    repeat = 3 if args.quick else 7
+    repeat = 3 if args.quick else 9
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; {versions()}")
     print(f"copy bandwidth: {copy_bandwidth() / 1e9:.1f} GB/s\n")
     print(image_table(sizes, [3, 5, 7, 15, 31], repeat))

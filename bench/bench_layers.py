@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 import torch
 
-from _timing import median_seconds
+from _timing import compare
 from corr2d import Conv2D
 
 # (label, N, C_in, C_out, size, kernel, stride, padding)
@@ -27,7 +27,7 @@ SHAPES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
@@ -59,8 +59,7 @@ def main() -> None:
             x_torch.grad = None
             module(x_torch).backward(grad_torch)
 
-        ours_s = median_seconds(ours, args.repeats)
-        theirs_s = median_seconds(theirs, args.repeats)
+        ours_s, theirs_s = compare([ours, theirs], args.repeats)
         print(f"| {label} | {ours_s * 1e3:.1f} | {theirs_s * 1e3:.1f} | {ours_s / theirs_s:.2f} |")
 
 

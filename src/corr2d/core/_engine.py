@@ -49,9 +49,15 @@ _FFT_NS_PER_OUTPUT = 1.0
 _FFT_NS_PER_CALL = 500_000.0  # the kernel's transform and the transforms' set-up
 
 
-#: Below this many multiply-adds a loop runs on the calling thread: a parallel region
-#: costs about 0.1 ms on the 'workqueue' layer, more than it saves on smaller work.
-SERIAL_WORK = 2**20
+#: Work, in multiply-adds of an unrolled loop, below which a loop runs on the calling
+#: thread.  A parallel region costs about 0.1 ms on numba's 'workqueue' layer, which
+#: the second core only wins back on larger work: on a 512x512 image a 3x3 kernel
+#: (2.3 million multiply-adds) took 0.07 ms serially and 0.14 ms on two threads.
+SERIAL_WORK = 2**23
+#: Cost of one multiply-add of the generic loops, and of one element copied by
+#: im2col/col2im, in multiply-adds of an unrolled loop (measured, rounded up).
+GENERIC_WEIGHT = 2
+COPY_WEIGHT = 8
 
 _parallel_lock = threading.Lock()
 _configured = False
@@ -96,8 +102,9 @@ def _loops() -> Any:
 def run(loop: Any, *args: Any, work: int) -> None:
     """Call a compiled :class:`~corr2d.core._loops.Loop` on ``args``.
 
-    ``work`` (multiply-adds or copies) below ``SERIAL_WORK`` runs the serial build on
-    the calling thread; more runs the parallel build, one region at a time.
+    ``work`` (in multiply-adds of an unrolled loop; see ``GENERIC_WEIGHT`` and
+    ``COPY_WEIGHT``) below ``SERIAL_WORK`` runs the serial build on the calling thread;
+    more runs the parallel build, one region at a time.
     """
     if work < SERIAL_WORK:
         loop.serial(*args)
@@ -217,11 +224,15 @@ def correlate_valid(
         if unrolled is not None:
             run(unrolled, x, kernel, out, work=work)
         else:
-            run(loops.correlate_valid, x, kernel, 1, 1, out, work=work)
+            run(loops.correlate_valid, x, kernel, 1, 1, out, work=work * GENERIC_WEIGHT)
     elif stride == (1, 1):
-        run(loops.correlate_valid, x, kernel, dh, dw, out, work=work)
+        run(loops.correlate_valid, x, kernel, dh, dw, out, work=work * GENERIC_WEIGHT)
     else:
-        run(loops.correlate_valid_strided, x, kernel, sh, sw, dh, dw, out, work=work)
+        run(
+            loops.correlate_valid_strided,
+            *(x, kernel, sh, sw, dh, dw, out),
+            work=work * GENERIC_WEIGHT,
+        )
     return out
 
 
@@ -279,7 +290,8 @@ def conv2d_valid(
         return out
     if stride == (1, 1) and (c_group * kh * kw < 16 or c_group == out_group == 1):
         # few taps per output: the direct loops beat building a patch matrix
-        run(loops.conv_direct, xp, weight, groups, dh, dw, out, work=out.size * c_group * kh * kw)
+        work = out.size * c_group * kh * kw * GENERIC_WEIGHT
+        run(loops.conv_direct, xp, weight, groups, dh, dw, out, work=work)
         return out
 
     # patch matrices of every group at once, multiplied group by group with BLAS
@@ -287,7 +299,8 @@ def conv2d_valid(
     weight_matrix = weight.reshape(groups, out_group, group_patch)
     flat_out = out.reshape(n_batch, c_out, oh * ow)
     for n0, m, row0, rows, cols in patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype):
-        run(loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=cols.size)
+        work = cols.size * COPY_WEIGHT
+        run(loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=work)
         for g in range(groups):
             block = cols[:, g * group_patch : (g + 1) * group_patch]
             channels = slice(g * out_group, (g + 1) * out_group)

@@ -382,7 +382,17 @@ def conv2d_backward(
     tiles = _engine.patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype)
     for n0, m, row0, rows, cols in tiles:
         _engine.run(
-            loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=cols.size
+            loops.im2col,
+            xp[n0 : n0 + m],
+            kh,
+            kw,
+            sh,
+            sw,
+            dh,
+            dw,
+            row0,
+            cols,
+            work=cols.size * _engine.COPY_WEIGHT,
         )
         for grp in range(groups):
             block = cols[:, grp * patch : (grp + 1) * patch]  # (m, patch, rows*ow)
@@ -396,7 +406,17 @@ def conv2d_backward(
             # dL/d(patches), written over the patches this group no longer needs
             np.matmul(weight_matrix[grp].T, g_tile, out=block)
         _engine.run(
-            loops.col2im, cols, kh, kw, sh, sw, dh, dw, row0, grad_xp[n0 : n0 + m], work=cols.size
+            loops.col2im,
+            cols,
+            kh,
+            kw,
+            sh,
+            sw,
+            dh,
+            dw,
+            row0,
+            grad_xp[n0 : n0 + m],
+            work=cols.size * _engine.COPY_WEIGHT,
         )
 
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
