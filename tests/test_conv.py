@@ -171,6 +171,26 @@ def test_tiled_patch_matrix_gives_the_same_result(rng, monkeypatch) -> None:
     np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)
 
 
+def test_images_grouped_in_tiles_give_the_same_result(rng, monkeypatch) -> None:
+    """Two images per patch tile (the last tile holds one), groups and a column stride."""
+    x = rng.standard_normal((3, 4, 11, 13))
+    weight = rng.standard_normal((6, 2, 3, 3))
+    options = {"stride": (1, 2), "padding": 1, "groups": 2}
+    out_shape = corr2d.conv2d_output_shape((11, 13), (3, 3), (1, 2), 1)
+    per_image = 4 * 9 * out_shape[0] * out_shape[1] * 8
+    monkeypatch.setattr(_engine, "WORKSPACE_BYTES", 2 * per_image)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(weight, requires_grad=True)
+    expected = F.conv2d(xt, wt, **options)
+    got = corr2d.conv2d(x, weight, **options, method="direct")
+    np.testing.assert_allclose(got, expected.detach().numpy(), atol=1e-12)
+    g = rng.standard_normal(got.shape)
+    expected.backward(torch.tensor(g))
+    grads = corr2d.conv2d_backward(g, x, weight, **options)
+    np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(grads.weight, wt.grad.numpy(), atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("size", "kernel", "stride", "padding", "dilation", "expected"),
     [
