@@ -119,42 +119,45 @@ def test_multichannel_direct_loops_equal_the_twin(rng, groups, dilation) -> None
     )
 
 
-def _build(loop, build: str):
-    return loop.serial if build == "serial" else loop.parallel
+# (kh, kw, sh, sw, dh, dw, row0): strides and dilations on either axis, tiles from row0
+PATCH_GEOMETRIES = [
+    (3, 2, 2, 1, 1, 2, 0),
+    (3, 3, 1, 2, 1, 1, 1),
+    (2, 4, 3, 3, 2, 1, 0),
+    (7, 7, 2, 2, 1, 1, 2),
+    (1, 1, 1, 1, 1, 1, 2),
+]
+
+
+def _patch_buffer(kh, kw, sh, sw, dh, dw, row0):
+    """x of shape (2, 3, 15, 17) and an empty patch tile for this geometry."""
+    oh = (15 - dh * (kh - 1) - 1) // sh + 1
+    ow = (17 - dw * (kw - 1) - 1) // sw + 1
+    return np.full((2, 3 * kh * kw, (oh - row0) * ow), np.nan), oh - row0, ow
 
 
 @pytest.mark.parametrize("build", ["parallel", "serial"])
-@pytest.mark.parametrize(
-    ("kh", "kw", "sh", "sw", "dh", "dw", "row0"),
-    [(3, 2, 2, 1, 1, 2, 0), (3, 3, 1, 2, 1, 1, 1), (2, 4, 3, 3, 2, 1, 0), (1, 1, 1, 1, 1, 1, 2)],
-)
-def test_im2col_by_its_formula(rng, build, kh, kw, sh, sw, dh, dw, row0) -> None:
-    x = rng.standard_normal((2, 3, 11, 13))
-    oh = (11 - dh * (kh - 1) - 1) // sh + 1
-    ow = (13 - dw * (kw - 1) - 1) // sw + 1
-    rows = oh - row0
-    cols = np.full((2, 3 * kh * kw, rows * ow), np.nan)
-    _build(_loops.im2col, build)(x, kh, kw, sh, sw, dh, dw, row0, cols)
+@pytest.mark.parametrize("geometry", PATCH_GEOMETRIES)
+def test_im2col_by_its_formula(rng, build, geometry) -> None:
+    kh, kw, sh, sw, dh, dw, row0 = geometry
+    x = rng.standard_normal((2, 3, 15, 17))
+    cols, rows, ow = _patch_buffer(*geometry)
+    getattr(_loops.im2col, build)(x, *geometry, cols)
     for n, c, u, v, r, j in np.ndindex(2, 3, kh, kw, rows, ow):
         expected = x[n, c, (row0 + r) * sh + u * dh, j * sw + v * dw]
         assert cols[n, (c * kh + u) * kw + v, r * ow + j] == expected
 
 
 @pytest.mark.parametrize("build", ["parallel", "serial"])
-@pytest.mark.parametrize(
-    ("kh", "kw", "sh", "sw", "dh", "dw", "row0"),
-    [(3, 2, 2, 1, 1, 2, 0), (3, 3, 1, 2, 1, 1, 1), (2, 4, 3, 3, 2, 1, 0), (7, 7, 2, 2, 1, 1, 2)],
-)
-def test_col2im_is_the_adjoint_of_im2col(rng, build, kh, kw, sh, sw, dh, dw, row0) -> None:
+@pytest.mark.parametrize("geometry", PATCH_GEOMETRIES)
+def test_col2im_is_the_adjoint_of_im2col(rng, build, geometry) -> None:
     """<im2col(x), c> == <x, col2im(c)>: the backward pass relies on it."""
     x = rng.standard_normal((2, 3, 15, 17))
-    oh = (15 - dh * (kh - 1) - 1) // sh + 1
-    ow = (17 - dw * (kw - 1) - 1) // sw + 1
-    cols = np.empty((2, 3 * kh * kw, (oh - row0) * ow))
-    _build(_loops.im2col, build)(x, kh, kw, sh, sw, dh, dw, row0, cols)
+    cols, _, _ = _patch_buffer(*geometry)
+    getattr(_loops.im2col, build)(x, *geometry, cols)
     c = rng.standard_normal(cols.shape)
     back = np.zeros_like(x)
-    _build(_loops.col2im, build)(c, kh, kw, sh, sw, dh, dw, row0, back)
+    getattr(_loops.col2im, build)(c, *geometry, back)
     assert np.vdot(cols, c) == pytest.approx(np.vdot(x, back), rel=1e-12)
 
 

@@ -387,6 +387,10 @@ Scale = Literal["auto", "clip", "abs", "none"]
 OutDtype = Literal["input", "uint8", "uint16", "float32", "float64"]
 
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Replace existing output files.")]
+SaveKernelOption = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", help="Write the kernel to a .npy, .txt or .csv file."),
+]
 MaxPixelsOption = Annotated[
     int,
     typer.Option(
@@ -770,10 +774,7 @@ def estimate_command(
     convolve: Annotated[
         bool, typer.Option("--convolve", help="Y was made by convolution, not correlation.")
     ] = False,
-    save: Annotated[
-        Path | None,
-        typer.Option(metavar="FILE", help="Write the kernel to a .npy, .txt or .csv file."),
-    ] = None,
+    save: SaveKernelOption = None,
     plot: Annotated[
         Path | None,
         typer.Option(metavar="DIR", help="Draw the kernel and the residual image here."),
@@ -893,10 +894,7 @@ def learn_command(
     ] = "mean_squared",
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Learn a bias too.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the initial kernel.")] = 0,
-    save: Annotated[
-        Path | None,
-        typer.Option(metavar="FILE", help="Write the kernel to a .npy, .txt or .csv file."),
-    ] = None,
+    save: SaveKernelOption = None,
     plot: Annotated[
         Path | None,
         typer.Option(metavar="DIR", help="Draw the loss curve and the kernel here."),

@@ -23,6 +23,7 @@ __all__ = [
     "correlate_valid",
     "direct_cost",
     "fft_cost",
+    "fold_tile",
     "num_threads",
     "patch_tiles",
     "pick_conv_method",
@@ -121,13 +122,13 @@ def direct_cost(out_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> fl
     ``MAX_WIDTH`` taps, run loops unrolled for the kernel's shape; other kernels the
     generic loops; images of fewer than 128x128 outputs generic loops on one thread.
     """
-    from corr2d.core._unrolled import MAX_TAPS, MAX_WIDTH
+    from corr2d.core._unrolled import has_unrolled_loop
 
     outputs = out_shape[0] * out_shape[1]
     taps = kernel_shape[0] * kernel_shape[1]
     if outputs < _UNROLL_MIN_OUTPUTS:
         loop = "small"
-    elif taps <= MAX_TAPS or kernel_shape[1] <= MAX_WIDTH:
+    elif has_unrolled_loop(*kernel_shape):
         loop = "unrolled"
     else:
         loop = "generic"
@@ -280,7 +281,6 @@ def conv2d_valid(
             out[...] = full[:, :, ::sh, ::sw][:, :, :oh, :ow]
         return out
 
-    loops = _loops()
     if c_group == 1 and out_group == 1 and (stride != (1, 1) or oh * ow >= _UNROLL_MIN_OUTPUTS):
         # one channel per group (the chapter's layer, depthwise layers): the 2-D core
         # per plane, worth its own parallel region only for large planes
@@ -291,16 +291,14 @@ def conv2d_valid(
     if stride == (1, 1) and (c_group * kh * kw < 16 or c_group == out_group == 1):
         # few taps per output: the direct loops beat building a patch matrix
         work = out.size * c_group * kh * kw * GENERIC_WEIGHT
-        run(loops.conv_direct, xp, weight, groups, dh, dw, out, work=work)
+        run(_loops().conv_direct, xp, weight, groups, dh, dw, out, work=work)
         return out
 
     # patch matrices of every group at once, multiplied group by group with BLAS
     group_patch = c_group * kh * kw
     weight_matrix = weight.reshape(groups, out_group, group_patch)
     flat_out = out.reshape(n_batch, c_out, oh * ow)
-    for n0, m, row0, rows, cols in patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype):
-        work = cols.size * COPY_WEIGHT
-        run(loops.im2col, xp[n0 : n0 + m], kh, kw, sh, sw, dh, dw, row0, cols, work=work)
+    for n0, m, row0, rows, cols in patch_tiles(xp, (kh, kw), stride, dilation):
         for g in range(groups):
             block = cols[:, g * group_patch : (g + 1) * group_patch]
             channels = slice(g * out_group, (g + 1) * out_group)
@@ -315,30 +313,54 @@ def conv2d_valid(
 
 
 def patch_tiles(
-    padded_shape: tuple[int, ...],
+    xp: NDArray[Any],
     kernel_shape: tuple[int, int],
-    out_shape: tuple[int, int],
-    dtype: np.dtype[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
 ) -> Iterator[tuple[int, int, int, int, NDArray[Any]]]:
-    """Split a batch's patch matrices into tiles of at most ``WORKSPACE_BYTES``.
+    """The patch matrices of a padded batch, in tiles of at most ``WORKSPACE_BYTES``.
 
     Yields ``(n0, m, row0, rows, cols)``: images ``n0 .. n0 + m - 1``, output rows
-    ``row0 .. row0 + rows - 1``, and an uninitialised buffer ``cols`` of shape
-    (m, C*kh*kw, rows*ow) for :func:`~corr2d.core._loops.im2col`, reused from tile to
-    tile.  Small images are grouped several to a tile (fewer, larger matrix products);
-    an image whose patches exceed the workspace is split by rows.
+    ``row0 .. row0 + rows - 1``, and their patches ``cols`` of shape (m, C*kh*kw,
+    rows*ow), filled by :func:`~corr2d.core._loops.im2col`.  ``cols`` is one buffer
+    reused from tile to tile, so a consumer may overwrite it (see :func:`fold_tile`).
+    Small images are grouped several to a tile (fewer parallel regions, larger matrix
+    products); an image whose patches exceed the workspace is split by rows.
     """
-    n_batch, channels = padded_shape[0], padded_shape[1]
-    oh, ow = out_shape
-    patch = channels * kernel_shape[0] * kernel_shape[1]
-    row_bytes = patch * ow * dtype.itemsize
+    n_batch, channels, hp, wp = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    patch = channels * kh * kw
+    row_bytes = patch * ow * xp.dtype.itemsize
     rows_per_tile = max(1, min(oh, WORKSPACE_BYTES // row_bytes))
     images_per_tile = 1
     if rows_per_tile == oh:
         images_per_tile = max(1, min(n_batch, WORKSPACE_BYTES // (row_bytes * oh)))
-    workspace = np.empty(images_per_tile * patch * rows_per_tile * ow, dtype=dtype)
+    workspace = np.empty(images_per_tile * patch * rows_per_tile * ow, dtype=xp.dtype)
+    loops = _loops()
     for n0 in range(0, n_batch, images_per_tile):
         m = min(images_per_tile, n_batch - n0)
         for row0 in range(0, oh, rows_per_tile):
             rows = min(rows_per_tile, oh - row0)
-            yield n0, m, row0, rows, workspace[: m * patch * rows * ow].reshape(m, patch, rows * ow)
+            cols = workspace[: m * patch * rows * ow].reshape(m, patch, rows * ow)
+            geometry = (kh, kw, sh, sw, dh, dw, row0)
+            run(loops.im2col, xp[n0 : n0 + m], *geometry, cols, work=cols.size * COPY_WEIGHT)
+            yield n0, m, row0, rows, cols
+
+
+def fold_tile(
+    cols: NDArray[Any],
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    row0: int,
+    target: NDArray[Any],
+) -> None:
+    """Add a tile of patch values back onto the pixels they came from (the adjoint).
+
+    ``cols`` is shaped as :func:`patch_tiles` yields it for output rows from ``row0``;
+    ``target`` is the tile's images, padded, (m, C, Hp, Wp).
+    """
+    geometry = (*kernel_shape, *stride, *dilation, row0)
+    run(_loops().col2im, cols, *geometry, target, work=cols.size * COPY_WEIGHT)

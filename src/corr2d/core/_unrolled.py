@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the loops import numba, which only a computation should pay for
     from corr2d.core._loops import Loop
 
-__all__ = ["MAX_TAPS", "MAX_WIDTH", "cache_dir", "source", "unrolled_loop"]
+__all__ = ["MAX_TAPS", "MAX_WIDTH", "cache_dir", "has_unrolled_loop", "source", "unrolled_loop"]
 
 #: Kernels with up to this many taps get a loop unrolled over all of them.
 MAX_TAPS = 64
@@ -126,15 +126,20 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
 
 
+def has_unrolled_loop(kh: int, kw: int) -> bool:
+    """Whether :func:`unrolled_loop` has a loop for a (kh, kw) kernel."""
+    return kh * kw <= MAX_TAPS or kw <= MAX_WIDTH
+
+
 def unrolled_loop(kh: int, kw: int) -> Loop | None:
     """The compiled loop for a (kh, kw) kernel, or None for the generic loops.
 
     Up to MAX_TAPS taps: unrolled over the whole kernel; otherwise, up to MAX_WIDTH
     columns: unrolled along the row; wider kernels: None.
     """
+    if not has_unrolled_loop(kh, kw):
+        return None
     if kh * kw > MAX_TAPS:
-        if kw > MAX_WIDTH:
-            return None
         kh = 0  # one loop, unrolled along the row, for every kernel height
     key = (kh, kw)
     if key in _loaded:

@@ -378,22 +378,8 @@ def conv2d_backward(
     weight_matrix = setup.weight.reshape(groups, out_group, patch)
     flat_g = g.reshape(n_batch, c_out, oh * ow)
 
-    loops = _engine._loops()
-    tiles = _engine.patch_tiles(xp.shape, (kh, kw), (oh, ow), xp.dtype)
-    for n0, m, row0, rows, cols in tiles:
-        _engine.run(
-            loops.im2col,
-            xp[n0 : n0 + m],
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
-            row0,
-            cols,
-            work=cols.size * _engine.COPY_WEIGHT,
-        )
+    geometry = ((kh, kw), setup.stride, setup.dilation)
+    for n0, m, row0, rows, cols in _engine.patch_tiles(xp, *geometry):
         for grp in range(groups):
             block = cols[:, grp * patch : (grp + 1) * patch]  # (m, patch, rows*ow)
             channels = slice(grp * out_group, (grp + 1) * out_group)
@@ -405,19 +391,7 @@ def conv2d_backward(
             grad_weight[grp] += np.matmul(g_tile, block.transpose(0, 2, 1)).sum(axis=0)
             # dL/d(patches), written over the patches this group no longer needs
             np.matmul(weight_matrix[grp].T, g_tile, out=block)
-        _engine.run(
-            loops.col2im,
-            cols,
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
-            row0,
-            grad_xp[n0 : n0 + m],
-            work=cols.size * _engine.COPY_WEIGHT,
-        )
+        _engine.fold_tile(cols, *geometry, row0, grad_xp[n0 : n0 + m])
 
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)

@@ -337,6 +337,10 @@ class Conv2D(_WeightAndBias):
         self._input_ndim = array.ndim
         return array.reshape((-1, *array.shape[-3:]) if array.ndim > 2 else (1, 1, *array.shape))
 
+    def _geometry(self) -> tuple[Any, ...]:
+        """conv2d's stride, padding, dilation, groups and padding_mode, in its order."""
+        return self.stride, self.padding, self.dilation, self.groups, self.padding_mode
+
     def _unbatch(self, y: NDArray[Any], ndim: int) -> NDArray[Any]:
         if ndim == 4:
             return y
@@ -348,17 +352,8 @@ class Conv2D(_WeightAndBias):
         """The output for ``x``; see the class Notes for the shapes."""
         batch = self._as_batch("Conv2D.forward", x)
         self._input = batch
-        y = conv2d(
-            batch,
-            self.weight.data,
-            None if self.bias is None else self.bias.data,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-            self.padding_mode,
-            dtype=self.dtype,
-        )
+        bias = None if self.bias is None else self.bias.data
+        y = conv2d(batch, self.weight.data, bias, *self._geometry(), dtype=self.dtype)
         out = self._unbatch(y, self._input_ndim)
         self._out_shape = out.shape
         return out
@@ -376,15 +371,7 @@ class Conv2D(_WeightAndBias):
         assert self._input is not None
         g4 = g.reshape((1,) * (4 - g.ndim) + g.shape)
         grads = conv2d_backward(
-            g4,
-            self._input,
-            self.weight.data,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-            self.padding_mode,
-            dtype=self.dtype,
+            g4, self._input, self.weight.data, *self._geometry(), dtype=self.dtype
         )
         self.weight.grad += grads.weight
         if self.bias is not None:
