@@ -244,28 +244,66 @@ def conv2d_valid(
     dilation: tuple[int, int],
     groups: int,
     method: Method,
+    bias: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
-    """Batched multi-channel 'valid' correlation of a padded NCHW input.
+    """Batched multi-channel 'valid' correlation of a padded NCHW input, plus ``bias``.
 
     xp is (N, C_in, Hp, Wp) and weight (C_out, C_in/groups, kH, kW), both contiguous and
-    of one dtype; returns (N, C_out, oh, ow).  Four strategies compute the same sums:
+    of one dtype, bias None or (C_out,); returns (N, C_out, oh, ow).  Five strategies
+    compute the same sums:
 
     * 'fft': whole-plane transforms contracted over channels (then subsampled by stride);
     * single-channel groups (C_in/groups == 1 and C_out/groups == 1, e.g. the chapter's
       one-channel layer or a depthwise layer) on large planes or with a stride: the 2-D
       core, plane by plane;
+    * real floats with at least half a register block of output channels per group
+      (:func:`corr2d.core._blocked.suitable`): register-blocked micro-kernels reading
+      the input in place, an implicit matrix product (:mod:`corr2d.core._blocked`);
     * few taps per output (fewer than 16), or small single-channel planes: one direct
       loop over every plane, in one parallel region;
-    * otherwise: patch matrices (im2col) of several images at once, tiled to at most
-      ``WORKSPACE_BYTES`` (:func:`patch_tiles`), multiplied by the weight matrix with
-      NumPy's BLAS.
+    * otherwise (complex numbers, few output channels): patch matrices (im2col) of
+      several images at once, tiled to at most ``WORKSPACE_BYTES``
+      (:func:`patch_tiles`), multiplied by the weight matrix with NumPy's BLAS.
     """
-    n_batch, c_in, hp, wp = xp.shape
+    n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
     (sh, sw), (dh, dw) = stride, dilation
+    out_group = c_out // groups
+    single = c_group == 1 and out_group == 1
+    if method != "fft" and not single and _blocked_suits(xp.dtype, out_group):
+        # register-blocked kernels reading the (rearranged) input, no patch matrices
+        from corr2d.core._blocked import conv2d_blocked
+
+        return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run)
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
+    _conv2d_unblocked(xp, weight, stride, dilation, groups, method, out)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+def _blocked_suits(dtype: np.dtype[Any], out_group: int) -> bool:
+    from corr2d.core._blocked import suitable
+
+    return suitable(dtype, out_group)
+
+
+def _conv2d_unblocked(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    method: Method,
+    out: NDArray[Any],
+) -> None:
+    """The strategies of :func:`conv2d_valid` other than the blocked kernels, into ``out``."""
+    n_batch, c_in, hp, wp = xp.shape
+    c_out, c_group, kh, kw = weight.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    oh, ow = out.shape[2:]
     out_group = c_out // groups
     eff_shape = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     if method == "fft":
@@ -279,20 +317,19 @@ def conv2d_valid(
             )
             conv2d_fft(xp, weight, groups, dilation, full, num_threads())
             out[...] = full[:, :, ::sh, ::sw][:, :, :oh, :ow]
-        return out
-
+        return
     if c_group == 1 and out_group == 1 and (stride != (1, 1) or oh * ow >= _UNROLL_MIN_OUTPUTS):
         # one channel per group (the chapter's layer, depthwise layers): the 2-D core
         # per plane, worth its own parallel region only for large planes
         for n in range(n_batch):
             for c in range(c_in):
                 out[n, c] = correlate_valid(xp[n, c], weight[c, 0], "direct", stride, dilation)
-        return out
+        return
     if stride == (1, 1) and (c_group * kh * kw < 16 or c_group == out_group == 1):
         # few taps per output: the direct loops beat building a patch matrix
         work = out.size * c_group * kh * kw * GENERIC_WEIGHT
         run(_loops().conv_direct, xp, weight, groups, dh, dw, out, work=work)
-        return out
+        return
 
     # patch matrices of every group at once, multiplied group by group with BLAS
     group_patch = c_group * kh * kw
@@ -309,7 +346,90 @@ def conv2d_valid(
                 out[n0 : n0 + m, channels, row0 : row0 + rows] = product.reshape(
                     m, out_group, rows, ow
                 )
-    return out
+
+
+def conv2d_valid_backward(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Gradients of :func:`conv2d_valid` (without bias): (dL/dxp, dL/dweight).
+
+    All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow).  See
+    :func:`corr2d.conv2d_backward` for why both are correlations.
+    """
+    c_out, c_group, kh, kw = weight.shape
+    out_group = c_out // groups
+    grad_weight = grad_xp = None
+    if _blocked_suits(xp.dtype, out_group):
+        from corr2d.core._blocked import grad_weight_blocked
+
+        grad_weight = grad_weight_blocked(xp, grad_output, (kh, kw), stride, dilation, groups, run)
+    if stride == (1, 1) and _blocked_suits(xp.dtype, c_group):
+        # the transposed correlation: the output gradient, padded by the kernel's
+        # extent, against the kernel flipped in both axes with its channels swapped
+        (dh, dw) = dilation
+        pads = ((0, 0), (0, 0), (dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2)
+        flipped = weight.reshape(groups, out_group, c_group, kh, kw)[..., ::-1, ::-1]
+        flipped = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4))
+        grad_xp = conv2d_valid(
+            np.pad(grad_output, pads),
+            flipped.reshape(groups * c_group, out_group, kh, kw),
+            (1, 1),
+            dilation,
+            groups,
+            "direct",
+        )
+    if grad_weight is None or grad_xp is None:
+        patch_xp, patch_weight = _patch_gradients(
+            xp, weight, grad_output, stride, dilation, groups, grad_weight is None
+        )
+        grad_xp = patch_xp if grad_xp is None else grad_xp
+        grad_weight = patch_weight if grad_weight is None else grad_weight
+    assert grad_weight is not None
+    return grad_xp, grad_weight
+
+
+def _patch_gradients(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    with_weight: bool,
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    """(dL/dxp, dL/dweight or None) from the forward pass's patch matrices, tile by tile:
+    ``dL/dw = G @ cols.T`` and ``dL/dxp = col2im(W.T @ G)``."""
+    n_batch = xp.shape[0]
+    c_out, c_group, kh, kw = weight.shape
+    oh, ow = grad_output.shape[2:]
+    out_group = c_out // groups
+    patch = c_group * kh * kw
+    grad_weight = np.zeros((groups, out_group, patch), dtype=xp.dtype)
+    grad_xp = np.zeros_like(xp)
+    weight_matrix = weight.reshape(groups, out_group, patch)
+    flat_g = grad_output.reshape(n_batch, c_out, oh * ow)
+    geometry = ((kh, kw), stride, dilation)
+    for n0, m, row0, rows, cols in patch_tiles(xp, *geometry):
+        for grp in range(groups):
+            block = cols[:, grp * patch : (grp + 1) * patch]  # (m, patch, rows*ow)
+            channels = slice(grp * out_group, (grp + 1) * out_group)
+            if rows == oh:
+                g_tile = flat_g[n0 : n0 + m, channels]
+            else:
+                g_tile = grad_output[n0 : n0 + m, channels, row0 : row0 + rows]
+                g_tile = g_tile.reshape(m, out_group, -1)
+            if with_weight:
+                # the output gradient against the input's patches, summed over images
+                grad_weight[grp] += np.matmul(g_tile, block.transpose(0, 2, 1)).sum(axis=0)
+            # dL/d(patches), written over the patches this group no longer needs
+            np.matmul(weight_matrix[grp].T, g_tile, out=block)
+        fold_tile(cols, *geometry, row0, grad_xp[n0 : n0 + m])
+    return grad_xp, grad_weight.reshape(weight.shape) if with_weight else None
 
 
 def patch_tiles(

@@ -268,9 +268,15 @@ def conv2d(
     elif chosen == "fft":
         check_finite_for_fft(func, "input", xp)
         check_finite_for_fft(func, "weight", setup.weight)
-    out = _engine.conv2d_valid(xp, setup.weight, setup.stride, setup.dilation, setup.groups, chosen)
-    if b is not None:
-        out += b.astype(out.dtype)[:, None, None]
+    out = _engine.conv2d_valid(
+        xp,
+        setup.weight,
+        setup.stride,
+        setup.dilation,
+        setup.groups,
+        chosen,
+        None if b is None else np.ascontiguousarray(b, dtype=setup.x.dtype),
+    )
     return out if setup.batched else out[0]
 
 
@@ -329,7 +335,10 @@ def conv2d_backward(
     * **dL/dx** folds dL/dx_pad back through the padding: each padded pixel's gradient
       goes to the pixel it copied (``_padding.pad2d_adjoint``).
 
-    Both sums are computed with the same patch matrices as the forward pass:
+    With real floats and enough channels both run on the forward pass's register-blocked
+    kernels: dL/dx_pad as the forward correlation of the zero-padded output gradient with
+    the flipped, transposed kernel (stride 1), dL/dw as blocks of dot products over
+    output positions.  Otherwise both sums use the forward pass's patch matrices,
     ``dL/dw = G @ cols.T`` and ``dL/dx_pad = col2im(W.T @ G)`` (``col2im`` is the
     adjoint of ``im2col``), tiled so that no patch buffer exceeds the workspace.
 
@@ -355,7 +364,7 @@ def conv2d_backward(
     g = g if g.ndim == 4 else g[None]
     xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
     n_batch, _, hp, wp = xp.shape
-    c_out, c_group, kh, kw = setup.weight.shape
+    c_out, _, kh, kw = setup.weight.shape
     (sh, sw), (dh, dw) = setup.stride, setup.dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
@@ -368,37 +377,16 @@ def conv2d_backward(
             got=f"shape {np.shape(grad_output)}",
         )
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
-    groups = setup.groups
-    out_group = c_out // groups
-    patch = c_group * kh * kw
-
     grad_bias = g.sum(axis=(0, 2, 3))
-    grad_weight = np.zeros((groups, out_group, patch), dtype=g.dtype)
-    grad_xp = np.zeros_like(xp)
-    weight_matrix = setup.weight.reshape(groups, out_group, patch)
-    flat_g = g.reshape(n_batch, c_out, oh * ow)
-
-    geometry = ((kh, kw), setup.stride, setup.dilation)
-    for n0, m, row0, rows, cols in _engine.patch_tiles(xp, *geometry):
-        for grp in range(groups):
-            block = cols[:, grp * patch : (grp + 1) * patch]  # (m, patch, rows*ow)
-            channels = slice(grp * out_group, (grp + 1) * out_group)
-            if rows == oh:
-                g_tile = flat_g[n0 : n0 + m, channels]
-            else:
-                g_tile = g[n0 : n0 + m, channels, row0 : row0 + rows].reshape(m, out_group, -1)
-            # dL/dw: the output gradient against the input's patches, summed over images
-            grad_weight[grp] += np.matmul(g_tile, block.transpose(0, 2, 1)).sum(axis=0)
-            # dL/d(patches), written over the patches this group no longer needs
-            np.matmul(weight_matrix[grp].T, g_tile, out=block)
-        _engine.fold_tile(cols, *geometry, row0, grad_xp[n0 : n0 + m])
-
+    grad_xp, grad_weight = _engine.conv2d_valid_backward(
+        xp, setup.weight, g, setup.stride, setup.dilation, setup.groups
+    )
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)
     if not setup.batched:
         grad_input = grad_input[0]
     return Conv2dGrads(
         input=grad_input,
-        weight=grad_weight.reshape(setup.weight.shape),
+        weight=grad_weight,
         bias=grad_bias,
     )

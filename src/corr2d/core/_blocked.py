@@ -1,0 +1,303 @@
+"""Multi-channel convolution as an implicit matrix product over tap offsets.
+
+The forward pass of a layer is ``out[o, q] = sum_k W[o, k] * patches[k, q]`` with one
+row of ``patches`` per tap ``k = (c, u, v)`` and one column per output position ``q``.
+Patch matrices (im2col) copy every input pixel ``kh * kw`` times to form that product.
+This module forms it without copies, from one flat buffer per image:
+
+* **Phases.**  With a stride ``s``, the input is split into its ``s_h * s_w`` phases
+  (phase ``(r, t)`` holds pixels ``(r + s_h*a, t + s_w*b)``), so that consecutive
+  outputs read consecutive pixels of one phase.  With stride 1 there is one phase, the
+  padded image itself.
+* **Wide rows.**  Output position ``q = i * row_width + j`` indexes the phase grid, so
+  a run of consecutive ``q`` reads a run of consecutive pixels for every tap; positions
+  with ``j >= ow`` are computed and dropped (``(kw - 1) * d / s`` columns per row).
+* **Offsets.**  Tap ``(c, u, v)`` reads ``flat[c * channel + phase(u, v) + q +
+  shift(u, v)]``: one integer per tap, ``offsets[k]``.
+
+The micro-kernels of :mod:`corr2d.core._microkernels` then keep an 8-channel by
+48-position block (AVX-512, float32) in registers over all taps.  No buffer larger than
+the input, the output and the weights is allocated.
+
+Everything here expects float32 or float64 arrays; :func:`suitable` says when the
+engine should come here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import get_num_threads, prange
+from numpy.typing import NDArray
+
+from corr2d.core._loops import _CHUNKS, Loop
+from corr2d.core._microkernels import COLUMNS, ROWS, TAPS, VECTOR_BYTES, dot_block, fma_block
+
+__all__ = [
+    "Layout",
+    "conv2d_blocked",
+    "grad_weight_blocked",
+    "lanes",
+    "phase_layout",
+    "suitable",
+]
+
+#: Output positions per task of the weight gradient (a multiple of every lane count).
+_SEGMENT = 512
+
+
+def lanes(dtype: np.dtype[Any]) -> int:
+    """Elements of ``dtype`` per vector register."""
+    return VECTOR_BYTES // dtype.itemsize
+
+
+def suitable(dtype: np.dtype[Any], out_group: int) -> bool:
+    """Whether the blocked kernels serve this layer: real floats, and enough output
+    channels per group to fill most of a block of ``ROWS``."""
+    return dtype in (np.float32, np.float64) and 2 * out_group >= ROWS
+
+
+class Layout(NamedTuple):
+    """A padded batch rearranged for the blocked kernels (see the module notes)."""
+
+    flat: NDArray[Any]  # every image's phases, then zeros the last reads may reach
+    image_stride: int  # elements from one image to the next
+    group_stride: int  # from one group's first channel to the next group's
+    offsets: NDArray[np.int64]  # one per tap (c, u, v), in the weight's order
+    row_width: int  # positions per wide output row
+    out_shape: tuple[int, int]  # (oh, ow)
+
+
+def phase_layout(
+    xp: NDArray[Any],
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    reach: int,
+) -> Layout:
+    """Rearrange ``xp`` (N, C, Hp, Wp) so tap ``k`` of output position ``q`` of image
+    ``n``, group ``g`` is ``flat[n*image_stride + g*group_stride + offsets[k] + q]``.
+
+    ``reach`` is the number of positions a consumer reads per image (at least
+    ``oh * row_width``); the buffer is long enough, and zero where it is not input.
+    """
+    n_batch, channels, hp, wp = xp.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    rows, width = -(-hp // sh), -(-wp // sw)
+    phase = rows * width
+    channel = sh * sw * phase
+    image_stride = channels * channel
+    group_stride = (channels // groups) * channel
+
+    c, u, v = np.meshgrid(
+        np.arange(channels // groups), np.arange(kh), np.arange(kw), indexing="ij"
+    )
+    which = ((u * dh) % sh) * sw + (v * dw) % sw
+    offsets = c * channel + which * phase + (u * dh // sh) * width + v * dw // sw
+    offsets = np.ascontiguousarray(offsets.ravel(), dtype=np.int64)
+
+    last = (groups - 1) * group_stride + int(offsets.max()) + reach
+    size = (n_batch - 1) * image_stride + max(last, image_stride)
+    flat = np.empty(size, dtype=xp.dtype)
+    flat[n_batch * image_stride :] = 0
+    images = flat[: n_batch * image_stride]
+    if stride == (1, 1):
+        images[...] = xp.reshape(-1)
+    else:
+        grid = images.reshape(n_batch, channels, sh, sw, rows, width)
+        grid[...] = 0
+        for r in range(sh):
+            for t in range(sw):
+                source = xp[:, :, r::sh, t::sw]
+                grid[:, :, r, t, : source.shape[2], : source.shape[3]] = source
+    return Layout(flat, image_stride, group_stride, offsets, width, (oh, ow))
+
+
+@Loop
+def _forward(  # type: ignore[no-untyped-def]
+    flat, image_stride, group_stride, offsets, packed, bias, groups, row_width, block, out
+):
+    """out[n, o] for every image: one task per (image, block of ``block`` positions).
+
+    ``packed`` holds each group's weights in blocks of ROWS output channels (zero rows
+    pad the last block), tap-major; ``bias`` one value per padded channel.  Each task
+    runs every channel block through :func:`fma_block` into a scratch row per channel,
+    then copies the positions that are real outputs (``j < ow``) to ``out``.
+    """
+    n_batch, c_out, oh, ow = out.shape
+    out_group = c_out // groups
+    channel_blocks = bias.size // (groups * ROWS)
+    taps = offsets.size
+    span = oh * row_width
+    blocks = (span + block - 1) // block
+    tasks = n_batch * blocks
+    chunks = min(tasks, _CHUNKS)
+    for chunk in prange(chunks):
+        scratch = np.empty(bias.size * block, dtype=out.dtype)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            n = task // blocks
+            q0 = (task % blocks) * block
+            for g in range(groups):
+                source = n * image_stride + g * group_stride + q0
+                for cb in range(channel_blocks):
+                    b = g * channel_blocks + cb
+                    fma_block(  # type: ignore[call-arg]
+                        flat,
+                        source,
+                        offsets,
+                        packed,
+                        b * taps * ROWS,
+                        bias,
+                        b * ROWS,
+                        scratch,
+                        b * ROWS * block,
+                        block,
+                    )
+            # copy the block's real outputs, one wide-row piece at a time
+            q = q0
+            end = min(q0 + block, span)
+            while q < end:
+                i = q // row_width
+                j = q - i * row_width
+                piece = min(end - q, row_width - j)
+                if j < ow:
+                    width = min(piece, ow - j)
+                    start = q - q0
+                    for g in range(groups):
+                        for o in range(out_group):
+                            row = (g * channel_blocks * ROWS + o) * block + start
+                            out[n, g * out_group + o, i, j : j + width] = scratch[row : row + width]
+                q += piece
+
+
+@Loop
+def _weight_gradient(  # type: ignore[no-untyped-def]
+    grad, flat, image_stride, group_stride, offsets, length, segment, partial
+):
+    """partial[chunk, g, o, k]: the weight gradient summed over the chunk's tasks.
+
+    ``grad`` is (N, groups, padded out_group, length): the output gradient in wide rows,
+    zero at dropped positions and padded channels.  One task per (image, segment of
+    positions); each chunk of tasks sums into its own ``partial[chunk]``.
+    """
+    chunks, groups, rows, taps = partial.shape
+    n_batch = grad.shape[0]
+    segments = (length + segment - 1) // segment
+    tasks = n_batch * segments
+    partial[...] = 0
+    for chunk in prange(chunks):
+        target = partial[chunk].reshape(-1)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            n = task // segments
+            p0 = (task % segments) * segment
+            run = min(segment, length - p0)
+            for g in range(groups):
+                source = n * image_stride + g * group_stride + p0
+                g_rows = grad[n, g].reshape(-1)
+                for r0 in range(0, rows, ROWS):
+                    for t0 in range(0, taps, TAPS):
+                        dot_block(  # type: ignore[call-arg]
+                            g_rows,
+                            r0 * length + p0,
+                            length,
+                            flat,
+                            source,
+                            offsets,
+                            t0,
+                            run,
+                            target,
+                            (g * rows + r0) * taps + t0,
+                            taps,
+                        )
+
+
+def _padded(count: int, multiple: int) -> int:
+    return -(-count // multiple) * multiple
+
+
+def conv2d_blocked(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    bias: NDArray[Any] | None,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    run: Any,
+) -> NDArray[Any]:
+    """``conv2d_valid`` of a padded batch by the blocked kernels, bias included.
+
+    ``run(loop, *args, work=...)`` is the engine's dispatcher (serial or parallel).
+    """
+    n_batch = xp.shape[0]
+    c_out, _, kh, kw = weight.shape
+    out_group = c_out // groups
+    block = COLUMNS * lanes(xp.dtype)
+    oh = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    row_width = -(-xp.shape[3] // stride[1])
+    layout = phase_layout(xp, (kh, kw), stride, dilation, groups, _padded(oh * row_width, block))
+    taps = layout.offsets.size
+    padded = _padded(out_group, ROWS)
+    matrix = np.zeros((groups, padded, taps), dtype=xp.dtype)
+    matrix[:, :out_group] = weight.reshape(groups, out_group, taps)
+    packed = np.ascontiguousarray(
+        matrix.reshape(groups, padded // ROWS, ROWS, taps).transpose(0, 1, 3, 2)
+    ).reshape(-1)
+    shifts = np.zeros((groups, padded), dtype=xp.dtype)
+    if bias is not None:
+        shifts[:, :out_group] = bias.reshape(groups, out_group)
+    out = np.empty((n_batch, c_out, *layout.out_shape), dtype=xp.dtype)
+    work = n_batch * groups * padded * taps * oh * layout.row_width
+    run(
+        _forward,
+        *(layout.flat, layout.image_stride, layout.group_stride, layout.offsets, packed),
+        *(shifts.reshape(-1), groups, layout.row_width, block, out),
+        work=work,
+    )
+    return out
+
+
+def grad_weight_blocked(
+    xp: NDArray[Any],
+    grad_output: NDArray[Any],
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    run: Any,
+) -> NDArray[Any]:
+    """dL/dW of ``conv2d_valid`` (shape (C_out, C/groups, kh, kw)) by the blocked kernels.
+
+    ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``: each entry a
+    dot product over output positions, ROWS x TAPS of them per micro-kernel call.
+    """
+    n_batch, c_out, oh, ow = grad_output.shape
+    c_group = xp.shape[1] // groups
+    out_group = c_out // groups
+    kh, kw = kernel_shape
+    row_width = -(-xp.shape[3] // stride[1])
+    length = _padded(oh * row_width, lanes(xp.dtype))
+    layout = phase_layout(xp, kernel_shape, stride, dilation, groups, length)
+    width = layout.row_width
+    rows = _padded(out_group, ROWS)
+    wide = np.zeros((n_batch, groups, rows, length), dtype=xp.dtype)
+    grid = wide[..., : oh * width].reshape(n_batch, groups, rows, oh, width)
+    grid[:, :, :out_group, :, :ow] = grad_output.reshape(n_batch, groups, out_group, oh, ow)
+    taps = layout.offsets.size
+    offsets = np.zeros(_padded(taps, TAPS), dtype=np.int64)
+    offsets[:taps] = layout.offsets  # extra taps read pixel 0 and are dropped
+    tasks = n_batch * -(-length // _SEGMENT)
+    chunks = max(1, min(tasks, 2 * get_num_threads()))
+    partial = np.empty((chunks, groups, rows, offsets.size), dtype=xp.dtype)
+    work = n_batch * groups * rows * offsets.size * length
+    run(
+        _weight_gradient,
+        *(wide, layout.flat, layout.image_stride, layout.group_stride, offsets),
+        *(length, _SEGMENT, partial),
+        work=work,
+    )
+    total = partial.sum(axis=0)[:, :out_group, :taps]
+    return total.reshape(c_out, c_group, kh, kw)

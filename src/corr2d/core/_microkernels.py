@@ -1,0 +1,266 @@
+"""Register-blocked micro-kernels, written in LLVM IR through numba intrinsics.
+
+A multi-channel convolution is a matrix product whose second factor never has to be
+built: in a flat, padded input, the pixels that tap ``k`` of the kernel reads for a run
+of consecutive output positions ``q, q + 1, ...`` are the consecutive elements
+``x[base + offsets[k] + q], ...`` (see :mod:`corr2d.core._blocked`).  The kernels below
+keep a block of that product in vector registers for the whole sum over taps, which is
+what fast convolution libraries do and what plain numba loops cannot express: LLVM does
+not keep a two-dimensional block of accumulators in registers when it meets one written
+as scalar loops.  Here the block is spelled out with explicit vector types, and LLVM
+only allocates registers and picks instructions (fused multiply-adds with the weight
+broadcast from memory on AVX-512).
+
+Both kernels are dumb: no bounds checks, every index precomputed by the caller.
+
+* :func:`fma_block` -- forward: ``ROWS`` output channels by ``COLUMNS`` vectors of
+  output positions, summed over every tap.  Per tap: ``COLUMNS`` vector loads of input,
+  ``ROWS`` broadcasts of a weight, ``ROWS * COLUMNS`` fused multiply-adds.
+* :func:`dot_block` -- weight gradient: ``ROWS`` output channels by ``TAPS`` taps, each
+  a dot product over output positions (vectors of positions, summed across lanes at
+  the end).
+
+The block sizes follow the host's vector registers (:func:`register_plan`): 32 registers
+of 64 bytes with AVX-512, 16 of 32 bytes with AVX2, 16 bytes otherwise.  If numba
+compiles for another CPU than the host, the code stays correct, only slower.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = ["COLUMNS", "ROWS", "TAPS", "VECTOR_BYTES", "dot_block", "fma_block", "register_plan"]
+
+
+def register_plan() -> tuple[int, int, int, int]:
+    """(vector bytes, forward rows, forward vector columns, gradient taps) for this CPU."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f"):
+        return 64, 8, 3, 5  # 24 + 3 registers forward, 20 + 9 for the gradient
+    if features.get("avx2") or features.get("avx"):
+        return 32, 4, 3, 3  # 16 ymm registers: 12 + 3 forward, 12 + 7 gradient
+    return 16, 4, 3, 3
+
+
+VECTOR_BYTES, ROWS, COLUMNS, TAPS = register_plan()
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+
+
+def _const(value: int) -> ir.Constant:
+    return ir.Constant(_I64, value)
+
+
+class _Vectors:
+    """IR helpers for vectors of one array's element type."""
+
+    def __init__(self, builder: ir.IRBuilder, element: ir.Type) -> None:
+        self.builder = builder
+        self.element = element
+        self.itemsize = 8 if isinstance(element, ir.DoubleType) else 4
+        self.lanes = VECTOR_BYTES // self.itemsize
+        self.type = ir.VectorType(element, self.lanes)
+        name = f"llvm.fma.v{self.lanes}f{8 * self.itemsize}"
+        self.fma_function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.type, [self.type] * 3), name
+        )
+
+    def splat(self, scalar: ir.Value) -> ir.Value:
+        undefined = ir.Constant(self.type, ir.Undefined)
+        single = self.builder.insert_element(undefined, scalar, ir.Constant(_I32, 0))
+        zeros = ir.Constant(ir.VectorType(_I32, self.lanes), [0] * self.lanes)
+        return self.builder.shuffle_vector(single, undefined, zeros)
+
+    def zero(self) -> ir.Value:
+        return ir.Constant(self.type, [0.0] * self.lanes)
+
+    def pointer(self, address: ir.Value) -> ir.Value:
+        return self.builder.bitcast(address, self.type.as_pointer())
+
+    def load(self, address: ir.Value) -> ir.Value:
+        return self.builder.load(self.pointer(address), align=self.itemsize)
+
+    def store(self, value: ir.Value, address: ir.Value) -> None:
+        self.builder.store(value, self.pointer(address), align=self.itemsize)
+
+    def fma(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
+        return self.builder.call(self.fma_function, [a, b, c])
+
+    def lane_sum(self, vector: ir.Value) -> ir.Value:
+        """Sum of the lanes, by halving (log2(lanes) shuffles and adds)."""
+        width = self.lanes
+        while width > 1:
+            half = width // 2
+            low = ir.Constant(ir.VectorType(_I32, half), list(range(half)))
+            high = ir.Constant(ir.VectorType(_I32, half), list(range(half, width)))
+            vector = self.builder.fadd(
+                self.builder.shuffle_vector(vector, vector, low),
+                self.builder.shuffle_vector(vector, vector, high),
+            )
+            width = half
+        return self.builder.extract_element(vector, ir.Constant(_I32, 0))
+
+
+def _data(context: Any, builder: ir.IRBuilder, array_type: Any, value: ir.Value) -> ir.Value:
+    return context.make_array(array_type)(context, builder, value).data
+
+
+def _counted_loop(
+    builder: ir.IRBuilder,
+    count: ir.Value,
+    step: int,
+    initial: list[ir.Value],
+    body: Any,
+) -> list[ir.Value]:
+    """``for i in range(0, count, step)`` carrying ``initial`` values through phi nodes.
+
+    ``body(i, values)`` emits one iteration and returns the new values; the values
+    after the loop are returned.
+    """
+    entry = builder.block
+    function = builder.function
+    head = function.append_basic_block("block_head")
+    inside = function.append_basic_block("block_body")
+    after = function.append_basic_block("block_after")
+    builder.branch(head)
+    builder.position_at_end(head)
+    index = builder.phi(_I64)
+    index.add_incoming(_const(0), entry)
+    carried = []
+    for value in initial:
+        phi = builder.phi(value.type)
+        phi.add_incoming(value, entry)
+        carried.append(phi)
+    builder.cbranch(builder.icmp_signed("<", index, count), inside, after)
+    builder.position_at_end(inside)
+    updated = body(index, carried)
+    end = builder.block
+    index.add_incoming(builder.add(index, _const(step)), end)
+    for phi, value in zip(carried, updated, strict=True):
+        phi.add_incoming(value, end)
+    builder.branch(head)
+    builder.position_at_end(after)
+    return carried
+
+
+@intrinsic
+def fma_block(  # type: ignore[no-untyped-def]
+    typingctx, x, x_base, offsets, packed, packed_base, bias, bias_base, out, out_base, out_stride
+):
+    """One block of the forward product, written to ``out``.
+
+    For r < ROWS and lanes p < COLUMNS * lanes:
+
+        out[out_base + r*out_stride + p] = bias[bias_base + r]
+            + sum_k packed[packed_base + k*ROWS + r] * x[x_base + offsets[k] + p]
+
+    over k < len(offsets).  ``packed`` holds the block's weights tap-major, ROWS
+    consecutive channel weights per tap, so each tap's weights are one cache line.
+    """
+    signature = types.void(
+        x, x_base, offsets, packed, packed_base, bias, bias_base, out, out_base, out_stride
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x_arr, x_base, offs_arr, w_arr, w_base, b_arr, b_base, o_arr, o_base, o_stride = args
+        array_types = sig.args
+        x_ptr = _data(context, builder, array_types[0], x_arr)
+        offsets_ptr = _data(context, builder, array_types[2], offs_arr)
+        taps = context.make_array(array_types[2])(context, builder, offs_arr).nitems
+        w_ptr = _data(context, builder, array_types[3], w_arr)
+        b_ptr = _data(context, builder, array_types[5], b_arr)
+        o_ptr = _data(context, builder, array_types[7], o_arr)
+        vec = _Vectors(builder, x_ptr.type.pointee)
+        start = []
+        for r in range(ROWS):
+            bias_value = builder.load(builder.gep(b_ptr, [builder.add(b_base, _const(r))]))
+            start.extend([vec.splat(bias_value)] * COLUMNS)
+
+        def tap(k: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
+            offset = builder.load(builder.gep(offsets_ptr, [k]))
+            source = builder.gep(x_ptr, [builder.add(x_base, offset)])
+            pixels = [
+                vec.load(builder.gep(source, [_const(c * vec.lanes)])) for c in range(COLUMNS)
+            ]
+            weights = builder.gep(w_ptr, [builder.add(w_base, builder.mul(k, _const(ROWS)))])
+            new = []
+            for r in range(ROWS):
+                weight = vec.splat(builder.load(builder.gep(weights, [_const(r)])))
+                for c in range(COLUMNS):
+                    new.append(vec.fma(pixels[c], weight, sums[r * COLUMNS + c]))
+            return new
+
+        sums = _counted_loop(builder, taps, 1, start, tap)
+        for r in range(ROWS):
+            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(r)))])
+            for c in range(COLUMNS):
+                vec.store(sums[r * COLUMNS + c], builder.gep(row, [_const(c * vec.lanes)]))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def dot_block(  # type: ignore[no-untyped-def]
+    typingctx, g, g_base, g_stride, x, x_base, offsets, tap0, length, out, out_base, out_stride
+):
+    """One block of the weight gradient, added to ``out``.
+
+    For r < ROWS and t < TAPS:
+
+        out[out_base + r*out_stride + t] += sum_p g[g_base + r*g_stride + p]
+                                               * x[x_base + offsets[tap0 + t] + p]
+
+    over p < ``length``, a multiple of the vector lanes.  Each of the ROWS * TAPS sums
+    is a vector of partial sums until the end, then summed across its lanes.
+    """
+    signature = types.void(
+        g, g_base, g_stride, x, x_base, offsets, tap0, length, out, out_base, out_stride
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        g_arr, g_base, g_stride, x_arr, x_base, offs_arr, tap0, length, o_arr, o_base, o_stride = (
+            args
+        )
+        array_types = sig.args
+        g_ptr = _data(context, builder, array_types[0], g_arr)
+        x_ptr = _data(context, builder, array_types[3], x_arr)
+        offsets_ptr = _data(context, builder, array_types[5], offs_arr)
+        o_ptr = _data(context, builder, array_types[8], o_arr)
+        vec = _Vectors(builder, g_ptr.type.pointee)
+        grad_rows = [
+            builder.gep(g_ptr, [builder.add(g_base, builder.mul(g_stride, _const(r)))])
+            for r in range(ROWS)
+        ]
+        sources = []
+        for t in range(TAPS):
+            offset = builder.load(builder.gep(offsets_ptr, [builder.add(tap0, _const(t))]))
+            sources.append(builder.gep(x_ptr, [builder.add(x_base, offset)]))
+
+        def step(p: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
+            grads = [vec.load(builder.gep(row, [p])) for row in grad_rows]
+            pixels = [vec.load(builder.gep(source, [p])) for source in sources]
+            return [
+                vec.fma(grads[r], pixels[t], sums[r * TAPS + t])
+                for r in range(ROWS)
+                for t in range(TAPS)
+            ]
+
+        sums = _counted_loop(builder, length, vec.lanes, [vec.zero()] * (ROWS * TAPS), step)
+        for r in range(ROWS):
+            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(r)))])
+            for t in range(TAPS):
+                address = builder.gep(row, [_const(t)])
+                total = builder.fadd(builder.load(address), vec.lane_sum(sums[r * TAPS + t]))
+                builder.store(total, address)
+        return context.get_dummy_value()
+
+    return signature, codegen
