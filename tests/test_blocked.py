@@ -1,0 +1,170 @@
+"""The register-blocked kernels: micro-kernels by their formulas, the phase layout by its
+formula, and the forward pass and gradients against PyTorch and the slow twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numba import njit
+
+import corr2d
+from corr2d.core import _blocked, _engine, _microkernels
+from corr2d.core._reference import conv2d_reference
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+ROWS, COLUMNS, TAPS = _microkernels.ROWS, _microkernels.COLUMNS, _microkernels.TAPS
+
+
+@njit
+def _one_fma_block(x, x_base, offsets, packed, bias, out, out_stride):  # type: ignore[no-untyped-def]
+    _microkernels.fma_block(x, x_base, offsets, packed, 0, bias, 0, out, 0, out_stride)
+
+
+@njit
+def _one_dot_block(g, g_stride, x, x_base, offsets, length, out):  # type: ignore[no-untyped-def]
+    _microkernels.dot_block(g, 0, g_stride, x, x_base, offsets, 0, length, out, 0, TAPS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fma_block_by_its_formula(dtype) -> None:
+    """Small integers, so every sum is exact in both precisions."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    width = COLUMNS * lanes
+    x = np.arange(width + 40, dtype=dtype) % 7
+    offsets = np.array([0, 3, 11], dtype=np.int64)
+    weights = (np.arange(ROWS * 3).reshape(ROWS, 3) % 5 - 2).astype(dtype)
+    packed = np.ascontiguousarray(weights.T).ravel()  # tap-major
+    bias = np.arange(ROWS, dtype=dtype)
+    out = np.full((ROWS, width + 5), -1.0, dtype=dtype)
+    _one_fma_block(x, 2, offsets, packed, bias, out.ravel(), width + 5)
+    windows = np.stack([x[2 + k : 2 + k + width] for k in offsets])  # (taps, width)
+    expected = bias[:, None] + weights @ windows
+    np.testing.assert_array_equal(out[:, :width], expected)
+    assert (out[:, width:] == -1).all()  # nothing written past the block
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dot_block_by_its_formula(dtype) -> None:
+    lanes = _blocked.lanes(np.dtype(dtype))
+    length = 4 * lanes
+    g = (np.arange(ROWS * (length + 3)) % 5 - 2).astype(dtype)
+    x = (np.arange(length + 30) % 3).astype(dtype)
+    offsets = np.arange(TAPS, dtype=np.int64) * 2 + 1
+    out = np.ones((ROWS, TAPS), dtype=dtype)  # the kernel adds to it
+    _one_dot_block(g, length + 3, x, 4, offsets, length, out.ravel())
+    rows = g.reshape(ROWS, length + 3)[:, :length]
+    windows = np.stack([x[4 + k : 4 + k + length] for k in offsets])
+    np.testing.assert_array_equal(out, 1 + rows @ windows.T)
+
+
+@st.composite
+def geometries(draw):
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c_group = draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hp = draw(st.integers(dilation[0] * (kh - 1) + 1, 14))
+    wp = draw(st.integers(dilation[1] * (kw - 1) + 1, 14))
+    batch = draw(st.integers(1, 3))
+    return (batch, groups * c_group, hp, wp), groups, (kh, kw), stride, dilation
+
+
+@given(geometry=geometries(), extra=st.integers(0, 50))
+def test_phase_layout_by_its_formula(geometry, extra) -> None:
+    """flat[n*image + g*group + offsets[k] + i*row_width + j] is the pixel that tap k
+    of output (i, j) reads, for every real output; the reach beyond is zero-filled."""
+    shape, groups, kernel, stride, dilation = geometry
+    xp = np.arange(1, np.prod(shape) + 1, dtype=np.float64).reshape(shape)
+    n_batch, channels, hp, wp = shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    width = -(-wp // sw)
+    reach = oh * width + extra
+    layout = _blocked.phase_layout(xp, kernel, stride, dilation, groups, reach)
+    assert layout.out_shape == (oh, ow) and layout.row_width == width
+    c_group = channels // groups
+    i, j = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    for n in range(n_batch):
+        for g in range(groups):
+            for k, offset in enumerate(layout.offsets):
+                c, u, v = np.unravel_index(k, (c_group, kh, kw))
+                start = n * layout.image_stride + g * layout.group_stride + offset
+                got = layout.flat[start + i * width + j]
+                expected = xp[n, g * c_group + c, i * sh + u * dh, j * sw + v * dw]
+                np.testing.assert_array_equal(got, expected)
+                assert start + reach <= layout.flat.size
+    assert (layout.flat[n_batch * layout.image_stride :] == 0).all()
+
+
+@st.composite
+def blocked_configs(draw):
+    shape, groups, kernel, stride, dilation = draw(geometries())
+    out_group = draw(st.integers(1, 2 * ROWS + 1))  # partial and whole channel blocks
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return shape, groups, out_group, kernel, stride, dilation, dtype, draw(st.booleans())
+
+
+def _serial(loop, *args, work):  # type: ignore[no-untyped-def]
+    loop.serial(*args)
+
+
+@given(config=blocked_configs(), seed=st.integers(0, 2**32 - 1), parallel=st.booleans())
+def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, parallel) -> None:
+    shape, groups, out_group, kernel, stride, dilation, dtype, with_bias = config
+    rng = np.random.default_rng(seed)
+    xp = rng.standard_normal(shape).astype(dtype)
+    weight = rng.standard_normal((groups * out_group, shape[1] // groups, *kernel)).astype(dtype)
+    bias = rng.standard_normal(groups * out_group).astype(dtype) if with_bias else None
+    xt = torch.tensor(xp)
+    wt = torch.tensor(weight, requires_grad=True)
+    bt = None if bias is None else torch.tensor(bias)
+    expected = F.conv2d(xt, wt, bt, stride, 0, dilation, groups)
+    run = _engine.run if parallel else _serial
+    got = _blocked.conv2d_blocked(xp, weight, bias, stride, dilation, groups, run)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected.detach().numpy(), rtol=tolerance, atol=tolerance)
+    g = rng.standard_normal(got.shape).astype(dtype)
+    expected.backward(torch.tensor(g))
+    grad = _blocked.grad_weight_blocked(xp, g, kernel, stride, dilation, groups, run)
+    scale = 1 + np.abs(wt.grad.numpy()).max()
+    np.testing.assert_allclose(grad, wt.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
+
+
+def test_blocked_forward_equals_the_twin_by_hand_sized_case(rng) -> None:
+    """A case small enough to check against the chapter's loops channel by channel."""
+    x = rng.standard_normal((2, 4, 9, 10))
+    weight = rng.standard_normal((2 * (ROWS + 1), 2, 3, 2))  # a partial block per group
+    bias = rng.standard_normal(2 * (ROWS + 1))
+    got = _blocked.conv2d_blocked(x, weight, bias, (2, 1), (1, 2), 2, _engine.run)
+    expected = conv2d_reference(x, weight, bias, stride=(2, 1), dilation=(1, 2), groups=2)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_layers_wide_enough_take_the_blocked_kernels(rng, monkeypatch) -> None:
+    """conv2d and conv2d_backward route real layers with enough channels here; complex
+    layers and layers with few output channels keep the patch-matrix path."""
+    calls = []
+    for name in ("conv2d_blocked", "grad_weight_blocked"):
+        original = getattr(_blocked, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(_blocked, name, spy)
+    x = rng.standard_normal((2, 3, 8, 8))
+    corr2d.conv2d(x, rng.standard_normal((ROWS, 3, 3, 3)), padding=1)
+    corr2d.conv2d_backward(rng.standard_normal((2, ROWS, 8, 8)), x, np.ones((ROWS, 3, 3, 3)), 1, 1)
+    # forward; weight gradient (the input gradient has 3 < ROWS / 2 channels: patches)
+    assert calls == ["conv2d_blocked", "grad_weight_blocked"]
+    calls.clear()
+    corr2d.conv2d(x + 0j, rng.standard_normal((ROWS, 3, 3, 3)), padding=1)
+    corr2d.conv2d(x, rng.standard_normal((1, 3, 3, 3)), padding=1)
+    assert calls == []
