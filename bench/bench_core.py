@@ -170,13 +170,15 @@ def versions() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="512² and 2048² only, 3 repeats")
+    parser.add_argument("--layers", action="store_true", help="the NCHW layer table only")
     args = parser.parse_args()
     sizes = [512, 2048] if args.quick else [512, 2048, 4096]
     repeat = 3 if args.quick else 9
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; {versions()}")
-    print(f"copy bandwidth: {copy_bandwidth() / 1e9:.1f} GB/s\n")
-    print(image_table(sizes, [3, 5, 7, 15, 31], repeat))
-    print()
+    if not args.layers:
+        print(f"copy bandwidth: {copy_bandwidth() / 1e9:.1f} GB/s\n")
+        print(image_table(sizes, [3, 5, 7, 15, 31], repeat))
+        print()
     print(layer_table(repeat))
 
 

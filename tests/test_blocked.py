@@ -74,20 +74,27 @@ def geometries(draw):
     return (batch, groups * c_group, hp, wp), groups, (kh, kw), stride, dilation
 
 
-@given(geometry=geometries(), extra=st.integers(0, 50))
-def test_phase_layout_by_its_formula(geometry, extra) -> None:
-    """flat[n*image + g*group + offsets[k] + i*row_width + j] is the pixel that tap k
-    of output (i, j) reads, for every real output; the reach beyond is zero-filled."""
+@given(geometry=geometries(), pads=st.tuples(*[st.integers(0, 3)] * 4), multiple=st.integers(1, 9))
+def test_phase_layout_by_its_formula(geometry, pads, multiple) -> None:
+    """flat[n*image + g*group + offsets[k] + i*row_width + j] is the pixel of the
+    zero-padded input that tap k of output (i, j) reads, for every real output; the
+    buffer covers the reach and is zero beyond the images."""
     shape, groups, kernel, stride, dilation = geometry
-    xp = np.arange(1, np.prod(shape) + 1, dtype=np.float64).reshape(shape)
+    top, bottom, left, right = pads
     n_batch, channels, hp, wp = shape
+    x = np.arange(1, n_batch * channels * hp * wp + 1, dtype=np.float64)
+    x = x.reshape(n_batch, channels, hp, wp)
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    hp, wp = xp.shape[2:]
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
     width = -(-wp // sw)
-    reach = oh * width + extra
-    layout = _blocked.phase_layout(xp, kernel, stride, dilation, groups, reach)
+    layout = _blocked.phase_layout(
+        x, ((top, bottom), (left, right)), kernel, stride, dilation, groups, multiple
+    )
     assert layout.out_shape == (oh, ow) and layout.row_width == width
+    assert layout.reach % multiple == 0 and 0 <= layout.reach - oh * width < multiple
     c_group = channels // groups
     i, j = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
     for n in range(n_batch):
@@ -98,16 +105,20 @@ def test_phase_layout_by_its_formula(geometry, extra) -> None:
                 got = layout.flat[start + i * width + j]
                 expected = xp[n, g * c_group + c, i * sh + u * dh, j * sw + v * dw]
                 np.testing.assert_array_equal(got, expected)
-                assert start + reach <= layout.flat.size
-    assert (layout.flat[n_batch * layout.image_stride :] == 0).all()
+                assert start + layout.reach <= layout.flat.size
+    # every input pixel appears once, everything else is zero
+    assert np.count_nonzero(layout.flat) == x.size
+    assert layout.flat.sum() == x.sum()
 
 
 @st.composite
 def blocked_configs(draw):
     shape, groups, kernel, stride, dilation = draw(geometries())
+    pads = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))
+    shape = (*shape[:2], shape[2] + 2 * pads[0], shape[3] + 2 * pads[1])
     out_group = draw(st.integers(1, 2 * ROWS + 1))  # partial and whole channel blocks
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return shape, groups, out_group, kernel, stride, dilation, dtype, draw(st.booleans())
+    return shape, pads, groups, out_group, kernel, stride, dilation, dtype, draw(st.booleans())
 
 
 def _serial(loop, *args, work):  # type: ignore[no-untyped-def]
@@ -116,23 +127,26 @@ def _serial(loop, *args, work):  # type: ignore[no-untyped-def]
 
 @given(config=blocked_configs(), seed=st.integers(0, 2**32 - 1), parallel=st.booleans())
 def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, parallel) -> None:
-    shape, groups, out_group, kernel, stride, dilation, dtype, with_bias = config
+    shape, pads, groups, out_group, kernel, stride, dilation, dtype, with_bias = config
     rng = np.random.default_rng(seed)
     xp = rng.standard_normal(shape).astype(dtype)
+    ph, pw = pads  # the blocked kernels pad the input themselves; torch pads too
+    x = np.ascontiguousarray(xp[:, :, ph : shape[2] - ph, pw : shape[3] - pw])
+    zero_pads = ((ph, ph), (pw, pw))
     weight = rng.standard_normal((groups * out_group, shape[1] // groups, *kernel)).astype(dtype)
     bias = rng.standard_normal(groups * out_group).astype(dtype) if with_bias else None
-    xt = torch.tensor(xp)
+    xt = torch.tensor(x)
     wt = torch.tensor(weight, requires_grad=True)
     bt = None if bias is None else torch.tensor(bias)
-    expected = F.conv2d(xt, wt, bt, stride, 0, dilation, groups)
+    expected = F.conv2d(xt, wt, bt, stride, pads, dilation, groups)
     run = _engine.run if parallel else _serial
-    got = _blocked.conv2d_blocked(xp, weight, bias, stride, dilation, groups, run)
+    got = _blocked.conv2d_blocked(x, weight, bias, stride, dilation, groups, run, zero_pads)
     assert got.dtype == dtype and got.flags.c_contiguous
     tolerance = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, expected.detach().numpy(), rtol=tolerance, atol=tolerance)
     g = rng.standard_normal(got.shape).astype(dtype)
     expected.backward(torch.tensor(g))
-    grad = _blocked.grad_weight_blocked(xp, g, kernel, stride, dilation, groups, run)
+    grad = _blocked.grad_weight_blocked(x, g, kernel, stride, dilation, groups, run, zero_pads)
     scale = 1 + np.abs(wt.grad.numpy()).max()
     np.testing.assert_allclose(grad, wt.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
 

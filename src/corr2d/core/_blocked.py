@@ -58,6 +58,10 @@ def suitable(dtype: np.dtype[Any], out_group: int) -> bool:
     return dtype in (np.float32, np.float64) and 2 * out_group >= ROWS
 
 
+Pads = tuple[tuple[int, int], tuple[int, int]]
+NO_PADS: Pads = ((0, 0), (0, 0))
+
+
 class Layout(NamedTuple):
     """A padded batch rearranged for the blocked kernels (see the module notes)."""
 
@@ -67,54 +71,75 @@ class Layout(NamedTuple):
     offsets: NDArray[np.int64]  # one per tap (c, u, v), in the weight's order
     row_width: int  # positions per wide output row
     out_shape: tuple[int, int]  # (oh, ow)
+    reach: int  # positions read per image: oh * row_width, rounded up
+
+
+def _interior(start: int, step: int, pad: int, size: int) -> tuple[int, int, int]:
+    """For the phase of padded pixels ``start, start + step, ...``: the index of its
+    first pixel inside the image, how many are inside, and that pixel's image index."""
+    first = max(0, -(-(pad - start) // step))
+    source = start + step * first - pad
+    count = max(0, -(-(size - source) // step)) if source < size else 0
+    return first, count, source
 
 
 def phase_layout(
-    xp: NDArray[Any],
+    x: NDArray[Any],
+    pads: Pads,
     kernel_shape: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    reach: int,
+    multiple: int,
 ) -> Layout:
-    """Rearrange ``xp`` (N, C, Hp, Wp) so tap ``k`` of output position ``q`` of image
-    ``n``, group ``g`` is ``flat[n*image_stride + g*group_stride + offsets[k] + q]``.
+    """Rearrange ``x`` (N, C, H, W), zero-padded by ``pads``, so that tap ``k`` of output
+    position ``q`` of image ``n``, group ``g`` is
+    ``flat[n*image_stride + g*group_stride + offsets[k] + q]``.
 
-    ``reach`` is the number of positions a consumer reads per image (at least
-    ``oh * row_width``); the buffer is long enough, and zero where it is not input.
+    Consumers read ``reach`` positions per image (``oh * row_width`` rounded up to a
+    ``multiple``); the buffer is long enough, and zero wherever it is not input.  The
+    padding is written in place, so the padded batch itself is never built.
     """
-    n_batch, channels, hp, wp = xp.shape
+    n_batch, channels, height, width = x.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = height + top + bottom, width + left + right
     (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
-    rows, width = -(-hp // sh), -(-wp // sw)
-    phase = rows * width
+    rows, row_width = -(-hp // sh), -(-wp // sw)
+    phase = rows * row_width
     channel = sh * sw * phase
     image_stride = channels * channel
     group_stride = (channels // groups) * channel
+    reach = -(-oh * row_width // multiple) * multiple
 
     c, u, v = np.meshgrid(
         np.arange(channels // groups), np.arange(kh), np.arange(kw), indexing="ij"
     )
     which = ((u * dh) % sh) * sw + (v * dw) % sw
-    offsets = c * channel + which * phase + (u * dh // sh) * width + v * dw // sw
+    offsets = c * channel + which * phase + (u * dh // sh) * row_width + v * dw // sw
     offsets = np.ascontiguousarray(offsets.ravel(), dtype=np.int64)
 
     last = (groups - 1) * group_stride + int(offsets.max()) + reach
     size = (n_batch - 1) * image_stride + max(last, image_stride)
-    flat = np.empty(size, dtype=xp.dtype)
+    flat = np.empty(size, dtype=x.dtype)
     flat[n_batch * image_stride :] = 0
-    images = flat[: n_batch * image_stride]
-    if stride == (1, 1):
-        images[...] = xp.reshape(-1)
-    else:
-        grid = images.reshape(n_batch, channels, sh, sw, rows, width)
-        grid[...] = 0
-        for r in range(sh):
-            for t in range(sw):
-                source = xp[:, :, r::sh, t::sw]
-                grid[:, :, r, t, : source.shape[2], : source.shape[3]] = source
-    return Layout(flat, image_stride, group_stride, offsets, width, (oh, ow))
+    grid = flat[: n_batch * image_stride].reshape(n_batch, channels, sh, sw, rows, row_width)
+    for r in range(sh):
+        a0, na, y0 = _interior(r, sh, top, height)
+        for t in range(sw):
+            b0, nb, x0 = _interior(t, sw, left, width)
+            target = grid[:, :, r, t]
+            if na == 0 or nb == 0:
+                target[...] = 0
+                continue
+            # zero only the frame around the image's pixels, then copy them
+            target[:, :, :a0] = 0
+            target[:, :, a0 + na :] = 0
+            target[:, :, a0 : a0 + na, :b0] = 0
+            target[:, :, a0 : a0 + na, b0 + nb :] = 0
+            target[:, :, a0 : a0 + na, b0 : b0 + nb] = x[:, :, y0::sh, x0::sw]
+    return Layout(flat, image_stride, group_stride, offsets, row_width, (oh, ow), reach)
 
 
 @Loop
@@ -227,18 +252,16 @@ def conv2d_blocked(
     dilation: tuple[int, int],
     groups: int,
     run: Any,
+    pads: Pads = NO_PADS,
 ) -> NDArray[Any]:
-    """``conv2d_valid`` of a padded batch by the blocked kernels, bias included.
-
-    ``run(loop, *args, work=...)`` is the engine's dispatcher (serial or parallel).
+    """``conv2d_valid`` of a batch zero-padded by ``pads``, by the blocked kernels, bias
+    included.  ``run(loop, *args, work=...)`` is the engine's dispatcher.
     """
     n_batch = xp.shape[0]
     c_out, _, kh, kw = weight.shape
     out_group = c_out // groups
     block = COLUMNS * lanes(xp.dtype)
-    oh = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    row_width = -(-xp.shape[3] // stride[1])
-    layout = phase_layout(xp, (kh, kw), stride, dilation, groups, _padded(oh * row_width, block))
+    layout = phase_layout(xp, pads, (kh, kw), stride, dilation, groups, block)
     taps = layout.offsets.size
     padded = _padded(out_group, ROWS)
     matrix = np.zeros((groups, padded, taps), dtype=xp.dtype)
@@ -250,7 +273,7 @@ def conv2d_blocked(
     if bias is not None:
         shifts[:, :out_group] = bias.reshape(groups, out_group)
     out = np.empty((n_batch, c_out, *layout.out_shape), dtype=xp.dtype)
-    work = n_batch * groups * padded * taps * oh * layout.row_width
+    work = n_batch * groups * padded * taps * layout.reach
     run(
         _forward,
         *(layout.flat, layout.image_stride, layout.group_stride, layout.offsets, packed),
@@ -268,8 +291,10 @@ def grad_weight_blocked(
     dilation: tuple[int, int],
     groups: int,
     run: Any,
+    pads: Pads = NO_PADS,
 ) -> NDArray[Any]:
-    """dL/dW of ``conv2d_valid`` (shape (C_out, C/groups, kh, kw)) by the blocked kernels.
+    """dL/dW of ``conv2d_valid`` (shape (C_out, C/groups, kh, kw)) for a batch
+    zero-padded by ``pads``, by the blocked kernels.
 
     ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``: each entry a
     dot product over output positions, ROWS x TAPS of them per micro-kernel call.
@@ -278,9 +303,8 @@ def grad_weight_blocked(
     c_group = xp.shape[1] // groups
     out_group = c_out // groups
     kh, kw = kernel_shape
-    row_width = -(-xp.shape[3] // stride[1])
-    length = _padded(oh * row_width, lanes(xp.dtype))
-    layout = phase_layout(xp, kernel_shape, stride, dilation, groups, length)
+    layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, lanes(xp.dtype))
+    length = layout.reach
     width = layout.row_width
     rows = _padded(out_group, ROWS)
     wide = np.zeros((n_batch, groups, rows, length), dtype=xp.dtype)

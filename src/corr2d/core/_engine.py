@@ -245,12 +245,15 @@ def conv2d_valid(
     groups: int,
     method: Method,
     bias: NDArray[Any] | None = None,
+    zero_pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
 ) -> NDArray[Any]:
     """Batched multi-channel 'valid' correlation of a padded NCHW input, plus ``bias``.
 
     xp is (N, C_in, Hp, Wp) and weight (C_out, C_in/groups, kH, kW), both contiguous and
-    of one dtype, bias None or (C_out,); returns (N, C_out, oh, ow).  Five strategies
-    compute the same sums:
+    of one dtype, bias None or (C_out,); returns (N, C_out, oh, ow).  ``zero_pads``
+    ((top, bottom), (left, right)) are zeros still to be added around xp: the blocked
+    kernels write them while rearranging the input, the others pad first.  Five
+    strategies compute the same sums:
 
     * 'fft': whole-plane transforms contracted over channels (then subsampled by stride);
     * single-channel groups (C_in/groups == 1 and C_out/groups == 1, e.g. the chapter's
@@ -265,16 +268,18 @@ def conv2d_valid(
       several images at once, tiled to at most ``WORKSPACE_BYTES``
       (:func:`patch_tiles`), multiplied by the weight matrix with NumPy's BLAS.
     """
-    n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
-    (sh, sw), (dh, dw) = stride, dilation
     out_group = c_out // groups
     single = c_group == 1 and out_group == 1
     if method != "fft" and not single and _blocked_suits(xp.dtype, out_group):
         # register-blocked kernels reading the (rearranged) input, no patch matrices
         from corr2d.core._blocked import conv2d_blocked
 
-        return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run)
+        return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run, zero_pads)
+    if zero_pads != ((0, 0), (0, 0)):
+        xp = np.pad(xp, ((0, 0), (0, 0), *zero_pads))
+    n_batch, _, hp, wp = xp.shape
+    (sh, sw), (dh, dw) = stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
@@ -355,11 +360,13 @@ def conv2d_valid_backward(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
+    zero_pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Gradients of :func:`conv2d_valid` (without bias): (dL/dxp, dL/dweight).
 
-    All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow).  See
-    :func:`corr2d.conv2d_backward` for why both are correlations.
+    All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow);
+    ``zero_pads`` as in :func:`conv2d_valid`, and dL/dxp is the gradient of the padded
+    input.  See :func:`corr2d.conv2d_backward` for why both are correlations.
     """
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
@@ -367,23 +374,27 @@ def conv2d_valid_backward(
     if _blocked_suits(xp.dtype, out_group):
         from corr2d.core._blocked import grad_weight_blocked
 
-        grad_weight = grad_weight_blocked(xp, grad_output, (kh, kw), stride, dilation, groups, run)
+        grad_weight = grad_weight_blocked(
+            xp, grad_output, (kh, kw), stride, dilation, groups, run, zero_pads
+        )
     if stride == (1, 1) and _blocked_suits(xp.dtype, c_group):
         # the transposed correlation: the output gradient, padded by the kernel's
         # extent, against the kernel flipped in both axes with its channels swapped
         (dh, dw) = dilation
-        pads = ((0, 0), (0, 0), (dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2)
         flipped = weight.reshape(groups, out_group, c_group, kh, kw)[..., ::-1, ::-1]
         flipped = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4))
         grad_xp = conv2d_valid(
-            np.pad(grad_output, pads),
+            grad_output,
             flipped.reshape(groups * c_group, out_group, kh, kw),
             (1, 1),
             dilation,
             groups,
             "direct",
+            zero_pads=(((kh - 1) * dh,) * 2, ((kw - 1) * dw,) * 2),
         )
     if grad_weight is None or grad_xp is None:
+        if zero_pads != ((0, 0), (0, 0)):
+            xp = np.pad(xp, ((0, 0), (0, 0), *zero_pads))
         patch_xp, patch_weight = _patch_gradients(
             xp, weight, grad_output, stride, dilation, groups, grad_weight is None
         )

@@ -176,6 +176,14 @@ def _setup(
     )
 
 
+def _padded(setup: _Setup) -> tuple[NDArray[Any], Pads]:
+    """The input padded, or, for zero padding, the input and the zeros still to add
+    (the engine's blocked kernels write them while rearranging the input)."""
+    if setup.np_mode == "constant":
+        return setup.x, setup.pads
+    return np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode)), ((0, 0), (0, 0))
+
+
 def conv2d(
     input: ArrayLike,
     weight: ArrayLike,
@@ -253,11 +261,12 @@ def conv2d(
             f"of shape ({setup.weight.shape[0]},), one per output channel",
             got=f"shape {b.shape}",
         )
-    xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
+    xp, zero_pads = _padded(setup)
     chosen = setup.method
     if chosen == "auto":
+        (top, bottom), (left, right) = zero_pads
         chosen = _engine.pick_conv_method(
-            xp.shape,
+            (*xp.shape[:2], xp.shape[2] + top + bottom, xp.shape[3] + left + right),
             setup.weight.shape,
             setup.stride,
             setup.dilation,
@@ -276,6 +285,7 @@ def conv2d(
         setup.groups,
         chosen,
         None if b is None else np.ascontiguousarray(b, dtype=setup.x.dtype),
+        zero_pads,
     )
     return out if setup.batched else out[0]
 
@@ -362,8 +372,10 @@ def conv2d_backward(
     )
     g = as_array(grad_output, func, "grad_output", ndim=(3, 4))
     g = g if g.ndim == 4 else g[None]
-    xp = np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode))
-    n_batch, _, hp, wp = xp.shape
+    xp, zero_pads = _padded(setup)
+    n_batch = xp.shape[0]
+    hp = xp.shape[2] + sum(zero_pads[0])
+    wp = xp.shape[3] + sum(zero_pads[1])
     c_out, _, kh, kw = setup.weight.shape
     (sh, sw), (dh, dw) = setup.stride, setup.dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
@@ -379,7 +391,7 @@ def conv2d_backward(
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
     grad_bias = g.sum(axis=(0, 2, 3))
     grad_xp, grad_weight = _engine.conv2d_valid_backward(
-        xp, setup.weight, g, setup.stride, setup.dilation, setup.groups
+        xp, setup.weight, g, setup.stride, setup.dilation, setup.groups, zero_pads
     )
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)
