@@ -182,3 +182,20 @@ def test_layers_wide_enough_take_the_blocked_kernels(rng, monkeypatch) -> None:
     corr2d.conv2d(x + 0j, rng.standard_normal((ROWS, 3, 3, 3)), padding=1)
     corr2d.conv2d(x, rng.standard_normal((1, 3, 3, 3)), padding=1)
     assert calls == []
+
+
+def test_non_finite_inputs_keep_ieee_gradients(rng) -> None:
+    """An inf pixel gives the weight gradient PyTorch's inf/NaN pattern, not extra NaNs
+    from dropped positions (those are zero gradients times the pixels they would read)."""
+    x = rng.standard_normal((1, 2, 7, 9))
+    x[0, 1, 3, 8] = np.inf  # last column: read by real outputs through a few taps only
+    weight = rng.standard_normal((ROWS, 2, 3, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(weight, requires_grad=True)
+    out = F.conv2d(xt, wt)
+    g = rng.standard_normal(out.shape)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(corr2d.conv2d(x, weight), out.detach().numpy(), atol=1e-12)
+    grads = corr2d.conv2d_backward(g, x, weight)
+    np.testing.assert_allclose(grads.weight, wt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)

@@ -371,7 +371,10 @@ def conv2d_valid_backward(
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
     grad_weight = grad_xp = None
-    if _blocked_suits(xp.dtype, out_group):
+    # the blocked weight gradient also multiplies dropped positions' zero gradients with
+    # the pixels they would read: 0 * inf would turn an exact inf (or a finite sum) into
+    # NaN, so non-finite inputs take the patch matrices, which read only real windows
+    if _blocked_suits(xp.dtype, out_group) and np.isfinite(xp).all():
         from corr2d.core._blocked import grad_weight_blocked
 
         grad_weight = grad_weight_blocked(
