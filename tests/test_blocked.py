@@ -151,8 +151,8 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
     np.testing.assert_allclose(grad, wt.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
 
 
-def test_blocked_forward_equals_the_twin_by_hand_sized_case(rng) -> None:
-    """A case small enough to check against the chapter's loops channel by channel."""
+def test_blocked_forward_equals_the_reference_twin(rng) -> None:
+    """Groups, a stride, a dilation and a partial channel block, against the slow twin."""
     x = rng.standard_normal((2, 4, 9, 10))
     weight = rng.standard_normal((2 * (ROWS + 1), 2, 3, 2))  # a partial block per group
     bias = rng.standard_normal(2 * (ROWS + 1))

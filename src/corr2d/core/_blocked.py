@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from corr2d.core._loops import _CHUNKS, Loop
 from corr2d.core._microkernels import COLUMNS, ROWS, TAPS, VECTOR_BYTES, dot_block, fma_block
+from corr2d.core._padding import NO_PADS, Pads
 
 __all__ = [
     "Layout",
@@ -58,10 +59,6 @@ def suitable(dtype: np.dtype[Any], out_group: int) -> bool:
     return dtype in (np.float32, np.float64) and 2 * out_group >= ROWS
 
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
-NO_PADS: Pads = ((0, 0), (0, 0))
-
-
 class Layout(NamedTuple):
     """A padded batch rearranged for the blocked kernels (see the module notes)."""
 
@@ -72,6 +69,11 @@ class Layout(NamedTuple):
     row_width: int  # positions per wide output row
     out_shape: tuple[int, int]  # (oh, ow)
     reach: int  # positions read per image: oh * row_width, rounded up
+
+
+def _padded(count: int, multiple: int) -> int:
+    """``count`` rounded up to a multiple of ``multiple``."""
+    return -(-count // multiple) * multiple
 
 
 def _interior(start: int, step: int, pad: int, size: int) -> tuple[int, int, int]:
@@ -111,7 +113,7 @@ def phase_layout(
     channel = sh * sw * phase
     image_stride = channels * channel
     group_stride = (channels // groups) * channel
-    reach = -(-oh * row_width // multiple) * multiple
+    reach = _padded(oh * row_width, multiple)
 
     c, u, v = np.meshgrid(
         np.arange(channels // groups), np.arange(kh), np.arange(kw), indexing="ij"
@@ -238,10 +240,6 @@ def _weight_gradient(  # type: ignore[no-untyped-def]
                             (g * rows + r0) * taps + t0,
                             taps,
                         )
-
-
-def _padded(count: int, multiple: int) -> int:
-    return -(-count // multiple) * multiple
 
 
 def conv2d_blocked(

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from corr2d.core._padding import NO_PADS, Pads, pad2d
+
 __all__ = [
     "WORKSPACE_BYTES",
     "conv2d_valid",
@@ -245,7 +247,7 @@ def conv2d_valid(
     groups: int,
     method: Method,
     bias: NDArray[Any] | None = None,
-    zero_pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+    zero_pads: Pads = NO_PADS,
 ) -> NDArray[Any]:
     """Batched multi-channel 'valid' correlation of a padded NCHW input, plus ``bias``.
 
@@ -276,8 +278,7 @@ def conv2d_valid(
         from corr2d.core._blocked import conv2d_blocked
 
         return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run, zero_pads)
-    if zero_pads != ((0, 0), (0, 0)):
-        xp = np.pad(xp, ((0, 0), (0, 0), *zero_pads))
+    xp = pad2d(xp, zero_pads, "constant")
     n_batch, _, hp, wp = xp.shape
     (sh, sw), (dh, dw) = stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
@@ -360,7 +361,7 @@ def conv2d_valid_backward(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    zero_pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+    zero_pads: Pads = NO_PADS,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Gradients of :func:`conv2d_valid` (without bias): (dL/dxp, dL/dweight).
 
@@ -396,8 +397,7 @@ def conv2d_valid_backward(
             zero_pads=(((kh - 1) * dh,) * 2, ((kw - 1) * dw,) * 2),
         )
     if grad_weight is None or grad_xp is None:
-        if zero_pads != ((0, 0), (0, 0)):
-            xp = np.pad(xp, ((0, 0), (0, 0), *zero_pads))
+        xp = pad2d(xp, zero_pads, "constant")
         patch_xp, patch_weight = _patch_gradients(
             xp, weight, grad_output, stride, dilation, groups, grad_weight is None
         )

@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BOUNDARY_MODES", "PADDING_MODES", "Pads", "pad2d", "pad2d_adjoint"]
+__all__ = ["BOUNDARY_MODES", "NO_PADS", "PADDING_MODES", "Pads", "pad2d", "pad2d_adjoint"]
 
 #: ((top, bottom), (left, right))
 Pads = tuple[tuple[int, int], tuple[int, int]]
+#: No padding on any side.
+NO_PADS: Pads = ((0, 0), (0, 0))
 
 #: SciPy's ``boundary`` names and the ``np.pad`` modes they are.
 BOUNDARY_MODES = {"fill": "constant", "wrap": "wrap", "symm": "symmetric"}
@@ -36,7 +38,7 @@ PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
 
 def pad2d(x: NDArray[Any], pads: Pads, np_mode: str, fillvalue: Any = 0) -> NDArray[Any]:
     """Extend the last two axes of ``x`` by ``pads`` with the ``np.pad`` mode ``np_mode``."""
-    if pads == ((0, 0), (0, 0)):
+    if pads == NO_PADS:
         return x
     widths = [(0, 0)] * (x.ndim - 2) + [pads[0], pads[1]]
     if np_mode == "constant":

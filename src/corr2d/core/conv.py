@@ -24,7 +24,7 @@ from corr2d._validation import (
     result_dtype,
 )
 from corr2d.core import _engine
-from corr2d.core._padding import PADDING_MODES, Pads, pad2d, pad2d_adjoint
+from corr2d.core._padding import NO_PADS, PADDING_MODES, Pads, pad2d, pad2d_adjoint
 
 __all__ = ["Conv2dGrads", "conv2d", "conv2d_backward", "conv2d_output_shape"]
 
@@ -122,7 +122,7 @@ def _setup(
     if isinstance(padding, str):
         check_choice(func, "padding", padding, ("valid", "same"))
         if padding == "valid":
-            pads: Pads = ((0, 0), (0, 0))
+            pads: Pads = NO_PADS
         else:
             if s != (1, 1):
                 fail(
@@ -181,7 +181,7 @@ def _padded(setup: _Setup) -> tuple[NDArray[Any], Pads]:
     (the engine's blocked kernels write them while rearranging the input)."""
     if setup.np_mode == "constant":
         return setup.x, setup.pads
-    return np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode)), ((0, 0), (0, 0))
+    return np.ascontiguousarray(pad2d(setup.x, setup.pads, setup.np_mode)), NO_PADS
 
 
 def conv2d(
