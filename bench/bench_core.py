@@ -5,6 +5,9 @@ Usage::
     python bench/bench_core.py            # the full table (a few minutes)
     python bench/bench_core.py --quick    # 512² and 2048² only, fewer repeats
 
+The second table times corr2d's 'direct' and 'fft' methods against each other, to check
+the cost model behind ``method='auto'``.
+
 Every case is float32, 2 threads, 'valid' output.  Each function runs once untimed
 (compilation, FFT plans), then ``repeat`` times in blocks interleaved with its peers
 (see ``_timing.py``); medians are reported, with the ratio peer / corr2d (above 1:
@@ -107,6 +110,36 @@ def image_table(sizes: list[int], kernels: list[int], repeat: int) -> str:
     return "\n".join(lines)
 
 
+def method_table(sizes: list[int], kernels: list[int], repeat: int) -> str:
+    """corr2d's two methods side by side, against what ``method='auto'`` picks."""
+    import corr2d
+
+    rng = np.random.default_rng(0)
+    header = ["image", "k", "auto picks", "direct ms", "fft ms", "faster", "auto right"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for size in sizes:
+        x = rng.standard_normal((size, size)).astype(np.float32)
+        for k in kernels:
+            kernel = rng.standard_normal((k, k)).astype(np.float32)
+            picked = corr2d.choose_method(x, kernel, "valid")
+            direct, fft = compare(
+                [
+                    lambda x=x, kernel=kernel: corr2d.corr2d(x, kernel, method="direct"),
+                    lambda x=x, kernel=kernel: corr2d.corr2d(x, kernel, method="fft"),
+                ],
+                repeat,
+            )
+            faster = "direct" if direct <= fft else "fft"
+            # within 10% the two are a tie on this machine
+            right = (
+                "yes" if picked == faster or abs(direct - fft) < 0.1 * min(direct, fft) else "no"
+            )
+            cells = [f"{size}²", str(k), picked, f"{direct * 1e3:.2f}", f"{fft * 1e3:.2f}", faster]
+            lines.append("| " + " | ".join([*cells, right]) + " |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 LAYERS = [
     ("N=8, 16→32, 64², 3×3, p1", (8, 16, 64, 64), (32, 16, 3, 3), {"padding": 1}),
     ("N=32, 64→64, 32², 3×3, p1", (32, 64, 32, 32), (64, 64, 3, 3), {"padding": 1}),
@@ -178,6 +211,8 @@ def main() -> None:
     if not args.layers:
         print(f"copy bandwidth: {copy_bandwidth() / 1e9:.1f} GB/s\n")
         print(image_table(sizes, [3, 5, 7, 15, 31], repeat))
+        print()
+        print(method_table(sizes, [3, 5, 7, 11, 15, 21, 31], repeat))
         print()
     print(layer_table(repeat))
 

@@ -46,7 +46,7 @@ _UNROLL_MIN_OUTPUTS = 128 * 128
 # float64 and complex data cost proportionally more per element in both paths, so the
 # ratio, which is all the choice depends on, barely moves.
 _DIRECT_NS_PER_OUTPUT = 0.25
-_DIRECT_NS_PER_TAP = {"unrolled": 0.018, "generic": 0.035, "small": 0.15}
+_DIRECT_NS_PER_TAP = {"image": 0.0095, "unrolled": 0.018, "generic": 0.035, "small": 0.15}
 _FFT_NS_PER_POINT_LOG = 0.093
 _FFT_NS_PER_OUTPUT = 1.0
 _FFT_NS_PER_CALL = 500_000.0  # the kernel's transform and the transforms' set-up
@@ -117,19 +117,25 @@ def run(loop: Any, *args: Any, work: int) -> None:
         loop.parallel(*args)
 
 
-def direct_cost(out_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> float:
+def direct_cost(
+    out_shape: tuple[int, int], kernel_shape: tuple[int, int], complex_data: bool = False
+) -> float:
     """Modelled time (ns) of the compiled loops for one plane.
 
-    Large images with kernels of up to ``MAX_TAPS`` taps, or rows of up to
-    ``MAX_WIDTH`` taps, run loops unrolled for the kernel's shape; other kernels the
-    generic loops; images of fewer than 128x128 outputs generic loops on one thread.
+    Large real images with kernels of up to ``MAX_IMAGE_HEIGHT`` rows run the
+    register-blocked loop; other large images with kernels of up to ``MAX_TAPS`` taps,
+    or rows of up to ``MAX_WIDTH`` taps, run loops unrolled for the kernel's shape;
+    other kernels the generic loops; images of fewer than 128x128 outputs generic loops
+    on one thread.
     """
-    from corr2d.core._unrolled import has_unrolled_loop
+    from corr2d.core._unrolled import MAX_IMAGE_HEIGHT, has_unrolled_loop
 
     outputs = out_shape[0] * out_shape[1]
     taps = kernel_shape[0] * kernel_shape[1]
     if outputs < _UNROLL_MIN_OUTPUTS:
         loop = "small"
+    elif not complex_data and kernel_shape[0] <= MAX_IMAGE_HEIGHT:
+        loop = "image"
     elif has_unrolled_loop(*kernel_shape):
         loop = "unrolled"
     else:
@@ -151,10 +157,13 @@ def fft_cost(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> flo
     return _FFT_NS_PER_CALL + transforms + oh * ow * _FFT_NS_PER_OUTPUT
 
 
-def pick_method(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> Method:
+def pick_method(
+    image_shape: tuple[int, int], kernel_shape: tuple[int, int], complex_data: bool = False
+) -> Method:
     """'direct' or 'fft', whichever the cost model says is faster for one plane."""
     out_shape = (image_shape[0] - kernel_shape[0] + 1, image_shape[1] - kernel_shape[1] + 1)
-    if direct_cost(out_shape, kernel_shape) <= fft_cost(image_shape, kernel_shape):
+    direct = direct_cost(out_shape, kernel_shape, complex_data)
+    if direct <= fft_cost(image_shape, kernel_shape):
         return "direct"
     return "fft"
 
@@ -219,13 +228,19 @@ def correlate_valid(
     loops = _loops()
     work = oh * ow * kh * kw
     if stride == (1, 1) and dilation == (1, 1):
-        from corr2d.core._unrolled import unrolled_loop
+        from corr2d.core._unrolled import has_image_loop, image_loop, unrolled_loop
 
-        # a loop unrolled for this kernel shape compiles once (about a second, then
-        # cached on disk); small images are not worth it
-        unrolled = unrolled_loop(kh, kw) if oh * ow >= _UNROLL_MIN_OUTPUTS else None
-        if unrolled is not None:
-            run(unrolled, x, kernel, out, work=work)
+        # loops generated for this kernel's shape compile once (about a second, then
+        # cached on disk); small images are not worth it.  Real images take the
+        # register-blocked loop where they fill its blocks.
+        generated = None
+        if oh * ow >= _UNROLL_MIN_OUTPUTS:
+            if has_image_loop(x.dtype, (oh, ow), kh):
+                generated = image_loop(kh)
+            else:
+                generated = unrolled_loop(kh, kw)
+        if generated is not None:
+            run(generated, x, kernel, out, work=work)
         else:
             run(loops.correlate_valid, x, kernel, 1, 1, out, work=work * GENERIC_WEIGHT)
     elif stride == (1, 1):

@@ -19,6 +19,14 @@ Both kernels are dumb: no bounds checks, every index precomputed by the caller.
 * :func:`dot_block` -- weight gradient: ``ROWS`` output channels by ``TAPS`` taps, each
   a dot product over output positions (vectors of positions, summed across lanes at
   the end).
+* :func:`image_block` -- one image, one kernel: ``IMAGE_ROWS`` output rows by
+  ``IMAGE_COLUMNS`` vectors of output columns.  Input row ``r`` feeds output rows
+  ``r - kh + 1 .. r``, so each input vector is loaded once for up to ``IMAGE_ROWS``
+  multiply-adds instead of once per tap.
+
+:func:`next_task` hands out tasks one at a time to whichever thread asks first (an
+atomic counter), where numba's ``prange`` gives each thread an equal share up front:
+on a machine whose cores run at different speeds, the faster one then does more.
 
 The block sizes follow the host's vector registers (:func:`register_plan`): 32 registers
 of 64 bytes with AVX-512, 16 of 32 bytes with AVX2, 16 bytes otherwise.  If numba
@@ -34,7 +42,19 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["COLUMNS", "ROWS", "TAPS", "VECTOR_BYTES", "dot_block", "fma_block", "register_plan"]
+__all__ = [
+    "COLUMNS",
+    "IMAGE_COLUMNS",
+    "IMAGE_ROWS",
+    "ROWS",
+    "TAPS",
+    "VECTOR_BYTES",
+    "dot_block",
+    "fma_block",
+    "image_block",
+    "next_task",
+    "register_plan",
+]
 
 
 def register_plan() -> tuple[int, int, int, int]:
@@ -50,6 +70,9 @@ def register_plan() -> tuple[int, int, int, int]:
 
 
 VECTOR_BYTES, ROWS, COLUMNS, TAPS = register_plan()
+#: :func:`image_block`'s block: output rows by vectors of columns (accumulators, plus
+#: one register per column for the input and one for a weight).
+IMAGE_ROWS, IMAGE_COLUMNS = (6, 3) if VECTOR_BYTES == 64 else (4, 2)
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -262,5 +285,85 @@ def dot_block(  # type: ignore[no-untyped-def]
                 total = builder.fadd(builder.load(address), vec.lane_sum(sums[r * TAPS + t]))
                 builder.store(total, address)
         return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic(prefer_literal=True)
+def image_block(  # type: ignore[no-untyped-def]
+    typingctx, x, x_base, x_stride, kernel, kw, out, out_base, out_stride, height
+):
+    """One block of a single-image correlation, written to ``out``.
+
+    For i < IMAGE_ROWS and lanes p < IMAGE_COLUMNS * lanes:
+
+        out[out_base + i*out_stride + p] =
+            sum_{u < height, v < kw} kernel[u*kw + v] * x[x_base + (i + u)*x_stride + v + p]
+
+    ``height``, the kernel's row count, must be a compile-time constant: the block is
+    unrolled over the ``IMAGE_ROWS + height - 1`` input rows it reads (its code grows
+    with that), and input row ``r`` is multiplied into output rows ``i = r - u`` for
+    each kernel row ``u``.  The kernel's columns are a run-time loop.  Each input row
+    is read for all ``kw`` column shifts before the next one, so a block touches a few
+    cache lines at a time even when rows alias in the cache (image widths that are
+    multiples of 1024).
+    """
+    if not isinstance(height, types.IntegerLiteral):
+        return None
+    kernel_rows = height.literal_value
+    signature = types.void(x, x_base, x_stride, kernel, kw, out, out_base, out_stride, height)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x_arr, x_base, x_stride, k_arr, kw, o_arr, o_base, o_stride, _ = args
+        array_types = sig.args
+        x_ptr = _data(context, builder, array_types[0], x_arr)
+        k_ptr = _data(context, builder, array_types[3], k_arr)
+        o_ptr = _data(context, builder, array_types[5], o_arr)
+        vec = _Vectors(builder, x_ptr.type.pointee)
+        rows, columns = IMAGE_ROWS, IMAGE_COLUMNS
+        sums = [vec.zero()] * (rows * columns)
+        for r in range(rows + kernel_rows - 1):
+            source = builder.gep(x_ptr, [builder.add(x_base, builder.mul(x_stride, _const(r)))])
+            fed = range(max(0, r - kernel_rows + 1), min(rows - 1, r) + 1)  # output rows
+            weight_rows = [builder.gep(k_ptr, [builder.mul(kw, _const(r - i))]) for i in fed]
+
+            def shift(v, carried, source=source, fed=fed, weight_rows=weight_rows):  # type: ignore[no-untyped-def]
+                start = builder.gep(source, [v])
+                pixels = [
+                    vec.load(builder.gep(start, [_const(c * vec.lanes)])) for c in range(columns)
+                ]
+                carried = list(carried)
+                for i, weight_row in zip(fed, weight_rows, strict=True):
+                    weight = vec.splat(builder.load(builder.gep(weight_row, [v])))
+                    for c in range(columns):
+                        carried[i * columns + c] = vec.fma(
+                            pixels[c], weight, carried[i * columns + c]
+                        )
+                return carried
+
+            sums = _counted_loop(builder, kw, 1, sums, shift)
+        for i in range(rows):
+            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(i)))])
+            for c in range(columns):
+                vec.store(sums[i * columns + c], builder.gep(row, [_const(c * vec.lanes)]))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def next_task(typingctx, counter):  # type: ignore[no-untyped-def]
+    """``counter[0] += 1`` as one atomic step, returning the value before it.
+
+    Threads that loop ``while (task := next_task(counter)) < count`` share ``count``
+    tasks dynamically.  ``counter`` is a one-element int64 array.
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+    signature = types.int64(counter)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        address = _data(context, builder, sig.args[0], args[0])
+        return builder.atomic_rmw("add", address, _const(1), "monotonic")
 
     return signature, codegen

@@ -320,7 +320,7 @@ def _resolve_method(
         return "direct"
     if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
         return "direct"
-    choice = _engine.pick_method(x.shape, k.shape)
+    choice = _engine.pick_method(x.shape, k.shape, complex_data=x.dtype.kind == "c")
     if choice == "fft" and not (np.isfinite(x).all() and np.isfinite(k).all()):
         return "direct"
     return choice
@@ -375,7 +375,7 @@ def choose_method(
     The model prices the compiled loops at a constant per multiply-add and the FFT path
     at a constant per ``L log2 L`` of each tile's transforms (tile sizes as the FFT path
     chooses them); the constants were measured on the benchmark machine
-    (``bench/calibrate.py``).  Integer and bool data, and data with NaN or inf, always
+    (``bench/bench_core.py`` times both).  Integer and bool data, and data with NaN or inf, always
     take 'direct' (exact, and IEEE-faithful).
 
     Examples
@@ -402,7 +402,8 @@ def choose_method(
             return "direct"
         if not (np.isfinite(image).all() and np.isfinite(kernel).all()):
             return "direct"
-        return _engine.pick_method(extended, kernel.shape)
+        complex_data = image.dtype.kind == "c" or kernel.dtype.kind == "c"
+        return _engine.pick_method(extended, kernel.shape, complex_data)
     times: dict[str, float] = {}
     for candidate in ("direct", "fft"):
         best = np.inf

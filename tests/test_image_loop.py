@@ -1,0 +1,190 @@
+"""The register-blocked single-image loop: its micro-kernel by formula, the generated
+loops against SciPy and exactly on integers (every tail and overlap), the task counter,
+and which images the engine sends there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numba import njit, prange
+from scipy import signal
+
+import corr2d
+from corr2d.core import _engine, _microkernels, _unrolled
+
+ROWS, COLUMNS = _microkernels.IMAGE_ROWS, _microkernels.IMAGE_COLUMNS
+
+
+def _width(dtype: type) -> int:
+    """Output columns per block."""
+    return COLUMNS * _microkernels.VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+@njit
+def _block_of_2_rows(x, x_base, x_stride, kernel, kw, out, out_base, out_stride):  # type: ignore[no-untyped-def]
+    _microkernels.image_block(x, x_base, x_stride, kernel, kw, out, out_base, out_stride, 2)
+
+
+@njit
+def _block_of_5_rows(x, x_base, x_stride, kernel, kw, out, out_base, out_stride):  # type: ignore[no-untyped-def]
+    _microkernels.image_block(x, x_base, x_stride, kernel, kw, out, out_base, out_stride, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("block", "kh", "kw"), [(_block_of_2_rows, 2, 3), (_block_of_5_rows, 5, 1)]
+)
+def test_image_block_by_its_formula(dtype, block, kh, kw) -> None:
+    """Small integers, so every sum is exact in both precisions."""
+    width = _width(dtype)
+    x_stride, out_stride = width + kw + 9, width + 4
+    x = (np.arange((ROWS + kh + 2) * x_stride) % 7 - 3).astype(dtype)
+    kernel = (np.arange(kh * kw) % 5 - 2).astype(dtype)
+    out = np.full((ROWS + 1) * out_stride, -1.0, dtype=dtype)
+    x_base, out_base = x_stride + 2, 1
+    block(x, x_base, x_stride, kernel, kw, out, out_base, out_stride)
+    image = x[x_base:].copy()
+    image.resize((ROWS + kh - 1) * x_stride)
+    expected = signal.correlate2d(
+        image.reshape(-1, x_stride)[:, : width + kw - 1].astype(np.float64),
+        kernel.reshape(kh, kw).astype(np.float64),
+        "valid",
+    )
+    written = out[out_base : out_base + ROWS * out_stride].reshape(ROWS, out_stride)
+    np.testing.assert_array_equal(written[:, :width], expected)
+    assert (written[:, width:] == -1).all() and out[0] == -1  # nothing outside the block
+    assert (out[out_base + ROWS * out_stride :] == -1).all()
+
+
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    kh=st.sampled_from([1, 2, 3, 7, _unrolled.MAX_IMAGE_HEIGHT]),
+    kw=st.integers(1, 9),
+    bands=st.integers(1, 3),
+    extra_rows=st.integers(0, ROWS - 1),
+    blocks=st.integers(1, 3),
+    extra_columns=st.integers(0, 50),
+    serial=st.booleans(),
+)
+def test_image_loops_are_exact_on_integers(
+    dtype, kh, kw, bands, extra_rows, blocks, extra_columns, serial
+) -> None:
+    """Every output, in every partial band and block, against SciPy in float64."""
+    oh, ow = bands * ROWS + extra_rows, blocks * _width(dtype) + extra_columns
+    rng = np.random.default_rng(oh * 1000 + ow)
+    x = rng.integers(-4, 5, size=(oh + kh - 1, ow + kw - 1)).astype(dtype)
+    kernel = rng.integers(-3, 4, size=(kh, kw)).astype(dtype)
+    loop = _unrolled.image_loop(kh)
+    out = np.full((oh, ow), np.nan, dtype=dtype)
+    (loop.serial if serial else loop.parallel)(x, kernel, out)
+    expected = signal.correlate2d(x.astype(np.float64), kernel.astype(np.float64), "valid")
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_image_loop_on_random_floats_against_scipy(rng, dtype) -> None:
+    # a width that is a multiple of 1024, whose rows alias in the cache
+    x = rng.standard_normal((300, 1024)).astype(dtype)
+    kernel = rng.standard_normal((7, 5)).astype(dtype)
+    out = np.empty((294, 1020), dtype=dtype)
+    _unrolled.image_loop(7)(x, kernel, out)
+    expected = signal.correlate2d(x.astype(np.float64), kernel.astype(np.float64), "valid")
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_image_loop_follows_ieee_for_nan_and_inf() -> None:
+    """An inf times a zero weight is NaN, as in the slow loops; elsewhere inf stays inf."""
+    x = np.ones((200, 200))
+    x[50, 60] = np.inf
+    x[120, 10] = np.nan
+    kernel = np.ones((3, 3))
+    kernel[1, 1] = 0.0
+    out = np.empty((198, 198))
+    _unrolled.image_loop(3)(x, kernel, out)
+    with np.errstate(invalid="ignore"):
+        expected = signal.correlate2d(x, kernel, "valid")
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(out, expected)  # NaNs compare equal here
+    assert np.isnan(out[49, 59]) and np.isposinf(out[48, 58])
+
+
+@njit(parallel=True)
+def _claims(counter, tasks, workers):  # type: ignore[no-untyped-def]
+    seen = np.zeros(tasks, dtype=np.int64)
+    for _ in prange(workers):
+        while True:
+            task = _microkernels.next_task(counter)
+            if task >= tasks:
+                break
+            seen[task] += 1
+    return seen
+
+
+def test_next_task_hands_out_every_task_once() -> None:
+    counter = np.zeros(1, dtype=np.int64)
+    seen = _claims(counter, 5000, 64)
+    np.testing.assert_array_equal(seen, np.ones(5000, dtype=np.int64))
+    assert counter[0] >= 5000 + 1  # each worker's last call finds the queue empty
+
+
+def test_image_loop_source_is_readable_and_cached(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CORR2D_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_unrolled, "_image_loaded", {})
+    text = _unrolled.image_source(4)
+    assert "image_block(" in text and ", 4)" in text and "next_task(counter)" in text
+    loop = _unrolled.image_loop(4)
+    assert _unrolled.image_loop(4) is loop
+    assert len(list(tmp_path.glob("corr2d_image_4_*.py"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape", "kernel_shape", "expected"),
+    [
+        (np.float32, (300, 300), (3, 3), "image"),
+        (np.float64, (300, 300), (_unrolled.MAX_IMAGE_HEIGHT, 2), "image"),
+        (np.float64, (300, 300), (_unrolled.MAX_IMAGE_HEIGHT + 1, 2), "unrolled"),
+        (np.complex128, (300, 300), (3, 3), "unrolled"),
+        (np.float32, (100, 100), (3, 3), "generic"),  # too small to be worth compiling
+        (np.float32, (2000, 40), (3, 3), "unrolled"),  # narrower than one block
+    ],
+)
+def test_engine_routes_images_to_the_image_loop(
+    monkeypatch, dtype, shape, kernel_shape, expected
+) -> None:
+    taken = []
+    real_image_loop, real_unrolled_loop = _unrolled.image_loop, _unrolled.unrolled_loop
+
+    def image_loop(kh):  # type: ignore[no-untyped-def]
+        taken.append("image")
+        return real_image_loop(kh)
+
+    def unrolled_loop(kh, kw):  # type: ignore[no-untyped-def]
+        taken.append("unrolled")
+        return real_unrolled_loop(kh, kw)
+
+    monkeypatch.setattr(_unrolled, "image_loop", image_loop)
+    monkeypatch.setattr(_unrolled, "unrolled_loop", unrolled_loop)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    kernel = rng.standard_normal(kernel_shape).astype(dtype)
+    out = _engine.correlate_valid(x, kernel, "direct")
+    assert taken == ([] if expected == "generic" else [expected])
+    expected_values = signal.correlate2d(x, kernel, "valid")
+    np.testing.assert_allclose(out, expected_values, rtol=1e-4, atol=1e-3)
+
+
+def test_public_function_takes_the_image_loop(rng) -> None:
+    """The chapter's corr2d on a real-sized image, through the public face."""
+    x = rng.standard_normal((256, 320)).astype(np.float32)
+    kernel = np.array([[1.0, -1.0]], dtype=np.float32)
+    out = corr2d.corr2d(x, kernel, method="direct")
+    np.testing.assert_allclose(out, x[:, :-1] - x[:, 1:], rtol=1e-6, atol=1e-6)
+
+
+def test_cost_model_prices_complex_data_on_the_slower_loops() -> None:
+    real = _engine.direct_cost((2000, 2000), (7, 7))
+    complex_ = _engine.direct_cost((2000, 2000), (7, 7), complex_data=True)
+    assert complex_ > real
