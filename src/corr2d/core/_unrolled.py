@@ -62,7 +62,7 @@ MAX_TAPS = 64
 MAX_WIDTH = 32
 #: Real images with kernels of up to this many rows (any width) take the
 #: register-blocked loop, compiled once per height.
-MAX_IMAGE_HEIGHT = 16
+MAX_IMAGE_HEIGHT = 32
 
 _loaded: dict[tuple[int, int], Loop] = {}
 _image_loaded: dict[int, Loop] = {}
