@@ -32,9 +32,16 @@ def _block_of_5_rows(x, x_base, x_stride, kernel, kw, out, out_base, out_stride)
     _microkernels.image_block(x, x_base, x_stride, kernel, kw, out, out_base, out_stride, 5)
 
 
+@njit
+def _block_3x4_unrolled(x, x_base, x_stride, kernel, kw, out, out_base, out_stride):  # type: ignore[no-untyped-def]
+    # a constant row length: the block is unrolled along the kernel's row too
+    _microkernels.image_block(x, x_base, x_stride, kernel, 4, out, out_base, out_stride, 3)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    ("block", "kh", "kw"), [(_block_of_2_rows, 2, 3), (_block_of_5_rows, 5, 1)]
+    ("block", "kh", "kw"),
+    [(_block_of_2_rows, 2, 3), (_block_of_5_rows, 5, 1), (_block_3x4_unrolled, 3, 4)],
 )
 def test_image_block_by_its_formula(dtype, block, kh, kw) -> None:
     """Small integers, so every sum is exact in both precisions."""
@@ -61,7 +68,7 @@ def test_image_block_by_its_formula(dtype, block, kh, kw) -> None:
 @given(
     dtype=st.sampled_from([np.float32, np.float64]),
     kh=st.sampled_from([1, 2, 3, 7, _unrolled.MAX_IMAGE_HEIGHT]),
-    kw=st.integers(1, 9),
+    kw=st.integers(1, _unrolled.MAX_UNROLLED_WIDTH + 3),
     bands=st.integers(1, 3),
     extra_rows=st.integers(0, ROWS - 1),
     blocks=st.integers(1, 3),
@@ -76,7 +83,7 @@ def test_image_loops_are_exact_on_integers(
     rng = np.random.default_rng(oh * 1000 + ow)
     x = rng.integers(-4, 5, size=(oh + kh - 1, ow + kw - 1)).astype(dtype)
     kernel = rng.integers(-3, 4, size=(kh, kw)).astype(dtype)
-    loop = _unrolled.image_loop(kh)
+    loop = _unrolled.image_loop(kh, kw)
     out = np.full((oh, ow), np.nan, dtype=dtype)
     (loop.serial if serial else loop.parallel)(x, kernel, out)
     expected = signal.correlate2d(x.astype(np.float64), kernel.astype(np.float64), "valid")
@@ -89,7 +96,7 @@ def test_image_loop_on_random_floats_against_scipy(rng, dtype) -> None:
     x = rng.standard_normal((300, 1024)).astype(dtype)
     kernel = rng.standard_normal((7, 5)).astype(dtype)
     out = np.empty((294, 1020), dtype=dtype)
-    _unrolled.image_loop(7)(x, kernel, out)
+    _unrolled.image_loop(7, 5)(x, kernel, out)
     expected = signal.correlate2d(x.astype(np.float64), kernel.astype(np.float64), "valid")
     tolerance = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
@@ -103,7 +110,7 @@ def test_image_loop_follows_ieee_for_nan_and_inf() -> None:
     kernel = np.ones((3, 3))
     kernel[1, 1] = 0.0
     out = np.empty((198, 198))
-    _unrolled.image_loop(3)(x, kernel, out)
+    _unrolled.image_loop(3, 3)(x, kernel, out)
     with np.errstate(invalid="ignore"):
         expected = signal.correlate2d(x, kernel, "valid")
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
@@ -133,11 +140,17 @@ def test_next_task_hands_out_every_task_once() -> None:
 def test_image_loop_source_is_readable_and_cached(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CORR2D_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_unrolled, "_image_loaded", {})
-    text = _unrolled.image_source(4)
-    assert "image_block(" in text and ", 4)" in text and "next_task(counter)" in text
-    loop = _unrolled.image_loop(4)
-    assert _unrolled.image_loop(4) is loop
-    assert len(list(tmp_path.glob("corr2d_image_4_*.py"))) == 1
+    text = _unrolled.image_source(4, 3)
+    assert "image_block(" in text and ", 3, flat_out" in text and ", 4)" in text
+    assert "next_task(counter)" in text
+    loop = _unrolled.image_loop(4, 3)
+    assert _unrolled.image_loop(4, 3) is loop
+    assert len(list(tmp_path.glob("corr2d_image_4x3_*.py"))) == 1
+    # longer rows: one loop per height, the row length read at run time
+    wide = _unrolled.MAX_UNROLLED_WIDTH + 1
+    assert ", kw, flat_out" in _unrolled.image_source(4)
+    assert _unrolled.image_loop(4, wide) is _unrolled.image_loop(4, wide + 7) is not loop
+    assert len(list(tmp_path.glob("corr2d_image_4xany_*.py"))) == 1
 
 
 @pytest.mark.parametrize(
@@ -157,9 +170,9 @@ def test_engine_routes_images_to_the_image_loop(
     taken = []
     real_image_loop, real_unrolled_loop = _unrolled.image_loop, _unrolled.unrolled_loop
 
-    def image_loop(kh):  # type: ignore[no-untyped-def]
+    def image_loop(kh, kw):  # type: ignore[no-untyped-def]
         taken.append("image")
-        return real_image_loop(kh)
+        return real_image_loop(kh, kw)
 
     def unrolled_loop(kh, kw):  # type: ignore[no-untyped-def]
         taken.append("unrolled")

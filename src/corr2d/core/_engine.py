@@ -236,7 +236,7 @@ def correlate_valid(
         generated = None
         if oh * ow >= _UNROLL_MIN_OUTPUTS:
             if has_image_loop(x.dtype, (oh, ow), kh):
-                generated = image_loop(kh)
+                generated = image_loop(kh, kw)
             else:
                 generated = unrolled_loop(kh, kw)
         if generated is not None:

