@@ -16,10 +16,10 @@ along the row only: one pass per kernel row, the row count read at run time, so 
 compiled loop serves every kernel height (11x11: 10 ms on a 2048x2048 float32 image,
 against 34 ms for the generic loop).
 
-Real images large enough for a few blocks take a third loop, generated per kernel
-height (:func:`image_loop`): a driver of the register-blocked
-:func:`~corr2d.core._microkernels.image_block`, whose kernel height must be a
-compile-time constant.  It loads each input vector once for several output rows, where
+Real images large enough for a few blocks take a third loop (:func:`image_loop`): a
+driver of the register-blocked :func:`~corr2d.core._microkernels.image_block`, whose
+kernel height must be a compile-time constant, generated per kernel shape for rows of
+up to ``MAX_UNROLLED_WIDTH`` taps and per kernel height for longer rows.  It loads each input vector once for several output rows, where
 the loops above load it once per tap (7x7 on a 2048x2048 float32 image: about 3 ms,
 against 4.5 ms).
 
