@@ -19,9 +19,9 @@ against 34 ms for the generic loop).
 Real images large enough for a few blocks take a third loop (:func:`image_loop`): a
 driver of the register-blocked :func:`~corr2d.core._microkernels.image_block`, whose
 kernel height must be a compile-time constant, generated per kernel shape for rows of
-up to ``MAX_UNROLLED_WIDTH`` taps and per kernel height for longer rows.  It loads each input vector once for several output rows, where
-the loops above load it once per tap (7x7 on a 2048x2048 float32 image: about 3 ms,
-against 4.5 ms).
+up to ``MAX_UNROLLED_WIDTH`` taps and per kernel height for longer rows.  It loads
+each input vector once for several output rows, where the loops above load it once
+per tap (7x7 on a 2048x2048 float32 image: about 3 ms, against 4.5 ms).
 
 The cache folder is ``$CORR2D_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/corr2d`` (or
 ``~/.cache/corr2d``), else a per-user folder in the temporary directory.
