@@ -162,8 +162,7 @@ def pick_method(
 ) -> Method:
     """'direct' or 'fft', whichever the cost model says is faster for one plane."""
     out_shape = (image_shape[0] - kernel_shape[0] + 1, image_shape[1] - kernel_shape[1] + 1)
-    direct = direct_cost(out_shape, kernel_shape, complex_data)
-    if direct <= fft_cost(image_shape, kernel_shape):
+    if direct_cost(out_shape, kernel_shape, complex_data) <= fft_cost(image_shape, kernel_shape):
         return "direct"
     return "fft"
 
@@ -230,8 +229,8 @@ def correlate_valid(
     if stride == (1, 1) and dilation == (1, 1):
         from corr2d.core._unrolled import has_image_loop, image_loop, unrolled_loop
 
-        # loops generated for this kernel's shape compile once (about a second, then
-        # cached on disk); small images are not worth it.  Real images take the
+        # loops generated for this kernel's shape compile once (one to a few seconds,
+        # then cached on disk); small images are not worth it.  Real images take the
         # register-blocked loop where they fill its blocks.
         generated = None
         if oh * ow >= _UNROLL_MIN_OUTPUTS:
