@@ -189,7 +189,7 @@ def test_engine_routes_images_to_the_image_loop(
     np.testing.assert_allclose(out, expected_values, rtol=1e-4, atol=1e-3)
 
 
-def test_public_function_takes_the_image_loop(rng) -> None:
+def test_public_corr2d_on_an_image_the_image_loop_serves(rng) -> None:
     """The chapter's corr2d on a real-sized image, through the public face."""
     x = rng.standard_normal((256, 320)).astype(np.float32)
     kernel = np.array([[1.0, -1.0]], dtype=np.float32)

@@ -136,6 +136,28 @@ def _data(context: Any, builder: ir.IRBuilder, array_type: Any, value: ir.Value)
     return context.make_array(array_type)(context, builder, value).data
 
 
+def _row(
+    builder: ir.IRBuilder, data: ir.Value, base: ir.Value, stride: ir.Value, r: int
+) -> ir.Value:
+    """Address of ``data[base + r*stride]``: row ``r`` of a strided block."""
+    return builder.gep(data, [builder.add(base, builder.mul(stride, _const(r)))])
+
+
+def _store_block(
+    vec: _Vectors,
+    sums: list[ir.Value],
+    columns: int,
+    data: ir.Value,
+    base: ir.Value,
+    stride: ir.Value,
+) -> None:
+    """Store ``sums``, rows of ``columns`` vectors each, at ``data[base + r*stride:]``."""
+    for r in range(len(sums) // columns):
+        row = _row(vec.builder, data, base, stride, r)
+        for c in range(columns):
+            vec.store(sums[r * columns + c], vec.builder.gep(row, [_const(c * vec.lanes)]))
+
+
 def _counted_loop(
     builder: ir.IRBuilder,
     count: ir.Value,
@@ -222,10 +244,7 @@ def fma_block(  # type: ignore[no-untyped-def]
             return new
 
         sums = _counted_loop(builder, taps, 1, start, tap)
-        for r in range(ROWS):
-            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(r)))])
-            for c in range(COLUMNS):
-                vec.store(sums[r * COLUMNS + c], builder.gep(row, [_const(c * vec.lanes)]))
+        _store_block(vec, sums, COLUMNS, o_ptr, o_base, o_stride)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -259,10 +278,7 @@ def dot_block(  # type: ignore[no-untyped-def]
         offsets_ptr = _data(context, builder, array_types[5], offs_arr)
         o_ptr = _data(context, builder, array_types[8], o_arr)
         vec = _Vectors(builder, g_ptr.type.pointee)
-        grad_rows = [
-            builder.gep(g_ptr, [builder.add(g_base, builder.mul(g_stride, _const(r)))])
-            for r in range(ROWS)
-        ]
+        grad_rows = [_row(builder, g_ptr, g_base, g_stride, r) for r in range(ROWS)]
         sources = []
         for t in range(TAPS):
             offset = builder.load(builder.gep(offsets_ptr, [builder.add(tap0, _const(t))]))
@@ -279,7 +295,7 @@ def dot_block(  # type: ignore[no-untyped-def]
 
         sums = _counted_loop(builder, length, vec.lanes, [vec.zero()] * (ROWS * TAPS), step)
         for r in range(ROWS):
-            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(r)))])
+            row = _row(builder, o_ptr, o_base, o_stride, r)
             for t in range(TAPS):
                 address = builder.gep(row, [_const(t)])
                 total = builder.fadd(builder.load(address), vec.lane_sum(sums[r * TAPS + t]))
@@ -325,7 +341,7 @@ def image_block(  # type: ignore[no-untyped-def]
         rows, columns = IMAGE_ROWS, IMAGE_COLUMNS
         sums = [vec.zero()] * (rows * columns)
         for r in range(rows + kernel_rows - 1):
-            source = builder.gep(x_ptr, [builder.add(x_base, builder.mul(x_stride, _const(r)))])
+            source = _row(builder, x_ptr, x_base, x_stride, r)
             fed = range(max(0, r - kernel_rows + 1), min(rows - 1, r) + 1)  # output rows
             weight_rows = [builder.gep(k_ptr, [builder.mul(kw, _const(r - i))]) for i in fed]
 
@@ -348,10 +364,7 @@ def image_block(  # type: ignore[no-untyped-def]
             else:
                 for v in range(unrolled_width):
                     sums = shift(_const(v), sums)
-        for i in range(rows):
-            row = builder.gep(o_ptr, [builder.add(o_base, builder.mul(o_stride, _const(i)))])
-            for c in range(columns):
-                vec.store(sums[i * columns + c], builder.gep(row, [_const(c * vec.lanes)]))
+        _store_block(vec, sums, columns, o_ptr, o_base, o_stride)
         return context.get_dummy_value()
 
     return signature, codegen
