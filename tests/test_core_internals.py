@@ -174,10 +174,20 @@ def test_padding_adjoint(rng, mode) -> None:
 
 class TestFFTPath:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
-    def test_multi_tile_fft_within_its_documented_bound(self, rng, dtype) -> None:
+    @pytest.mark.parametrize("across", [False, True], ids=["bands", "bands-and-columns"])
+    def test_multi_tile_fft_within_its_documented_bound(
+        self, rng, monkeypatch, dtype, across
+    ) -> None:
+        # shrink the band budget (and the widest untiled row) so that a small image
+        # takes several bands of rows, and several tiles per band
+        monkeypatch.setattr(_fft, "_BAND_BYTES", 12 * 675 * 100)
+        if across:
+            monkeypatch.setattr(_fft, "_MAX_BAND_WIDTH", 300)
+            monkeypatch.setattr(_fft, "_WIDTH_CANDIDATES", (256, 512))
         x = rng.standard_normal((700, 650)).astype(dtype)
         kernel = rng.standard_normal((21, 17)).astype(dtype)
-        assert _fft.tile_shape(x.shape, kernel.shape) != (700, 650)  # really tiled
+        bh, bw = _fft.tile_shape(x.shape, kernel.shape)
+        assert (bh, bw) == ((256, 256) if across else (128, 675))  # several tiles
         out = np.empty((680, 634), dtype=dtype)
         _fft.correlate_valid_fft(x, kernel, out, workers=2)
         exact = signal.correlate2d(x.astype(np.complex128), kernel.astype(np.complex128), "valid")
