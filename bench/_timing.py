@@ -19,6 +19,11 @@ from typing import Any
 SETTLE = 0.3
 #: A warm-up run slower than this many seconds is reported as is, not repeated.
 SLOW = 2.0
+#: Each block runs for at least about this long (more calls for fast functions), so
+#: that a millisecond case gets tens of samples and one slow call cannot move its median.
+BLOCK_SECONDS = 0.05
+#: ... but never more calls than this per block.
+MAX_BLOCK = 100
 
 
 def _timed(run: Callable[[], Any]) -> float:
@@ -31,20 +36,25 @@ def compare(runs: Sequence[Callable[[], Any]], repeat: int, rounds: int = 3) -> 
     """Median wall time of each of ``runs``, timed in interleaved blocks.
 
     Each function is called once untimed (compilation, FFT plans, allocator), then
-    ``rounds`` times in turn for a block of ``ceil(repeat / rounds)`` timed calls.
+    ``rounds`` times in turn for a block of timed calls: ``ceil(repeat / rounds)``
+    calls, or as many as fill ``BLOCK_SECONDS`` going by the untimed call, whichever is
+    more (at most ``MAX_BLOCK``).  The first call of a block finds caches holding the
+    previous library's data, the others the function's own: the median is that of
+    back-to-back calls.
     """
     first = []
     for run in runs:
         time.sleep(SETTLE)
         first.append(_timed(run))
     times: list[list[float]] = [[] for _ in runs]
-    block = max(1, math.ceil(repeat / rounds))
+    least = max(1, math.ceil(repeat / rounds))
+    blocks = [min(MAX_BLOCK, max(least, int(BLOCK_SECONDS / max(f, 1e-6)))) for f in first]
     for _ in range(rounds):
         for index, run in enumerate(runs):
             if first[index] > SLOW:
                 continue
             time.sleep(SETTLE)
-            times[index].extend(_timed(run) for _ in range(block))
+            times[index].extend(_timed(run) for _ in range(blocks[index]))
     return [statistics.median(t) if t else f for t, f in zip(times, first, strict=True)]
 
 
