@@ -47,11 +47,12 @@ _WIDTH_CANDIDATES = (1024, 2048, 4096)
 
 def _band_height(n: int, k: int, width: int) -> int:
     """Rows per band for an input of ``n`` rows, a kernel of ``k`` rows and tiles
-    ``width`` points wide: a power of two within the working-set budget, but no
-    shorter than ``4 * (k - 1)``; the whole height when that is no longer."""
+    ``width`` points wide: a power of two within the working-set budget (64 at
+    least), but no shorter than ``4 * (k - 1)``; the whole height when that is no
+    longer."""
     whole = scipy.fft.next_fast_len(n, real=True)
     budget = max(1, _BAND_BYTES // (12 * width))
-    height = 1 << max(6, budget.bit_length() - 1)  # the largest power of two <= budget
+    height = 1 << max(6, budget.bit_length() - 1)  # largest power of two <= budget, >= 64
     while height < 4 * (k - 1):
         height *= 2
     return whole if height >= whole else height
