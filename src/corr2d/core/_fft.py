@@ -117,22 +117,24 @@ def correlate_valid_fft(
     else:
         kernel_f = np.conj(scipy.fft.fft2(np.conj(kernel), s=(bh, bw), workers=workers))
 
-    # Each band of rows is transformed as is (rfft2 zero-extends a short last band);
-    # with several tiles per band, the band is zero-extended to whole tiles first and
-    # its overlapping tiles are views of it.
-    band_width = (tiles_w - 1) * step_w + bw
+    # Each band of rows is transformed as is (rfft2 zero-extends a short last band).
+    # With several tiles per band, each band is copied into one zero-extended buffer,
+    # whose overlapping tiles are views; its columns past the image stay zero.
+    if tiles_w > 1:
+        extended = np.zeros((bh, (tiles_w - 1) * step_w + bw), dtype=x.dtype)
+        s0, s1 = extended.strides
+        tiles = as_strided(
+            extended, shape=(tiles_w, bh, bw), strides=(step_w * s1, s0, s1), writeable=False
+        )
     for ti in range(tiles_h):
         i0 = ti * step_h
         rows = x[i0 : i0 + bh]
         if tiles_w == 1:
             band = rows[None]
         else:
-            extended = np.zeros((bh, band_width), dtype=x.dtype)
             extended[: rows.shape[0], :width] = rows
-            s0, s1 = extended.strides
-            band = as_strided(
-                extended, shape=(tiles_w, bh, bw), strides=(step_w * s1, s0, s1), writeable=False
-            )
+            extended[rows.shape[0] :] = 0  # below a short last band
+            band = tiles
         if real:
             spectrum = scipy.fft.rfft2(band, s=(bh, bw), workers=workers)
             spectrum *= kernel_f
