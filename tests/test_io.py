@@ -1,4 +1,4 @@
-"""Reading, writing and converting images and kernels (corr2d.io)."""
+"""Image files and pixel values (corr2d.io.images, corr2d.io.pixels)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corr2d import correlate2d, kernels
 from corr2d.io import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
-    KernelFileError,
-    KernelSpecError,
-    filter_image,
-    gradient_image,
-    load_kernel,
-    parse_kernel,
     read_image,
-    read_kernel,
     to_image_dtype,
     write_image,
-    write_kernel,
 )
 
 
@@ -189,103 +180,3 @@ def test_clip_abs_and_none() -> None:
     assert raw.dtype == np.float32 and raw.tolist() == values
     with pytest.raises(ValueError, match="raw values need float32"):
         to_image_dtype(values, np.uint8, "none")
-
-
-def test_filter_image_is_correlate2d_channel_by_channel(rng: np.random.Generator) -> None:
-    image = rng.random((12, 10, 4))
-    kernel = rng.standard_normal((3, 2))
-    out = filter_image(image, kernel, "same", "symm")
-    assert out.shape == (12, 10, 3)  # the alpha channel is dropped
-    for c in range(3):
-        np.testing.assert_allclose(out[..., c], correlate2d(image[..., c], kernel, "same", "symm"))
-    grey = rng.random((12, 10))
-    np.testing.assert_allclose(
-        filter_image(grey, kernel, "valid", convolve=True),
-        correlate2d(grey, kernel[::-1, ::-1], "valid"),
-    )
-
-
-def test_gradient_image_is_the_sobel_magnitude(rng: np.random.Generator) -> None:
-    image = rng.random((16, 16))
-    dx = correlate2d(image, kernels.get("sobel-dx"), "same", "symm")
-    dy = correlate2d(image, kernels.get("sobel-dy"), "same", "symm")
-    np.testing.assert_allclose(gradient_image(image), np.hypot(dx, dy))
-    np.testing.assert_allclose(gradient_image(image, axis="y"), dy)
-
-
-# ---------------------------------------------------------------- kernels
-
-
-def test_inline_kernels() -> None:
-    np.testing.assert_array_equal(parse_kernel("1,-1;0,2"), [[1, -1], [0, 2]])
-    np.testing.assert_array_equal(parse_kernel("1 2 3"), [[1, 2, 3]])
-    np.testing.assert_allclose(parse_kernel("1/9,1/9;1/9,1/9"), np.full((2, 2), 1 / 9))
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("1,2;3", "row 2 has 1 values"),
-        ("1,x", "'x' is not a number"),
-        ("1/0", "is not a number"),
-        (";", "no numbers"),
-    ],
-)
-def test_inline_kernel_errors(text: str, message: str) -> None:
-    with pytest.raises(KernelSpecError, match=message):
-        parse_kernel(text)
-
-
-def test_kernel_files_round_trip(tmp_path: Path) -> None:
-    kernel = np.array([[0.1, -0.2, 1 / 3], [4.0, 5.0, 6.0]])
-    for name in ("k.npy", "k.txt", "k.csv"):
-        write_kernel(tmp_path / name, kernel)
-        np.testing.assert_array_equal(read_kernel(tmp_path / name), kernel)
-        np.testing.assert_array_equal(load_kernel(str(tmp_path / name)), kernel)
-    with pytest.raises(FileExistsError):
-        write_kernel(tmp_path / "k.npy", kernel)
-
-
-def test_text_kernel_files_allow_comments(tmp_path: Path) -> None:
-    (tmp_path / "k.txt").write_text("# Laplacian\n0 1 0\n1 -4 1  # centre\n0 1 0\n")
-    np.testing.assert_array_equal(read_kernel(tmp_path / "k.txt"), kernels.get("laplacian-4"))
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("ragged.csv", "1,2\n3\n", "row 2 has 1 values"),
-        ("words.txt", "1 2\nthree 4\n", "'three' is not a number"),
-        ("empty.txt", "# nothing\n", "no numbers"),
-    ],
-)
-def test_bad_text_kernel_files(tmp_path: Path, name: str, content: str, message: str) -> None:
-    (tmp_path / name).write_text(content)
-    with pytest.raises(KernelFileError, match=message):
-        read_kernel(tmp_path / name)
-
-
-def test_bad_npy_kernel_files(tmp_path: Path) -> None:
-    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
-    with pytest.raises(KernelFileError, match="2-D"):
-        read_kernel(tmp_path / "cube.npy")
-    np.save(tmp_path / "words.npy", np.array([["a", "b"]]))
-    with pytest.raises(KernelFileError, match="real numbers"):
-        read_kernel(tmp_path / "words.npy")
-    (tmp_path / "junk.npy").write_bytes(b"junk")
-    with pytest.raises(KernelFileError, match="not a readable"):
-        read_kernel(tmp_path / "junk.npy")
-
-
-def test_registry_names_with_parameters() -> None:
-    np.testing.assert_array_equal(load_kernel("SOBEL_DX"), kernels.get("sobel-dx"))
-    np.testing.assert_allclose(load_kernel("gaussian:sigma=2"), kernels.get("gaussian", sigma=2))
-    np.testing.assert_allclose(load_kernel("box:size=5"), kernels.get("box", size=5))
-    with pytest.raises(KernelSpecError, match="did you mean 'sobel-d"):
-        load_kernel("sobl-dx")
-    with pytest.raises(KernelSpecError, match="key=value"):
-        load_kernel("box:5")
-    with pytest.raises(KernelSpecError, match="sigma"):
-        load_kernel("gaussian:sigma=-1")
-    with pytest.raises(FileNotFoundError):
-        load_kernel("absent.npy")

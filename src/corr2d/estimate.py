@@ -372,6 +372,31 @@ def estimate_kernel(
     """
     func = "estimate_kernel"
     kh, kw = as_pair(func, "kernel_shape", kernel_shape, 1)
+    _check_options(func, bias, method, alpha, mode, convolution, steps, lr)
+    pairs = _pairs(func, X, Y)
+    shape_mode = "same_convolution" if convolution and mode == "same" else mode
+    _check_shapes(func, pairs, shape_mode, mode, method, kh, kw)
+
+    system = _build_system(pairs, shape_mode, kh, kw, bias, method)
+    spectrum = _decompose(system.gram, rtol)
+    solution = _solve(system, spectrum, pairs, shape_mode, kh, kw, bias, method, alpha, steps, lr)
+    return _report(func, solution, spectrum, pairs, shape_mode, kh, kw, bias, method, convolution)
+
+
+# ---------------------------------------------------------------- step 1: validate
+
+
+def _check_options(
+    func: str,
+    bias: Any,
+    method: str,
+    alpha: Any,
+    mode: str,
+    convolution: Any,
+    steps: Any,
+    lr: Any,
+) -> None:
+    """Check every argument but the data: types, ranges and combinations."""
     check_choice(func, "method", method, ESTIMATE_METHODS)
     check_choice(func, "mode", mode, ESTIMATE_MODES)
     for name, flag in (("bias", bias), ("convolution", convolution)):
@@ -412,10 +437,17 @@ def estimate_kernel(
     if lr is not None and (isinstance(lr, (bool, np.bool_)) or not lr > 0):
         fail(func, "lr", "None or a positive number", lr)
 
-    pairs = _pairs(func, X, Y)
-    shape_mode: str = mode
-    if convolution and mode == "same":
-        shape_mode = "same_convolution"
+
+def _check_shapes(
+    func: str,
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]],
+    shape_mode: str,
+    mode: str,
+    method: str,
+    kh: int,
+    kw: int,
+) -> None:
+    """Every ``Y`` has the shape ``mode`` gives its ``X`` and the kernel."""
     for i, (x, y) in enumerate(pairs):
         where = "" if len(pairs) == 1 else f" (pair {i})"
         expected = _expected_shape(x.shape, shape_mode, kh, kw)
@@ -432,18 +464,58 @@ def estimate_kernel(
     if method == "fft" and len({x.shape for x, _ in pairs}) > 1:
         fail(func, "X", "images of one shape for method='fft'", sorted({x.shape for x, _ in pairs}))
 
-    n_kernel = kh * kw
-    n = n_kernel + int(bias)
-    power = cross = None
+
+# ---------------------------------------------------------------- step 2: the system
+
+
+@dataclass(frozen=True)
+class _System:
+    """The normal equations ``gram @ k = rhs`` (and, for 'fft', the spectra behind them)."""
+
+    gram: NDArray[Any]
+    rhs: NDArray[Any]
+    power: NDArray[Any] | None = None
+    cross: NDArray[Any] | None = None
+
+
+def _build_system(
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]],
+    shape_mode: str,
+    kh: int,
+    kw: int,
+    bias: bool,
+    method: str,
+) -> _System:
+    """Sum ``A^T A`` and ``A^T y`` over every pair (from spectra for 'fft')."""
     if method == "fft":
         gram, rhs, power, cross = _fft_system(pairs, kh, kw)
-    else:
-        gram = np.zeros((n, n))
-        rhs = np.zeros(n)
-        for x, y in pairs:
-            _accumulate(_extend(x, shape_mode, kh, kw), y, kh, kw, bias, gram, rhs)
-        gram = (gram + gram.T) / 2
+        return _System(gram, rhs, power, cross)
+    n = kh * kw + int(bias)
+    gram = np.zeros((n, n))
+    rhs = np.zeros(n)
+    for x, y in pairs:
+        _accumulate(_extend(x, shape_mode, kh, kw), y, kh, kw, bias, gram, rhs)
+    return _System((gram + gram.T) / 2, rhs)
 
+
+# ---------------------------------------------------------------- step 3: solve
+
+
+@dataclass(frozen=True)
+class _Spectrum:
+    """The eigendecomposition of the Gram matrix and what it says about the data."""
+
+    eigenvalues: NDArray[Any]
+    eigenvectors: NDArray[Any]
+    kept: NDArray[np.bool_]
+    rank: int
+    condition_number: float
+    null_space: NDArray[Any]
+
+
+def _decompose(gram: NDArray[Any], rtol: float | None) -> _Spectrum:
+    """Rank, condition number and null space from the eigenvalues of ``A^T A``."""
+    n = gram.shape[0]
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     largest = float(eigenvalues[-1])
     threshold = largest * (100 * n * np.finfo(np.float64).eps if rtol is None else rtol)
@@ -452,77 +524,127 @@ def estimate_kernel(
     smallest = float(eigenvalues[0])
     condition = math.sqrt(largest / smallest) if rank == n and smallest > 0 else math.inf
     null_space = eigenvectors[:, ~kept].T.copy() if largest > 0 else np.eye(n)
+    return _Spectrum(eigenvalues, eigenvectors, kept, rank, condition, null_space)
 
+
+def _solve(
+    system: _System,
+    spectrum: _Spectrum,
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]],
+    shape_mode: str,
+    kh: int,
+    kw: int,
+    bias: bool,
+    method: str,
+    alpha: float | None,
+    steps: int,
+    lr: float | None,
+) -> NDArray[Any]:
+    """The unknowns ``(kernel.ravel(), [bias])`` by the chosen method."""
+    n_kernel = kh * kw
+    n = n_kernel + int(bias)
+    values, vectors, kept = spectrum.eigenvalues, spectrum.eigenvectors, spectrum.kept
     if method == "lstsq":
-        solution = eigenvectors[:, kept] @ ((eigenvectors[:, kept].T @ rhs) / eigenvalues[kept])
-    elif method == "ridge":
+        return vectors[:, kept] @ ((vectors[:, kept].T @ system.rhs) / values[kept])
+    if method == "ridge":
         strength = (
-            1e-6 * float(np.trace(gram[:n_kernel, :n_kernel])) / n_kernel
+            1e-6 * float(np.trace(system.gram[:n_kernel, :n_kernel])) / n_kernel
             if alpha is None
             else float(alpha)
         )
         penalty = np.ones(n)
         if bias:
             penalty[-1] = 0.0
-        solution = np.linalg.lstsq(gram + strength * np.diag(penalty), rhs, rcond=None)[0]
-    elif method == "fft":
-        assert power is not None and cross is not None
-        strength = 1e-10 * float(power.mean()) if alpha is None else float(alpha)
-        full_kernel = np.fft.irfft2(cross / (power + strength), s=pairs[0][0].shape)
-        solution = full_kernel[:kh, :kw].reshape(-1)
-    else:
-        solution = _gradient_descent(
-            pairs,
-            shape_mode,
-            kh,
-            kw,
-            bias,
-            steps,
-            1.0 / (2 * largest) if lr is None and largest > 0 else (lr or 1.0),
-        )
+        return np.linalg.lstsq(system.gram + strength * np.diag(penalty), system.rhs, rcond=None)[0]
+    if method == "fft":
+        assert system.power is not None and system.cross is not None
+        strength = 1e-10 * float(system.power.mean()) if alpha is None else float(alpha)
+        full_kernel = np.fft.irfft2(system.cross / (system.power + strength), s=pairs[0][0].shape)
+        return full_kernel[:kh, :kw].reshape(-1)
+    largest = float(values[-1])
+    step = 1.0 / (2 * largest) if lr is None and largest > 0 else (lr or 1.0)
+    return _gradient_descent(pairs, shape_mode, kh, kw, bias, steps, step)
 
+
+# ---------------------------------------------------------------- step 4: report
+
+
+def _report(
+    func: str,
+    solution: NDArray[Any],
+    spectrum: _Spectrum,
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]],
+    shape_mode: str,
+    kh: int,
+    kw: int,
+    bias: bool,
+    method: str,
+    convolution: bool,
+) -> KernelEstimate:
+    """The kernel, its residual and the identifiability report (warning if incomplete)."""
+    n_kernel = kh * kw
+    n = n_kernel + int(bias)
     kernel = solution[:n_kernel].reshape(kh, kw)
     bias_value = float(solution[-1]) if bias else None
-    squared, count = 0.0, 0
-    for x, y in pairs:
-        prediction = corr2d(_extend(x, shape_mode, kh, kw), kernel, method="direct")
-        difference = y - prediction - (bias_value or 0.0)
-        squared += float(np.sum(difference * difference))
-        count += difference.size
-    residual = math.sqrt(squared / count)
-
+    residual = _rms_residual(pairs, shape_mode, kernel, bias_value or 0.0)
+    null_space = spectrum.null_space
     if convolution:
         kernel = kernel[::-1, ::-1]
         flipped = null_space[:, :n_kernel].reshape(-1, kh, kw)[:, ::-1, ::-1]
         null_space = np.concatenate(
             [flipped.reshape(-1, n_kernel), null_space[:, n_kernel:]], axis=1
         )
-    identifiable = rank == n
+    identifiable = spectrum.rank == n
     if not identifiable:
-        words = _describe_undetermined(eigenvectors[:, kept], kh, kw, bias, n - rank)
-        chosen = {
-            "lstsq": "returning the minimum-norm solution",
-            "ridge": "the penalty sets the undetermined part to zero",
-            "fft": "the regularisation sets the undetermined part",
-            "gd": "gradient descent from zero leaves the undetermined part at zero",
-        }[method]
-        warnings.warn(
-            f"{func}: the kernel is not identifiable from these data: rank {rank} of "
-            f"{n} unknowns; {words}; {chosen}. The undetermined combinations are in "
-            "KernelEstimate.null_space.",
-            UserWarning,
-            stacklevel=2,
-        )
+        _warn_undetermined(func, spectrum, kh, kw, bias, method)
     return KernelEstimate(
         kernel=np.ascontiguousarray(kernel),
         bias=bias_value,
         residual=residual,
-        rank=rank,
+        rank=spectrum.rank,
         n_unknowns=n,
-        condition_number=condition,
+        condition_number=spectrum.condition_number,
         identifiable=identifiable,
         null_space=null_space,
         method=method,
+    )
+
+
+def _rms_residual(
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]],
+    shape_mode: str,
+    kernel: NDArray[Any],
+    bias: float,
+) -> float:
+    """Root mean square of ``Y - correlate(X, kernel) - bias`` over every pair."""
+    kh, kw = kernel.shape
+    squared, count = 0.0, 0
+    for x, y in pairs:
+        prediction = corr2d(_extend(x, shape_mode, kh, kw), kernel, method="direct")
+        difference = y - prediction - bias
+        squared += float(np.sum(difference * difference))
+        count += difference.size
+    return math.sqrt(squared / count)
+
+
+def _warn_undetermined(
+    func: str, spectrum: _Spectrum, kh: int, kw: int, bias: bool, method: str
+) -> None:
+    n = kh * kw + int(bias)
+    rank = spectrum.rank
+    words = _describe_undetermined(spectrum.eigenvectors[:, spectrum.kept], kh, kw, bias, n - rank)
+    chosen = {
+        "lstsq": "returning the minimum-norm solution",
+        "ridge": "the penalty sets the undetermined part to zero",
+        "fft": "the regularisation sets the undetermined part",
+        "gd": "gradient descent from zero leaves the undetermined part at zero",
+    }[method]
+    warnings.warn(
+        f"{func}: the kernel is not identifiable from these data: rank {rank} of "
+        f"{n} unknowns; {words}; {chosen}. The undetermined combinations are in "
+        "KernelEstimate.null_space.",
+        UserWarning,
+        stacklevel=4,  # the caller of estimate_kernel
     )
 
 

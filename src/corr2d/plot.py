@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from corr2d.io import ImageWriteError, _atomic_write
+from corr2d.io._atomic import atomic_write
+from corr2d.io.errors import ImageWriteError
 
 __all__ = [
     "plot_arrays",
@@ -53,7 +54,7 @@ def _save(figure: Any, path: str | os.PathLike[str], overwrite: bool) -> Path:
         raise FileExistsError(f"{file}: already exists (use --force to replace it)")
     if not file.parent.is_dir():
         raise ImageWriteError(f"{file}: the folder {str(file.parent)!r} does not exist")
-    _atomic_write(file, lambda target: figure.savefig(target, format="png"), overwrite=overwrite)
+    atomic_write(file, lambda target: figure.savefig(target, format="png"), overwrite=overwrite)
     return file
 
 

@@ -11,12 +11,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import typer
 from numpy.typing import NDArray
 
-__all__ = ["BenchRow", "available_peers", "run_benchmark"]
+from corr2d.cli._shared import (
+    EXIT_HELP,
+    EXIT_USAGE,
+    fail,
+    make_console,
+)
+
+__all__ = [
+    "EPILOG",
+    "BenchRow",
+    "available_peers",
+    "bench_command",
+    "run_benchmark",
+]
 
 Runner = Callable[[NDArray[Any], NDArray[Any]], Any]
 
@@ -163,3 +177,81 @@ def run_benchmark(
         if progress is not None:
             progress.stop()
     return [BenchRow(size=n, kernel=m, times=times[(n, m)]) for n, m in cases]
+
+
+EPILOG = (
+    "[bold]Examples[/bold]\n\n"
+    "  corr2d bench --quick\n\n"
+    "  corr2d bench --sizes 256,1024 --kernels 3,9,31 --dtype float32\n\n" + EXIT_HELP
+)
+
+
+def bench_command(
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes, few repeats.")] = False,
+    sizes: Annotated[
+        str | None, typer.Option(metavar="N,N,...", help="Image sizes (square).")
+    ] = None,
+    kernel_sizes: Annotated[
+        str | None, typer.Option("--kernels", metavar="K,K,...", help="Kernel sizes (square).")
+    ] = None,
+    dtype: Annotated[Literal["float32", "float64"], typer.Option(help="Data type.")] = "float64",
+    repeat: Annotated[int | None, typer.Option(min=1, help="Timed runs per case.")] = None,
+) -> None:
+    """Time corr2d's 'same' correlation against the installed peers.
+
+    Peers, when importable: scipy.signal.correlate2d, scipy.ndimage.correlate,
+    scipy.signal.fftconvolve, cv2.filter2D and torch's conv2d.  Prints the median time
+    of each and its ratio to corr2d (above 1: corr2d is faster).
+    """
+
+    def numbers(text: str | None, default: tuple[int, ...], option: str) -> tuple[int, ...]:
+        if text is None:
+            return default
+        try:
+            values = tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            fail(f"{option} must be comma-separated integers, got {text!r}", EXIT_USAGE)
+        if not values or min(values) < 1:
+            fail(f"{option} must be positive integers, got {text!r}", EXIT_USAGE)
+        return values
+
+    image_sizes = numbers(sizes, (128, 256) if quick else (256, 512, 1024), "--sizes")
+    kernels_ = numbers(kernel_sizes, (3, 9) if quick else (3, 7, 15, 31), "--kernels")
+    runs = repeat if repeat is not None else (3 if quick else 7)
+    console = make_console()
+    rows = run_benchmark(
+        image_sizes,
+        kernels_,
+        dtype=dtype,
+        repeat=runs,
+        quick=quick,
+        progress_console=make_console(stderr=True),
+    )
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title=f"median of {runs} runs, {dtype}, mode 'same'; ratio = its time / "
+        "corr2d's (above 1: corr2d is faster)",
+        title_justify="left",
+    )
+    for column in ("image", "kernel", "implementation", "median", "ratio"):
+        table.add_column(column, justify="left" if column == "implementation" else "right")
+    for row in rows:
+        base = row.times["corr2d"]
+        for index, (name, value) in enumerate(row.times.items()):
+            table.add_row(
+                f"{row.size}x{row.size}" if index == 0 else "",
+                f"{row.kernel}x{row.kernel}" if index == 0 else "",
+                name,
+                milliseconds(value),
+                "1" if name == "corr2d" else f"{value / base:.2f}",
+                end_section=index == len(row.times) - 1,
+            )
+    console.print(table)
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms"

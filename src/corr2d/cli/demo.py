@@ -10,15 +10,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+import typer
 from numpy.typing import NDArray
+
+from corr2d.cli._options import ForceOption
+from corr2d.cli._shared import (
+    EXIT_HELP,
+    EXIT_OUTPUT,
+    check_new_files,
+    fail,
+    make_console,
+    plot_folder,
+)
 
 __all__ = [
     "CHAPTER_INITIAL_KERNEL",
+    "EPILOG",
     "ChapterDemo",
     "chapter_demo",
+    "demo_command",
     "print_demo",
     "write_demo_figures",
 ]
@@ -290,3 +303,45 @@ def write_demo_figures(
         overwrite=overwrite,
     )
     return paths
+
+
+EPILOG = (
+    "[bold]Examples[/bold]\n\n"
+    "  corr2d demo\n\n"
+    "  corr2d demo --seed 1 --plot figures/\n\n" + EXIT_HELP
+)
+
+
+def demo_command(
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Draw the initial kernel with this seed (default: the chapter's "
+            "own start, which reproduces its printed losses)."
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Write the demo's four figures into this folder."),
+    ] = None,
+    force: ForceOption = False,
+) -> None:
+    """The chapter "Convolutions for Images", end to end.
+
+    The 3x3 example ([[19, 25], [37, 43]]), the 6x8 edge image and its edges, the
+    transposed image, learning the 1x2 kernel back, convolution as correlation with the
+    flipped kernel, and the receptive field of two stacked 2x2 layers.
+    """
+    if plot is not None:
+        if plot.exists() and not plot.is_dir():
+            fail(f"{plot}: --plot needs a folder, and this is a file", EXIT_OUTPUT)
+        check_new_files([plot / name for name in FIGURES], force)
+    demo = chapter_demo(seed)
+    console = make_console()
+    print_demo(demo, console)
+    if plot is not None:
+        folder = plot_folder(plot)
+        assert folder is not None
+        console.print()
+        for path in write_demo_figures(demo, folder, overwrite=force):
+            console.print(f"figure: {path}", markup=False)

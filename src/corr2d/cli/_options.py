@@ -1,0 +1,130 @@
+"""Option types and value parsers shared by the commands."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import typer
+from numpy.typing import NDArray
+
+from corr2d.cli._shared import EXIT_INPUT, CLIError
+from corr2d.io.errors import KernelFileError
+from corr2d.kernel_spec import load_kernel
+
+__all__ = [
+    "Boundary",
+    "DtypeOption",
+    "ForceOption",
+    "KernelOption",
+    "MaxPixelsOption",
+    "MethodOption",
+    "Mode",
+    "Pair",
+    "SaveKernelOption",
+    "ScaleOption",
+    "parse_kernel_option",
+    "parse_size",
+    "parse_unit",
+    "positive",
+]
+
+
+def parse_kernel_option(spec: str) -> NDArray[np.float64]:
+    """Typer parser for --kernel: file, name[:params] or inline rows."""
+    try:
+        return load_kernel(spec)
+    except (KernelFileError, FileNotFoundError) as exc:
+        # An input problem (exit 3), not a usage error: raise past click's ValueError net.
+        raise CLIError(str(exc), EXIT_INPUT) from exc
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two ints parsed from one option value (a kernel size, an input shape, a unit)."""
+
+    first: int
+    second: int
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return (self.first, self.second)
+
+
+def parse_size(text: str) -> Pair:
+    """Typer parser for --size: ``5x5``, ``3x5`` or ``5``."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX,]\s*(\d+))?\s*", text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a size; write it as HxW, e.g. 5x5 (or 5)")
+    rows = int(match.group(1))
+    cols = int(match.group(2)) if match.group(2) is not None else rows
+    if rows < 1 or cols < 1:
+        raise ValueError(f"{text!r}: sizes must be at least 1x1")
+    return Pair(rows, cols)
+
+
+def parse_unit(text: str) -> Pair:
+    """Typer parser for --unit: ``ROW,COL``."""
+    match = re.fullmatch(r"\s*(\d+)\s*[,x]\s*(\d+)\s*", text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a unit; write it as ROW,COL, e.g. 0,0")
+    return Pair(int(match.group(1)), int(match.group(2)))
+
+
+def positive(value: float) -> float:
+    if not (np.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive number, got {value}")
+    return value
+
+
+Mode = Literal["full", "valid", "same"]
+Boundary = Literal["fill", "wrap", "symm"]
+Method = Literal["auto", "direct", "fft"]
+Scale = Literal["auto", "clip", "abs", "none"]
+OutDtype = Literal["input", "uint8", "uint16", "float32", "float64"]
+
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Replace existing output files.")]
+SaveKernelOption = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", help="Write the kernel to a .npy, .txt or .csv file."),
+]
+MaxPixelsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse images with more pixels than this (decompression-bomb guard).",
+    ),
+]
+KernelOption = Annotated[
+    NDArray[np.float64],
+    typer.Option(
+        "--kernel",
+        "-k",
+        parser=parse_kernel_option,
+        metavar="NAME|FILE|ROWS",
+        help="A registered kernel with optional parameters ([cyan]sobel-dx[/cyan], "
+        "[cyan]gaussian:sigma=2[/cyan]; see [bold]corr2d kernels[/bold]), a .npy/.txt/.csv "
+        'file, or inline rows ([cyan]"1,-1;0,2"[/cyan]: rows split by ";").',
+    ),
+]
+ScaleOption = Annotated[
+    Scale,
+    typer.Option(
+        help="How responses become pixels. [cyan]auto[/cyan]: non-negative results kept "
+        "if they fit the output type, else scaled so the maximum is white; signed results "
+        "(kernel with negative weights) mapped around mid-grey, 0 -> 128 (8-bit). "
+        "[cyan]clip[/cyan]: round and clip to the type's range. [cyan]abs[/cyan]: "
+        "magnitude, then as auto. [cyan]none[/cyan]: raw float32 values (TIFF output).",
+    ),
+]
+DtypeOption = Annotated[
+    OutDtype,
+    typer.Option("--dtype", help="Output pixel type; 'input' keeps the input's."),
+]
+MethodOption = Annotated[
+    Method, typer.Option(help="Compiled loops ('direct'), FFT, or 'auto' (cost model).")
+]

@@ -1,0 +1,90 @@
+"""``corr2d edges``: the gradient magnitude of an image, or one derivative."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from corr2d.cli._options import (
+    Boundary,
+    DtypeOption,
+    ForceOption,
+    MaxPixelsOption,
+    MethodOption,
+    ScaleOption,
+)
+from corr2d.cli._shared import (
+    EXIT_HELP,
+    EXIT_USAGE,
+    check_inputs,
+    check_output,
+    fail,
+    make_console,
+    shape_text,
+    write_pixels,
+)
+from corr2d.io.images import DEFAULT_MAX_PIXELS
+
+__all__ = ["EPILOG", "edges_command"]
+
+
+EPILOG = (
+    "[bold]Examples[/bold]\n\n"
+    "  corr2d edges photo.png magnitude.png\n\n"
+    "  corr2d edges photo.png dx.png --operator scharr --axis x\n\n"
+    "  corr2d edges scan.tif magnitude.tif --scale none\n\n" + EXIT_HELP
+)
+
+
+def edges_command(
+    input: Annotated[Path, typer.Argument(metavar="INPUT", help="The image.", show_default=False)],
+    output: Annotated[
+        Path, typer.Argument(metavar="OUTPUT", help="The output image.", show_default=False)
+    ],
+    operator: Annotated[
+        Literal["sobel", "scharr", "prewitt", "finite"],
+        typer.Option(help="Derivative kernels; 'finite' is central differences."),
+    ] = "sobel",
+    axis: Annotated[
+        Literal["x", "y"] | None,
+        typer.Option(
+            help="One signed derivative: 'x' along columns (edges running up-down), 'y' "
+            "along rows.  Default: the gradient magnitude."
+        ),
+    ] = None,
+    boundary: Annotated[Boundary, typer.Option(help="Border rule.")] = "symm",
+    method: MethodOption = "auto",
+    scale: ScaleOption = "auto",
+    dtype: DtypeOption = "input",
+    force: ForceOption = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Edges: the gradient magnitude sqrt(dx^2 + dy^2), or one derivative with --axis.
+
+    With [bold]--scale auto[/bold] the magnitude is scaled so the strongest edge is white,
+    and a single derivative is drawn around mid-grey (0 is grey).
+    """
+    from corr2d.filtering import gradient_image
+    from corr2d.io import read_image
+
+    check_inputs([input])
+    if (scale == "none" or dtype in ("float32", "float64")) and output.suffix.lower() not in (
+        ".tif",
+        ".tiff",
+    ):
+        fail(
+            f"{output}: floating-point output (--scale none or --dtype float) needs a .tif "
+            "or .tiff file",
+            EXIT_USAGE,
+        )
+    check_output(output, [input], force)
+    image = read_image(input, max_pixels=max_pixels)
+    response = gradient_image(image, operator, axis, boundary, method=method)
+    written = write_pixels(output, response, image, scale, dtype, axis is not None, force)
+    what = "gradient magnitude" if axis is None else f"d/d{axis}"
+    make_console().print(
+        f"{input} -> {output} ({operator} {what}, {shape_text(response.shape)}, {written})",
+        markup=False,
+    )

@@ -1,0 +1,167 @@
+"""``corr2d filter``: correlate image files with a kernel, channel by channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corr2d.cli._options import (
+    Boundary,
+    DtypeOption,
+    ForceOption,
+    KernelOption,
+    MaxPixelsOption,
+    MethodOption,
+    Mode,
+    ScaleOption,
+)
+from corr2d.cli._shared import (
+    EXIT_HELP,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    check_inputs,
+    check_output,
+    fail,
+    make_console,
+    shape_text,
+    write_pixels,
+)
+from corr2d.io.images import DEFAULT_MAX_PIXELS
+
+__all__ = ["EPILOG", "filter_command"]
+
+
+def tiff_name(path: Path) -> Path:
+    return path if path.suffix.lower() in (".tif", ".tiff") else path.with_suffix(".tif")
+
+
+EPILOG = (
+    "[bold]Examples[/bold]\n\n"
+    "  corr2d filter photo.png edges.png --kernel sobel-dx\n\n"
+    "  corr2d filter photo.png blur.png --kernel gaussian:sigma=2 --boundary symm\n\n"
+    '  corr2d filter scan.tif diff.tif --kernel "1,-1" --scale none\n\n'
+    "  corr2d filter a.png b.jpg c.tif out/ --kernel my_kernel.npy\n\n" + EXIT_HELP
+)
+
+
+def filter_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="INPUT... OUTPUT",
+            help="Input images (PNG, JPEG, TIFF), then the output file, or a folder when "
+            "there are several inputs.",
+            show_default=False,
+        ),
+    ],
+    kernel: KernelOption,
+    mode: Annotated[
+        Mode, typer.Option(help="Output size: 'same' as the input, 'valid' or 'full'.")
+    ] = "same",
+    boundary: Annotated[
+        Boundary,
+        typer.Option(help="Border rule: 'symm' mirror, 'fill' with --fillvalue, 'wrap'."),
+    ] = "symm",
+    fillvalue: Annotated[float, typer.Option(help="The value outside for 'fill'.")] = 0.0,
+    convolve: Annotated[
+        bool, typer.Option("--convolve", help="Convolve (flip the kernel) instead of correlate.")
+    ] = False,
+    method: MethodOption = "auto",
+    scale: ScaleOption = "auto",
+    dtype: DtypeOption = "input",
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.png",
+            help="Also draw input, kernel and output side by side (single input only).",
+        ),
+    ] = None,
+    force: ForceOption = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Filter images with a kernel: 2-D cross-correlation, channel by channel.
+
+    Colour images are filtered per channel (an alpha channel is dropped); 8-bit, 16-bit
+    and floating-point images keep their type unless [bold]--dtype[/bold] says otherwise.
+    """
+    from corr2d.filtering import filter_image
+    from corr2d.io import read_image
+
+    if len(paths) < 2:
+        fail("filter needs at least one INPUT and an OUTPUT", EXIT_USAGE)
+    inputs, output = paths[:-1], paths[-1]
+    check_inputs(inputs)
+    folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if plot is not None and folder_mode:
+        fail("--plot draws one input; give a single INPUT and an OUTPUT file", EXIT_USAGE)
+    if folder_mode:
+        if output.exists() and not output.is_dir():
+            fail(f"{output}: several inputs need an output folder, and this is a file", EXIT_USAGE)
+        targets = [output / source.name for source in inputs]
+        if scale == "none" or dtype in ("float32", "float64"):
+            targets = [tiff_name(target) for target in targets]
+        names = [target.name for target in targets]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            fail(
+                f"several inputs would be written to the same file: {', '.join(duplicates)}",
+                EXIT_OUTPUT,
+            )
+    else:
+        targets = [output]
+        if (scale == "none" or dtype in ("float32", "float64")) and output.suffix.lower() not in (
+            ".tif",
+            ".tiff",
+        ):
+            fail(
+                f"{output}: floating-point output (--scale none or --dtype float) needs a "
+                ".tif or .tiff file",
+                EXIT_USAGE,
+            )
+    for target in targets:
+        check_output(target, inputs, force)
+    if plot is not None:
+        check_output(plot, inputs, force)
+    if folder_mode:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{output}: cannot create the folder ({exc.strerror or exc})", EXIT_OUTPUT)
+
+    signed = bool((kernel < 0).any())
+    console = make_console()
+
+    def run_one(source: Path, target: Path) -> str:
+        image = read_image(source, max_pixels=max_pixels)
+        response = filter_image(
+            image, kernel, mode, boundary, fillvalue, convolve=convolve, method=method
+        )
+        written = write_pixels(target, response, image, scale, dtype, signed, force)
+        if plot is not None:
+            from corr2d.plot import plot_filter
+
+            plot_filter(image, kernel, response, plot, overwrite=force)
+        return f"{source} -> {target} ({shape_text(response.shape)}, {written}, scale {scale})"
+
+    if len(inputs) == 1:
+        console.print(run_one(inputs[0], targets[0]), markup=False)
+        if plot is not None:
+            console.print(f"figure: {plot}", markup=False)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("filter"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=make_console(stderr=True),
+    ) as progress:
+        task = progress.add_task("", total=len(inputs))
+        for source, target in zip(inputs, targets, strict=True):
+            progress.update(task, description=source.name)
+            line = run_one(source, target)
+            progress.console.print(line, markup=False)
+            progress.advance(task)

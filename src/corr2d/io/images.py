@@ -1,0 +1,339 @@
+"""Image files: reading PNG, JPEG and TIFF into arrays, and writing arrays back.
+
+Images are NumPy arrays of shape ``(H, W)`` (grey) or ``(H, W, C)`` (colour, ``C`` of 3
+or 4; 2 for grey with alpha) in the dtype they were stored in: ``uint8``, ``uint16``,
+``float32`` or ``float64``.  Pixel values are never rescaled on reading, so a filter
+computes on the numbers in the file.
+
+* :func:`read_image` reads PNG, JPEG and TIFF (and the other formats Pillow decodes);
+  TIFF goes through ``tifffile``, which keeps 16-bit colour and floating-point data.
+  It refuses images with more pixels than ``max_pixels`` before decoding them.
+* :func:`write_image` writes PNG, JPEG or TIFF atomically (a temporary file in the same
+  folder, then a rename), and never replaces an existing file unless asked to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from corr2d.io._atomic import atomic_write
+from corr2d.io.errors import ImageReadError, ImageTooLargeError, ImageWriteError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "READ_SUFFIXES",
+    "WRITE_SUFFIXES",
+    "read_image",
+    "write_image",
+]
+
+#: The default limit on width * height, a guard against decompression bombs.
+DEFAULT_MAX_PIXELS = 2**28
+
+#: File suffixes :func:`write_image` writes, and the format each means.
+WRITE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+#: File suffixes :func:`read_image` is documented to read (others Pillow knows also work).
+READ_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_image(
+    path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> NDArray[Any]:
+    """Read an image file into an array, keeping its dtype and values.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A PNG, JPEG or TIFF file (other formats Pillow decodes, such as BMP, also work).
+        TIFF files are read with ``tifffile``; only their first image is read.
+    max_pixels : int, optional
+        Refuse images with more than this many pixels (width times height) before
+        decoding them.  Default ``2**28``.
+
+    Returns
+    -------
+    image : ndarray, shape (H, W) or (H, W, C)
+        ``uint8`` or ``uint16`` for integer images (1-bit images become ``uint8`` 0/255),
+        ``float32``/``float64`` for floating-point TIFFs.  Palette and CMYK images are
+        converted to RGB(A).  ``C`` is 2 (grey and alpha), 3 (RGB) or 4 (RGBA).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ImageTooLargeError
+        If the image has more than ``max_pixels`` pixels.
+    ImageReadError
+        If the file is not an image, is corrupt or truncated, or holds data this
+        function does not read (16-bit colour PNG, which Pillow would silently reduce to
+        8 bits, complex or more than 3-D TIFF data).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from corr2d.io import read_image, write_image
+    >>> folder = tempfile.mkdtemp()
+    >>> image = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000
+    >>> write_image(os.path.join(folder, "ramp.png"), image)
+    >>> back = read_image(os.path.join(folder, "ramp.png"))
+    >>> back.dtype, bool((back == image).all())
+    (dtype('uint16'), True)
+    """
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"{file}: no such file")
+    if file.is_dir():
+        raise ImageReadError(f"{file}: is a folder, not an image file")
+    if not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ValueError(f"read_image: `max_pixels` must be a positive int, got {max_pixels!r}")
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(32)
+    except OSError as exc:
+        raise ImageReadError(f"{file}: cannot be read ({exc.strerror or exc})") from exc
+    if not head:
+        raise ImageReadError(f"{file}: empty file, not an image")
+    if head[:4] in _TIFF_MAGIC:
+        image = _read_tiff(file, int(max_pixels))
+    else:
+        if head[:8] == _PNG_MAGIC and len(head) >= 26 and head[24] == 16 and head[25] in (2, 4, 6):
+            raise ImageReadError(
+                f"{file}: 16-bit colour PNG is not supported (Pillow would reduce it to "
+                "8 bits); save it as TIFF instead"
+            )
+        image = _read_with_pillow(file, int(max_pixels))
+    if image.size == 0:
+        raise ImageReadError(f"{file}: the image has no pixels")
+    return image
+
+
+def _check_pixels(file: Path, height: int, width: int, max_pixels: int) -> None:
+    if height * width > max_pixels:
+        raise ImageTooLargeError(
+            f"{file}: {width}x{height} image has {width * height} pixels, more than the "
+            f"limit of {max_pixels} (raise the limit, --max-pixels, only for a trusted file)"
+        )
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int) -> Iterator[None]:
+    """Make Pillow's decompression-bomb check use ``max_pixels``, its warning an error."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _read_with_pillow(file: Path, max_pixels: int) -> NDArray[Any]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with _pillow_limit(max_pixels), Image.open(file) as opened:
+            _check_pixels(file, opened.height, opened.width, max_pixels)
+            opened.load()
+            image = _pillow_to_array(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(
+            f"{file}: more pixels than the limit of {max_pixels} (raise the limit, "
+            "--max-pixels, only for a trusted file)"
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"{file}: not an image in a supported format") from exc
+    except (OSError, SyntaxError, EOFError, ValueError, zlib.error) as exc:
+        if isinstance(exc, ImageReadError):
+            raise
+        raise ImageReadError(f"{file}: corrupt or truncated image ({exc})") from exc
+    return image
+
+
+def _pillow_to_array(image: Any) -> NDArray[Any]:
+    mode = image.mode
+    if mode == "1":
+        return np.asarray(image.convert("L"))
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(image)
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    if mode == "I":
+        values = np.asarray(image)
+        if values.min() >= 0 and values.max() <= np.iinfo(np.uint16).max:
+            return values.astype(np.uint16)
+        return values.astype(np.float64)
+    if mode == "F":
+        return np.asarray(image).astype(np.float32)
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    if mode == "La":
+        return np.asarray(image.convert("LA"))
+    if mode == "RGBa":
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))
+
+
+def _read_tiff(file: Path, max_pixels: int) -> NDArray[Any]:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(file) as tif:
+            if not tif.pages:
+                raise ImageReadError(f"{file}: TIFF file holds no image")
+            page = tif.pages.first
+            axes = page.axes
+            shape = page.shape
+            height = shape[axes.index("Y")] if "Y" in axes else 0
+            width = shape[axes.index("X")] if "X" in axes else 0
+            _check_pixels(file, height, width, max_pixels)
+            data = page.asarray()
+    except ImageReadError:
+        raise
+    except Exception as exc:  # tifffile raises many kinds on damaged files
+        raise ImageReadError(f"{file}: corrupt or truncated TIFF ({exc})") from exc
+    if "S" in axes and axes.index("S") != data.ndim - 1 and data.ndim == 3:
+        data = np.moveaxis(data, axes.index("S"), -1)
+    data = np.squeeze(data) if data.ndim > 3 else data
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] > 4):
+        raise ImageReadError(
+            f"{file}: TIFF data of shape {data.shape} (axes {axes!r}) is not a 2-D grey or "
+            "colour image"
+        )
+    kind = data.dtype.kind
+    if kind == "b":
+        return data.astype(np.uint8) * np.uint8(255)
+    if kind == "f":
+        return np.ascontiguousarray(data if data.dtype.itemsize >= 4 else data.astype(np.float32))
+    if kind == "u" and data.dtype.itemsize <= 2:
+        return np.ascontiguousarray(data)
+    if kind in "ui":
+        return data.astype(np.float64)
+    raise ImageReadError(f"{file}: TIFF data of dtype {data.dtype} is not supported")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: ArrayLike,
+    *,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> None:
+    """Write an image atomically, choosing the format by the file suffix.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Ends in ``.png``, ``.jpg``/``.jpeg`` or ``.tif``/``.tiff``.
+    image : array_like, shape (H, W) or (H, W, C)
+        ``C`` of 2 (grey and alpha), 3 (RGB) or 4 (RGBA).  PNG holds ``uint8`` images
+        and ``uint16`` grey images; JPEG holds ``uint8`` grey or RGB; TIFF holds
+        ``uint8``, ``uint16``, ``float32`` and ``float64`` images with any of those
+        channel counts.  Other dtypes are refused rather than silently converted.
+    overwrite : bool, optional
+        Replace an existing file.  Default False: an existing file is left untouched.
+    quality : int, optional
+        JPEG quality, 1 to 95.  Default 95.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    ImageWriteError
+        If the suffix is not one of the above, the format cannot hold the image's dtype
+        or channels, or the file cannot be created (missing folder, no permission).
+
+    Notes
+    -----
+    The data are first written to a temporary file in the destination folder, which is
+    then renamed onto ``path``, so an interrupted write never leaves a partial image.
+    Without ``overwrite`` the rename is a hard link, which fails if ``path`` appeared in
+    the meantime.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        listed = ", ".join(WRITE_SUFFIXES)
+        raise ImageWriteError(f"{file}: unsupported output format {suffix!r} (use one of {listed})")
+    array = np.asarray(image)
+    fmt = WRITE_SUFFIXES[suffix]
+    _check_writable(file, array, fmt)
+    if not overwrite and file.exists():
+        raise FileExistsError(f"{file}: already exists (use --force to replace it)")
+    folder = file.parent
+    if not folder.is_dir():
+        raise ImageWriteError(f"{file}: the folder {str(folder)!r} does not exist")
+
+    def encode(target: Path) -> None:
+        if fmt == "TIFF":
+            import tifffile
+
+            photometric = "rgb" if array.ndim == 3 and array.shape[2] in (3, 4) else "minisblack"
+            extrasamples = None
+            if array.ndim == 3 and array.shape[2] in (2, 4):
+                extrasamples = ("unassalpha",)
+            tifffile.imwrite(
+                target,
+                np.ascontiguousarray(array),
+                photometric=photometric,
+                extrasamples=extrasamples,
+                planarconfig="contig" if array.ndim == 3 else None,
+            )
+        else:
+            from PIL import Image
+
+            picture = Image.fromarray(np.ascontiguousarray(array))
+            options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
+            picture.save(target, format=fmt, **options)
+
+    atomic_write(file, encode, overwrite=overwrite)
+
+
+def _check_writable(file: Path, array: NDArray[Any], fmt: str) -> None:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ImageWriteError(
+            f"{file}: an image must have shape (H, W) or (H, W, C) with C of 2, 3 or 4, "
+            f"got shape {array.shape}"
+        )
+    if array.size == 0:
+        raise ImageWriteError(f"{file}: the image has no pixels (shape {array.shape})")
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    dtype = array.dtype
+    if fmt == "TIFF":
+        if dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+            raise ImageWriteError(
+                f"{file}: TIFF output holds uint8, uint16, float32 or float64 images, got {dtype}"
+            )
+    elif fmt == "PNG":
+        if not (dtype == np.uint8 or (dtype == np.uint16 and channels == 1)):
+            raise ImageWriteError(
+                f"{file}: PNG output holds uint8 images and uint16 grey images, got {dtype} "
+                f"with {channels} channel(s); write a .tif for this data"
+            )
+    elif not (dtype == np.uint8 and channels in (1, 3)):
+        raise ImageWriteError(
+            f"{file}: JPEG output holds uint8 grey or RGB images, got {dtype} with "
+            f"{channels} channel(s); write a .png or .tif for this data"
+        )
