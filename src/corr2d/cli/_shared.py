@@ -6,12 +6,15 @@ and an exit code from :data:`EXIT_CODES`; nothing is written when a command fail
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import typer
@@ -30,9 +33,10 @@ __all__ = [
     "EXIT_OUTPUT",
     "EXIT_USAGE",
     "CLIError",
+    "Output",
+    "Outputs",
     "check_inputs",
-    "check_new_files",
-    "check_output",
+    "check_outputs",
     "classify",
     "emit_warnings",
     "fail",
@@ -41,7 +45,6 @@ __all__ = [
     "number_text",
     "one_line",
     "output_dtype",
-    "plot_folder",
     "report",
     "same_file",
     "save_kernel",
@@ -136,23 +139,13 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (links and ``..`` included), existing or not."""
     try:
         if a.exists() and b.exists():
             return a.samefile(b)
     except OSError:
         return False
     return a.resolve() == b.resolve()
-
-
-def check_output(output: Path, inputs: Sequence[Path], force: bool) -> None:
-    """Refuse to write onto an input (ever) or onto an existing file (without --force)."""
-    for source in inputs:
-        if same_file(output, source):
-            fail(f"{output}: is an input; refusing to overwrite an input file", EXIT_OUTPUT)
-    if output.exists() and not force:
-        fail(f"{output}: already exists (use --force to replace it)", EXIT_OUTPUT)
-    if output.exists() and output.is_dir():
-        fail(f"{output}: is a folder; give a file name", EXIT_OUTPUT)
 
 
 def check_inputs(inputs: Sequence[Path]) -> None:
@@ -163,24 +156,216 @@ def check_inputs(inputs: Sequence[Path]) -> None:
             fail(f"{source}: is a folder, not an image file", EXIT_INPUT)
 
 
-def plot_folder(folder: Path | None) -> Path | None:
-    if folder is None:
-        return None
-    if folder.exists() and not folder.is_dir():
-        fail(f"{folder}: --plot needs a folder, and this is a file", EXIT_OUTPUT)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"{folder}: cannot create the folder ({exc.strerror or exc})", EXIT_OUTPUT)
-    return folder
+# --------------------------------------------------------------------------- outputs
+
+OutputKind = Literal["image", "kernel", "figure", "folder"]
 
 
-def check_new_files(paths: Sequence[Path], force: bool) -> None:
+def _suffixes(kind: OutputKind) -> tuple[str, ...]:
+    from corr2d.io.images import WRITE_SUFFIXES
+    from corr2d.io.kernel_files import KERNEL_FILE_SUFFIXES
+
+    table = {"image": tuple(WRITE_SUFFIXES), "kernel": KERNEL_FILE_SUFFIXES, "figure": (".png",)}
+    return table.get(kind, ())
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a command: its path, what is written there, and the option naming it.
+
+    ``kind`` is 'image' (PNG, JPEG or TIFF), 'kernel' (.npy, .txt, .csv), 'figure' (PNG) or
+    'folder' (created by the command, for the files it holds).
+    """
+
+    path: Path
+    kind: OutputKind
+    option: str = "OUTPUT"
+
+
+class Outputs:
+    """The outputs of one command: checked before any work, written only when it succeeds.
+
+    Made by :func:`check_outputs`.  Used as a context manager around the command's work:
+    each writer writes into :meth:`stage`'s temporary path beside the final one, and the
+    temporaries are moved into place together when the block ends without an exception.
+    Any failure, Ctrl-C included, removes them and the folders this command created, so a
+    failed command leaves nothing behind.  A Ctrl-C during the final moves (a few renames)
+    is held until they finish.
+    """
+
+    def __init__(self, outputs: Sequence[Output], force: bool) -> None:
+        self.force = force
+        self._declared = {output.path.absolute(): output for output in outputs}
+        self._staged: dict[Path, Path] = {}
+        self._created: list[Path] = []
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def stage(self, path: Path) -> Path:
+        """A fresh temporary path, with ``path``'s suffix, to write ``path``'s content to."""
+        import secrets
+
+        final = path.absolute()
+        if final not in self._declared:
+            raise RuntimeError(f"{path}: not one of the checked outputs")
+        self._make_folder(final.parent)
+        temporary = final.parent / f".{final.stem}.{secrets.token_hex(4)}.part{final.suffix}"
+        self._staged[final] = temporary
+        return temporary
+
+    def _make_folder(self, folder: Path) -> None:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except OSError as exc:
+                fail(f"{path}: cannot create the folder ({exc.strerror or exc})", EXIT_OUTPUT)
+            self._created.append(path)
+
+    def folder(self, path: Path) -> Path:
+        """Create a declared output folder (removed again if the command fails)."""
+        self._make_folder(path.absolute())
+        return path
+
+    def commit(self) -> None:
+        """Move every staged file into place; refuse files that appeared meanwhile."""
+        with _sigint_held():
+            placed: list[Path] = []
+            try:
+                for final, temporary in self._staged.items():
+                    if not temporary.exists():
+                        continue
+                    _place(temporary, final, self.force)
+                    placed.append(final)
+            except BaseException:
+                if not self.force:
+                    for final in placed:
+                        final.unlink(missing_ok=True)
+                self.discard()
+                raise
+            self._staged.clear()
+            self._created.clear()
+
+    def discard(self) -> None:
+        """Remove the staged files and the folders this command created."""
+        for temporary in self._staged.values():
+            temporary.unlink(missing_ok=True)
+        self._staged.clear()
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self._created.clear()
+
+
+def _place(temporary: Path, final: Path, force: bool) -> None:
     if force:
+        os.replace(temporary, final)
         return
-    for path in paths:
-        if path.exists():
-            fail(f"{path}: already exists (use --force to replace it)", EXIT_OUTPUT)
+    try:
+        os.link(temporary, final)
+    except FileExistsError:
+        fail(f"{final}: already exists (use --force to replace it)", EXIT_OUTPUT)
+    except OSError:  # no hard links on this file system
+        if final.exists():
+            fail(f"{final}: already exists (use --force to replace it)", EXIT_OUTPUT)
+        os.replace(temporary, final)
+        return
+    temporary.unlink()
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT for the duration (main thread only), then let the command finish."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_outputs(outputs: Sequence[Output | None], inputs: Sequence[Path], force: bool) -> Outputs:
+    """Check every output of a command before any work, and return them for writing.
+
+    Each output must end in a suffix its writer supports, must not be an input (even
+    with ``--force``), must not exist unless ``force`` (and then not as a folder where a
+    file is meant, or the reverse), and its folder must exist or be one the command
+    creates.  No two outputs may name the same file.  ``None`` entries (options not
+    given) are skipped.
+
+    Raises
+    ------
+    CLIError
+        With exit code 4 (:data:`EXIT_OUTPUT`) and the first rule broken.
+    """
+    given = [output for output in outputs if output is not None]
+    folders = {output.path.absolute() for output in given if output.kind == "folder"}
+    seen: dict[Path, Output] = {}
+    for output in given:
+        _check_output(output, inputs, force, folders)
+        key = output.path.resolve()
+        if key in seen:
+            fail(
+                f"{output.path}: {seen[key].option} and {output.option} name the same file; "
+                "give them different names",
+                EXIT_OUTPUT,
+            )
+        seen[key] = output
+    return Outputs(given, force)
+
+
+def _check_output(output: Output, inputs: Sequence[Path], force: bool, folders: set[Path]) -> None:
+    path, option = output.path, output.option
+    suffixes = _suffixes(output.kind)
+    if suffixes and path.suffix.lower() not in suffixes:
+        fail(
+            f"{path}: {option} must end in {', '.join(suffixes)}, got "
+            f"{path.suffix or 'no suffix'!r}",
+            EXIT_OUTPUT,
+        )
+    for source in inputs:
+        if same_file(path, source):
+            fail(f"{path}: is an input; refusing to overwrite an input file", EXIT_OUTPUT)
+    if output.kind == "folder":
+        if path.exists() and not path.is_dir():
+            fail(f"{path}: {option} needs a folder, and this is a file", EXIT_OUTPUT)
+        _check_creatable(path, option)
+        return
+    if path.is_dir():
+        fail(f"{path}: is a folder; {option} needs a file name", EXIT_OUTPUT)
+    if path.exists() and not force:
+        fail(f"{path}: already exists (use --force to replace it)", EXIT_OUTPUT)
+    parent = path.parent.absolute()
+    if parent.is_dir():
+        _check_creatable(parent, option)
+    elif not any(parent == folder or folder in parent.parents for folder in folders):
+        fail(f"{path}: the folder {str(path.parent)!r} does not exist", EXIT_OUTPUT)
+
+
+def _check_creatable(folder: Path, option: str) -> None:
+    """The folder, or its nearest existing ancestor, must be a folder we may write in."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        fail(f"{folder}: {option} cannot go there; {existing} is a file", EXIT_OUTPUT)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"{folder}: permission denied; cannot write in {existing}", EXIT_OUTPUT)
 
 
 def output_dtype(image: NDArray[Any], requested: str, scale: str) -> np.dtype:
@@ -233,28 +418,28 @@ def emit_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
         sys.stderr.write(f"corr2d: warning: {one_line(str(item.message))}\n")
 
 
-def save_kernel(
-    path: Path | None, kernel: NDArray[Any], inputs: Sequence[Path], force: bool
-) -> None:
+def save_kernel(outputs: Outputs, path: Path | None, kernel: NDArray[Any]) -> None:
+    """Write a kernel file (staged in ``outputs``), if ``--save`` was given."""
     if path is None:
         return
     from corr2d.io import write_kernel
 
-    write_kernel(path, kernel, overwrite=force)
+    write_kernel(outputs.stage(path), kernel)
 
 
 def write_pixels(
+    outputs: Outputs,
     path: Path,
     response: NDArray[Any],
     image: NDArray[Any],
     scale: str,
     dtype: str,
     signed: bool,
-    force: bool,
 ) -> np.dtype:
+    """Turn a response into pixels and write the image (staged in ``outputs``)."""
     from corr2d.io import to_image_dtype, write_image
 
     target = output_dtype(image, dtype, scale)
     pixels = to_image_dtype(response, target, scale, signed=signed)  # type: ignore[arg-type]
-    write_image(path, pixels, overwrite=force)
+    write_image(outputs.stage(path), pixels)
     return target

@@ -8,6 +8,7 @@ them in a :class:`ChapterDemo`; :func:`print_demo` prints them, and
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,11 +20,9 @@ from numpy.typing import NDArray
 from corr2d.cli._options import ForceOption
 from corr2d.cli._shared import (
     EXIT_HELP,
-    EXIT_OUTPUT,
-    check_new_files,
-    fail,
+    Output,
+    check_outputs,
     make_console,
-    plot_folder,
 )
 
 __all__ = [
@@ -32,6 +31,7 @@ __all__ = [
     "ChapterDemo",
     "chapter_demo",
     "demo_command",
+    "draw_demo_figures",
     "print_demo",
     "write_demo_figures",
 ]
@@ -262,14 +262,22 @@ def write_demo_figures(
     returns their paths.  Existing files are refused unless ``overwrite`` is True, and
     that is checked for all four before any is written.
     """
-    from corr2d.plot import plot_filter, plot_loss, plot_receptive_field
-
     base = Path(folder)
     paths = [base / name for name in FIGURES]
     if not overwrite:
         for path in paths:
             if path.exists():
                 raise FileExistsError(f"{path}: already exists (use --force to replace it)")
+    draw_demo_figures(demo, paths, overwrite=overwrite)
+    return paths
+
+
+def draw_demo_figures(
+    demo: ChapterDemo, paths: Sequence[str | os.PathLike[str]], *, overwrite: bool = False
+) -> None:
+    """Draw the four figures of :data:`FIGURES` into ``paths``, in that order."""
+    from corr2d.plot import plot_filter, plot_loss, plot_receptive_field
+
     plot_filter(
         demo.X,
         demo.K,
@@ -302,7 +310,6 @@ def write_demo_figures(
         title="two stacked 2x2 layers see 3x3",
         overwrite=overwrite,
     )
-    return paths
 
 
 EPILOG = (
@@ -332,16 +339,21 @@ def demo_command(
     transposed image, learning the 1x2 kernel back, convolution as correlation with the
     flipped kernel, and the receptive field of two stacked 2x2 layers.
     """
-    if plot is not None:
-        if plot.exists() and not plot.is_dir():
-            fail(f"{plot}: --plot needs a folder, and this is a file", EXIT_OUTPUT)
-        check_new_files([plot / name for name in FIGURES], force)
+    figures = [plot / name for name in FIGURES] if plot is not None else []
+    outputs = check_outputs(
+        [
+            Output(plot, "folder", "--plot") if plot is not None else None,
+            *(Output(path, "figure", "--plot") for path in figures),
+        ],
+        [],
+        force,
+    )
     demo = chapter_demo(seed)
     console = make_console()
     print_demo(demo, console)
     if plot is not None:
-        folder = plot_folder(plot)
-        assert folder is not None
+        with outputs:
+            draw_demo_figures(demo, [outputs.stage(path) for path in figures])
         console.print()
-        for path in write_demo_figures(demo, folder, overwrite=force):
+        for path in figures:
             console.print(f"figure: {path}", markup=False)

@@ -18,8 +18,9 @@ from corr2d.cli._options import (
 from corr2d.cli._shared import (
     EXIT_HELP,
     EXIT_USAGE,
+    Output,
     check_inputs,
-    check_output,
+    check_outputs,
     fail,
     make_console,
     shape_text,
@@ -79,10 +80,11 @@ def edges_command(
             "or .tiff file",
             EXIT_USAGE,
         )
-    check_output(output, [input], force)
-    image = read_image(input, max_pixels=max_pixels)
-    response = gradient_image(image, operator, axis, boundary, method=method)
-    written = write_pixels(output, response, image, scale, dtype, axis is not None, force)
+    outputs = check_outputs([Output(output, "image")], [input], force)
+    with outputs:
+        image = read_image(input, max_pixels=max_pixels)
+        response = gradient_image(image, operator, axis, boundary, method=method)
+        written = write_pixels(outputs, output, response, image, scale, dtype, axis is not None)
     what = "gradient magnitude" if axis is None else f"d/d{axis}"
     make_console().print(
         f"{input} -> {output} ({operator} {what}, {shape_text(response.shape)}, {written})",

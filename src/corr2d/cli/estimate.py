@@ -19,13 +19,11 @@ from corr2d.cli._options import (
 from corr2d.cli._pairs import channel_planes, infer_relation, predict, read_pair
 from corr2d.cli._shared import (
     EXIT_HELP,
-    EXIT_OUTPUT,
-    check_output,
+    Output,
+    check_outputs,
     emit_warnings,
-    fail,
     make_console,
     matrix_table,
-    plot_folder,
     save_kernel,
     shape_text,
 )
@@ -96,14 +94,16 @@ def estimate_command(
     relation = infer_relation(X.shape, Y.shape, size, mode)
     if method == "fft" and mode == "auto" and relation == "same":
         relation = "circular"  # Fourier division models the image as periodic
-    figure = None
-    folder = None
-    if save is not None:
-        check_output(save, [x_path, y_path], force)
-    if plot is not None:
-        figure = plot / "estimate.png"
-        if not force and figure.exists():
-            fail(f"{figure}: already exists (use --force to replace it)", EXIT_OUTPUT)
+    figure = plot / "estimate.png" if plot is not None else None
+    outputs = check_outputs(
+        [
+            Output(save, "kernel", "--save") if save is not None else None,
+            Output(plot, "folder", "--plot") if plot is not None else None,
+            Output(figure, "figure", "--plot") if figure is not None else None,
+        ],
+        [x_path, y_path],
+        force,
+    )
     xs, ys = channel_planes(X), channel_planes(Y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -140,26 +140,25 @@ def estimate_command(
         else f"NO: {result.n_unknowns - result.rank} combination(s) undetermined",
     )
     console.print(facts)
-    save_kernel(save, result.kernel, [x_path, y_path], force)
+    with outputs:
+        save_kernel(outputs, save, result.kernel)
+        if figure is not None:
+            from corr2d.plot import plot_kernel_estimate
+
+            residual = np.stack(
+                [
+                    y - predict(x, result.kernel, result.bias or 0.0, relation, convolve)
+                    for x, y in zip(xs, ys, strict=True)
+                ],
+                axis=-1,
+            ).mean(axis=-1)
+            plot_kernel_estimate(
+                result.kernel,
+                residual,
+                outputs.stage(figure),
+                title=f"{x_path.name} -> {y_path.name}",
+            )
     if save is not None:
         console.print(f"kernel: {save}", markup=False)
-    if plot is not None and figure is not None:
-        from corr2d.plot import plot_kernel_estimate
-
-        folder = plot_folder(plot)
-        assert folder is not None
-        residual = np.stack(
-            [
-                y - predict(x, result.kernel, result.bias or 0.0, relation, convolve)
-                for x, y in zip(xs, ys, strict=True)
-            ],
-            axis=-1,
-        ).mean(axis=-1)
-        plot_kernel_estimate(
-            result.kernel,
-            residual,
-            figure,
-            overwrite=force,
-            title=f"{x_path.name} -> {y_path.name}",
-        )
+    if figure is not None:
         console.print(f"figure: {figure}", markup=False)

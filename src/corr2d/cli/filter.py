@@ -19,10 +19,10 @@ from corr2d.cli._options import (
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
-    EXIT_OUTPUT,
     EXIT_USAGE,
+    Output,
     check_inputs,
-    check_output,
+    check_outputs,
     fail,
     make_console,
     shape_text,
@@ -96,39 +96,27 @@ def filter_command(
     folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if plot is not None and folder_mode:
         fail("--plot draws one input; give a single INPUT and an OUTPUT file", EXIT_USAGE)
+    floating = scale == "none" or dtype in ("float32", "float64")
     if folder_mode:
-        if output.exists() and not output.is_dir():
-            fail(f"{output}: several inputs need an output folder, and this is a file", EXIT_USAGE)
         targets = [output / source.name for source in inputs]
-        if scale == "none" or dtype in ("float32", "float64"):
+        if floating:
             targets = [tiff_name(target) for target in targets]
-        names = [target.name for target in targets]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            fail(
-                f"several inputs would be written to the same file: {', '.join(duplicates)}",
-                EXIT_OUTPUT,
-            )
+        planned = [Output(output, "folder")]
+        planned += [
+            Output(target, "image", f"the output of {source}")
+            for source, target in zip(inputs, targets, strict=True)
+        ]
     else:
         targets = [output]
-        if (scale == "none" or dtype in ("float32", "float64")) and output.suffix.lower() not in (
-            ".tif",
-            ".tiff",
-        ):
+        if floating and output.suffix.lower() not in (".tif", ".tiff"):
             fail(
                 f"{output}: floating-point output (--scale none or --dtype float) needs a "
                 ".tif or .tiff file",
                 EXIT_USAGE,
             )
-    for target in targets:
-        check_output(target, inputs, force)
-    if plot is not None:
-        check_output(plot, inputs, force)
-    if folder_mode:
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"{output}: cannot create the folder ({exc.strerror or exc})", EXIT_OUTPUT)
+        planned = [Output(output, "image")]
+    plot_output = Output(plot, "figure", "--plot") if plot is not None else None
+    outputs = check_outputs([*planned, plot_output], inputs, force)
 
     signed = bool((kernel < 0).any())
     console = make_console()
@@ -138,27 +126,33 @@ def filter_command(
         response = filter_image(
             image, kernel, mode, boundary, fillvalue, convolve=convolve, method=method
         )
-        written = write_pixels(target, response, image, scale, dtype, signed, force)
+        written = write_pixels(outputs, target, response, image, scale, dtype, signed)
         if plot is not None:
             from corr2d.plot import plot_filter
 
-            plot_filter(image, kernel, response, plot, overwrite=force)
+            plot_filter(image, kernel, response, outputs.stage(plot))
         return f"{source} -> {target} ({shape_text(response.shape)}, {written}, scale {scale})"
 
     if len(inputs) == 1:
-        console.print(run_one(inputs[0], targets[0]), markup=False)
+        with outputs:
+            line = run_one(inputs[0], targets[0])
+        console.print(line, markup=False)
         if plot is not None:
             console.print(f"figure: {plot}", markup=False)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(
-        TextColumn("filter"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=make_console(stderr=True),
-    ) as progress:
+    with (
+        outputs,
+        Progress(
+            TextColumn("filter"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=make_console(stderr=True),
+        ) as progress,
+    ):
+        outputs.folder(output)
         task = progress.add_task("", total=len(inputs))
         for source, target in zip(inputs, targets, strict=True):
             progress.update(task, description=source.name)

@@ -21,13 +21,12 @@ from corr2d.cli._pairs import channel_planes, infer_relation, predict, read_pair
 from corr2d.cli._shared import (
     EXIT_HELP,
     EXIT_INPUT,
-    check_new_files,
-    check_output,
+    Output,
+    check_outputs,
     emit_warnings,
     fail,
     make_console,
     matrix_table,
-    plot_folder,
     save_kernel,
     shape_text,
 )
@@ -85,12 +84,16 @@ def learn_command(
     relation = infer_relation(X.shape, Y.shape, size, "auto")
     if relation == "full":
         fail("learn needs Y of X's size ('same') or smaller by the kernel ('valid')", EXIT_INPUT)
-    if save is not None:
-        check_output(save, [x_path, y_path], force)
-    figures: list[Path] = []
-    if plot is not None:
-        figures = [plot / "learn_loss.png", plot / "learn_kernel.png"]
-        check_new_files(figures, force)
+    figures = [plot / "learn_loss.png", plot / "learn_kernel.png"] if plot is not None else []
+    outputs = check_outputs(
+        [
+            Output(save, "kernel", "--save") if save is not None else None,
+            Output(plot, "folder", "--plot") if plot is not None else None,
+            *(Output(figure, "figure", "--plot") for figure in figures),
+        ],
+        [x_path, y_path],
+        force,
+    )
     factor = float(np.iinfo(X.dtype).max) if X.dtype.kind in "ui" else 1.0
     xs = [x / factor for x in channel_planes(X)]
     ys = [y / factor for y in channel_planes(Y)]
@@ -125,34 +128,32 @@ def learn_command(
         f"loss: {history.loss[0]:.4g} -> {history.loss[-1]:.4g} after {history.steps} steps",
         markup=False,
     )
-    if save is not None:
-        save_kernel(save, kernel, [x_path, y_path], force)
-        console.print(f"kernel: {save}", markup=False)
-    if plot is not None:
-        from corr2d.plot import plot_kernel_estimate, plot_loss
+    with outputs:
+        save_kernel(outputs, save, kernel)
+        if plot is not None:
+            from corr2d.plot import plot_kernel_estimate, plot_loss
 
-        plot_folder(plot)
-        plot_loss(
-            history.loss,
-            figures[0],
-            title=f"learning a {shape_text(size)} kernel",
-            ylabel=f"{loss.replace('_', ' ')} loss",
-            overwrite=force,
-        )
-        offset = float(layer.bias.data[0]) * factor if layer.bias is not None else 0.0
-        residual = np.mean(
-            [
-                (y - predict(x, kernel, offset / factor, relation, False)) * factor
-                for x, y in zip(xs, ys, strict=True)
-            ],
-            axis=0,
-        )
-        plot_kernel_estimate(
-            kernel,
-            residual,
-            figures[1],
-            overwrite=force,
-            titles=("learned kernel", "residual Y - K*X"),
-        )
-        for figure in figures:
-            console.print(f"figure: {figure}", markup=False)
+            plot_loss(
+                history.loss,
+                outputs.stage(figures[0]),
+                title=f"learning a {shape_text(size)} kernel",
+                ylabel=f"{loss.replace('_', ' ')} loss",
+            )
+            offset = float(layer.bias.data[0]) * factor if layer.bias is not None else 0.0
+            residual = np.mean(
+                [
+                    (y - predict(x, kernel, offset / factor, relation, False)) * factor
+                    for x, y in zip(xs, ys, strict=True)
+                ],
+                axis=0,
+            )
+            plot_kernel_estimate(
+                kernel,
+                residual,
+                outputs.stage(figures[1]),
+                titles=("learned kernel", "residual Y - K*X"),
+            )
+    if save is not None:
+        console.print(f"kernel: {save}", markup=False)
+    for figure in figures:
+        console.print(f"figure: {figure}", markup=False)

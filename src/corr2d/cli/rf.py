@@ -16,7 +16,8 @@ from corr2d.cli._options import (
 from corr2d.cli._shared import (
     EXIT_HELP,
     EXIT_USAGE,
-    check_output,
+    Output,
+    check_outputs,
     fail,
     make_console,
     shape_text,
@@ -83,8 +84,7 @@ def rf_command(
             specs.append(parse_layer(text))
         except ValueError as exc:
             fail(f"layer {index + 1} ({text!r}): {exc}", EXIT_USAGE)
-    if plot is not None:
-        check_output(plot, [], force)
+    outputs = check_outputs([Output(plot, "figure", "--plot") if plot else None], [], force)
     field = receptive_field(specs, input_shape)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("layer", "output", "jump", "size", "start"):
@@ -125,12 +125,12 @@ def rf_command(
         mask = None
         if input_shape is not None:
             mask = empirical_receptive_field(specs, input_shape, unit)
-        plot_receptive_field(
-            grid,
-            (window.rows, window.cols),
-            plot,
-            mask=mask,
-            title=f"unit ({unit[0]}, {unit[1]}) of {' -> '.join(layers)}",
-            overwrite=force,
-        )
+        with outputs:
+            plot_receptive_field(
+                grid,
+                (window.rows, window.cols),
+                outputs.stage(plot),
+                mask=mask,
+                title=f"unit ({unit[0]}, {unit[1]}) of {' -> '.join(layers)}",
+            )
         console.print(f"figure: {plot}", markup=False)

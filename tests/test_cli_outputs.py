@@ -1,0 +1,212 @@
+"""Output paths on the command line: checked before any work, written only on success."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from corr2d.cli import app
+from corr2d.io import write_image
+
+runner = CliRunner()
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_line_error(code: int, stderr: str, expected: int, text: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert code == expected, stderr
+    assert len(lines) == 1 and lines[0].startswith("corr2d: error: "), stderr
+    assert text in lines[0], lines[0]
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Input images in a fresh folder, which is also the working directory."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    write_image(tmp_path / "a.png", rng.integers(0, 256, (24, 20)).astype(np.uint8))
+    write_image(tmp_path / "b.png", rng.integers(0, 256, (24, 20)).astype(np.uint8))
+    X = rng.random((20, 22))
+    write_image(tmp_path / "X.tif", X)
+    K = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 0.5], [0.25, 0.0, 1.0]])
+    from corr2d import correlate2d
+
+    write_image(tmp_path / "Y.tif", correlate2d(X, K, "valid"))
+    return tmp_path
+
+
+#: One command line per command that writes files, with {out} the path under test.
+WRITERS = {
+    "filter image": ["filter", "a.png", "{out}", "-k", "box:size=3"],
+    "filter --plot": ["filter", "a.png", "o.png", "-k", "box:size=3", "--plot", "{out}"],
+    "edges": ["edges", "a.png", "{out}"],
+    "rf --plot": ["rf", "2x2", "2x2", "--input", "3", "--plot", "{out}"],
+    "estimate --save": ["estimate", "X.tif", "Y.tif", "-s", "3", "--save", "{out}"],
+    "learn --save": ["learn", "X.tif", "Y.tif", "-s", "3", "--steps", "2", "--save", "{out}"],
+}
+SUFFIX = {"estimate --save": ".npy", "learn --save": ".npy"}
+
+
+def command(label: str, out: Path) -> list[str]:
+    return [part.format(out=out) for part in WRITERS[label]]
+
+
+@pytest.mark.parametrize("label", WRITERS)
+def test_existing_output_refused_before_work_and_untouched(folder: Path, label: str) -> None:
+    out = folder / f"taken{SUFFIX.get(label, '.png')}"
+    out.write_bytes(b"precious")
+    before = listing(folder)
+    code, _, err = run(*command(label, out))
+    one_line_error(code, err, 4, "already exists (use --force")
+    assert out.read_bytes() == b"precious" and listing(folder) == before
+
+
+@pytest.mark.parametrize("label", WRITERS)
+def test_output_in_a_missing_folder_refused(folder: Path, label: str) -> None:
+    out = folder / "nowhere" / f"out{SUFFIX.get(label, '.png')}"
+    code, _, err = run(*command(label, out))
+    one_line_error(code, err, 4, "does not exist")
+    assert not (folder / "nowhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "rule"),
+    [
+        ("filter image", "out.bmp", ".png, .jpg, .jpeg, .tif, .tiff"),
+        ("filter --plot", "figure.jpg", "--plot must end in .png"),
+        ("rf --plot", "rf.svg", "--plot must end in .png"),
+        ("estimate --save", "K.json", "--save must end in .npy, .txt, .csv"),
+        ("learn --save", "K", "got 'no suffix'"),
+    ],
+)
+def test_unsupported_suffix_refused(folder: Path, label: str, name: str, rule: str) -> None:
+    before = listing(folder)
+    code, _, err = run(*command(label, folder / name))
+    one_line_error(code, err, 4, rule)
+    assert listing(folder) == before
+
+
+def test_an_output_that_is_an_input_is_refused_even_with_force(folder: Path) -> None:
+    data = (folder / "a.png").read_bytes()
+    for args in (
+        ["filter", "a.png", "a.png", "-k", "1", "--force"],
+        ["filter", "a.png", "o.png", "-k", "1", "--plot", "a.png", "--force"],
+        ["edges", "a.png", "./sub/../a.png", "--force"],
+    ):
+        (folder / "sub").mkdir(exist_ok=True)
+        code, _, err = run(*args)
+        one_line_error(code, err, 4, "is an input")
+    os.link(folder / "a.png", folder / "hard.png")  # another name for the same file
+    code, _, err = run("filter", "a.png", "hard.png", "-k", "1", "--force")
+    one_line_error(code, err, 4, "is an input")
+    assert (folder / "a.png").read_bytes() == data
+
+
+def test_two_outputs_naming_one_file_are_refused(folder: Path) -> None:
+    code, _, err = run("filter", "a.png", "o.png", "-k", "1", "--plot", "./o.png")
+    one_line_error(code, err, 4, "OUTPUT and --plot name the same file")
+    (folder / "x").mkdir()
+    write_image(folder / "x" / "a.png", np.zeros((4, 4), np.uint8))
+    code, _, err = run("filter", "a.png", "x/a.png", "out/", "-k", "1")
+    one_line_error(code, err, 4, "name the same file")
+    assert not (folder / "out").exists() and not (folder / "o.png").exists()
+
+
+def test_folder_outputs(folder: Path) -> None:
+    (folder / "file").write_text("x")
+    code, _, err = run("demo", "--plot", "file")
+    one_line_error(code, err, 4, "--plot needs a folder, and this is a file")
+    code, _, err = run("demo", "--plot", "file/figures")
+    one_line_error(code, err, 4, "is a file")
+    code, _, err = run("filter", "a.png", "b.png", "file", "-k", "1")
+    one_line_error(code, err, 4, "needs a folder, and this is a file")
+    code, _, err = run("filter", "a.png", "o.png", "-k", "1", "--plot", "figures")
+    one_line_error(code, err, 4, "--plot must end in .png")
+    # A folder the command creates may be nested; it is made only when the work is done.
+    code, _, err = run("demo", "--plot", "new/deeper")
+    assert code == 0, err
+    assert len(list((folder / "new" / "deeper").iterdir())) == 4
+
+
+def test_a_failure_after_the_checks_leaves_nothing(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image is computed and staged, then drawing the figure fails: nothing stays."""
+    import corr2d.plot
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("plot_filter: simulated failure")
+
+    monkeypatch.setattr(corr2d.plot, "plot_filter", broken)
+    before = listing(folder)
+    code, _, err = run("filter", "a.png", "o.png", "-k", "1", "--plot", "f.png")
+    one_line_error(code, err, 1, "simulated failure")
+    assert listing(folder) == before
+
+
+def test_ctrl_c_after_the_checks_leaves_nothing(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import corr2d.plot
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corr2d.plot, "plot_receptive_field", interrupted)
+    monkeypatch.setattr(corr2d.plot, "plot_filter", interrupted)
+    before = listing(folder)
+    code, _, err = run("demo", "--plot", "new/figures")
+    assert code == 130, err
+    code, _, err = run("filter", "a.png", "b.png", "out/deep", "-k", "1")
+    assert code == 0, err  # no figure drawn: works
+    code, _, err = run("filter", "a.png", "o.png", "-k", "1", "--plot", "f.png")
+    assert code == 130, err
+    assert listing(folder) == sorted(
+        [*before, "out", "out/deep", "out/deep/a.png", "out/deep/b.png"]
+    )
+
+
+def test_a_real_sigint_during_a_batch_leaves_nothing(tmp_path: Path) -> None:
+    """SIGINT to the console script after its first output is staged: no folder, exit 130."""
+    rng = np.random.default_rng(0)
+    names = []
+    for index in range(40):
+        name = f"in{index:02d}.png"
+        write_image(tmp_path / name, rng.integers(0, 256, (400, 400)).astype(np.uint8))
+        names.append(name)
+    script = Path(sys.executable).parent / "corr2d"
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "corr2d"]
+    process = subprocess.Popen(
+        [*program, "filter", *names, "out", "-k", "gaussian:sigma=6", "--method", "direct"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()  # the progress line, once the first output is staged
+    assert "in00.png -> out/in00.png" in first, first
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
