@@ -88,9 +88,10 @@ def result_dtype(func: str, *arrays: NDArray[Any], dtype: DTypeLike | None = Non
     """The floating or complex dtype a computation on ``arrays`` runs and returns in.
 
     Rules: float32 stays float32 and float64 stays float64; complex64 and complex128
-    likewise; float16 computes in float32; bool and integer arrays are promoted to float64
-    (so an integer image can never overflow); mixed inputs follow NumPy's promotion of
-    the promoted types.  ``dtype`` overrides the choice and must be floating or complex;
+    likewise; float16 computes in float32; bool and integer arrays are promoted to float64;
+    mixed inputs follow NumPy's promotion of the promoted types.  (The correlation faces
+    first apply the integer rule, :mod:`corr2d.core._integers`: all-integer inputs give
+    an exact int64 result.)  ``dtype`` overrides the choice and must be floating or complex;
     a real ``dtype`` for complex data raises, since it would drop the imaginary part.
     """
     promoted: list[np.dtype[Any]] = []

@@ -24,6 +24,7 @@ from corr2d._validation import (
     result_dtype,
 )
 from corr2d.core import _engine
+from corr2d.core._integers import integer_plan, to_int64
 from corr2d.core._padding import NO_PADS, PADDING_MODES, Pads, pad2d, pad2d_adjoint
 
 __all__ = ["Conv2dGrads", "conv2d", "conv2d_backward", "conv2d_output_shape"]
@@ -44,6 +45,7 @@ class _Setup:
     np_mode: str
     batched: bool
     method: Literal["auto", "direct", "fft"]
+    exact: bool  # integer inputs, computed exactly (see ``_integers``): return int64
 
 
 def conv2d_output_shape(
@@ -88,7 +90,8 @@ def _setup(
     padding_mode: str,
     method: str,
     dtype: DTypeLike | None,
-    extra: tuple[NDArray[Any], ...] = (),
+    bias: NDArray[Any] | None = None,
+    integer_rule: bool = False,
 ) -> _Setup:
     x = as_array(input, func, "input", ndim=(3, 4))
     w = as_array(weight, func, "weight", ndim=4)
@@ -162,7 +165,11 @@ def _setup(
             f"at least as large, once padded, as the dilated kernel ({eff_h}, {eff_w})",
             got=f"padded size {(height + sum(pads[0]), width + sum(pads[1]))}",
         )
-    work = result_dtype(func, x, w, *extra, dtype=dtype)
+    exact = None
+    if integer_rule and dtype is None:
+        exact = integer_plan(func, ("input", x), ("weight", w), bias=bias, per_channel=True)
+    extra = () if bias is None else (bias,)
+    work = exact or result_dtype(func, x, w, *extra, dtype=dtype)
     return _Setup(
         x=np.ascontiguousarray(x, dtype=work),
         weight=np.ascontiguousarray(w, dtype=work),
@@ -173,6 +180,7 @@ def _setup(
         np_mode=PADDING_MODES[padding_mode],
         batched=batched,
         method=method,  # type: ignore[arg-type]
+        exact=exact is not None,
     )
 
 
@@ -226,13 +234,21 @@ def conv2d(
         'direct' uses compiled loops or tiled patch-matrix products, 'fft' whole-plane
         transforms, 'auto' picks by the cost model.
     dtype : dtype, optional
-        Working and output dtype; see :func:`corr2d.correlate2d`.
+        Working and output dtype; see :func:`corr2d.correlate2d`.  Bool and integer
+        ``input``, ``weight`` (and ``bias``) give an exact int64 result.
 
     Returns
     -------
     out : ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
         ``H_out = floor((H + p_top + p_bottom - d_h*(kH - 1) - 1) / s_h) + 1``, and
         likewise for ``W_out``.
+
+    Raises
+    ------
+    OverflowError
+        For integer inputs whose result could exceed int64: the bound ``max|input| *
+        sum|weight[o]|`` (the largest over output channels ``o``) plus ``max|bias|`` is
+        over ``2**63 - 1``, or a uint64 value is.
 
     Examples
     --------
@@ -246,13 +262,9 @@ def conv2d(
              [20.5, 24.5]]]])
     """
     func = "conv2d"
-    extra: tuple[NDArray[Any], ...] = ()
-    b = None
-    if bias is not None:
-        b = as_array(bias, func, "bias", ndim=1)
-        extra = (b,)
+    b = None if bias is None else as_array(bias, func, "bias", ndim=1)
     setup = _setup(
-        func, input, weight, stride, padding, dilation, groups, padding_mode, method, dtype, extra
+        func, input, weight, stride, padding, dilation, groups, padding_mode, method, dtype, b, True
     )
     if b is not None and b.shape[0] != setup.weight.shape[0]:
         fail(
@@ -262,7 +274,7 @@ def conv2d(
             got=f"shape {b.shape}",
         )
     xp, zero_pads = _padded(setup)
-    chosen = setup.method
+    chosen = "direct" if setup.exact else setup.method
     if chosen == "auto":
         (top, bottom), (left, right) = zero_pads
         chosen = _engine.pick_conv_method(
@@ -287,6 +299,8 @@ def conv2d(
         None if b is None else np.ascontiguousarray(b, dtype=setup.x.dtype),
         zero_pads,
     )
+    if setup.exact:
+        out = to_int64(out)
     return out if setup.batched else out[0]
 
 

@@ -23,6 +23,7 @@ from corr2d._validation import (
     result_dtype,
 )
 from corr2d.core import _engine
+from corr2d.core._integers import integer_plan, to_int64
 from corr2d.core._padding import BOUNDARY_MODES, Pads, pad2d
 
 __all__ = ["choose_method", "convolve2d", "corr2d", "correlate2d"]
@@ -50,7 +51,8 @@ def corr2d(
         :func:`choose_method` predicts is faster.
     dtype : dtype, optional
         Working and output dtype (floating or complex).  By default float32 stays
-        float32, float64 stays float64, and integers and bools become float64.
+        float32 and float64 stays float64; bool and integer ``X`` and ``K`` give an
+        exact int64 result (see Raises), and an integer with a float array gives float64.
 
     Returns
     -------
@@ -64,6 +66,10 @@ def corr2d(
         If an argument is not 2-D, is empty, or if ``K`` is larger than ``X``.
     TypeError
         If an argument is not numeric.
+    OverflowError
+        If ``X`` and ``K`` are integers whose result could exceed int64: the bound
+        ``max|X| * sum|K|`` is over ``2**63 - 1``, or a uint64 value is (pass
+        ``dtype=np.float64`` to accept rounding).
 
     See Also
     --------
@@ -93,11 +99,13 @@ def corr2d(
             f"no larger than X (shape {image.shape}) along each axis",
             got=f"shape {kernel.shape}",
         )
-    work = result_dtype(func, image, kernel, dtype=dtype)
+    exact = None if dtype is not None else integer_plan(func, ("X", image), ("K", kernel))
+    work = exact or result_dtype(func, image, kernel, dtype=dtype)
     x = np.ascontiguousarray(image, dtype=work)
     k = np.ascontiguousarray(kernel, dtype=work)
-    chosen = _resolve_method(func, method, image, kernel, x, k)
-    return _engine.correlate_valid(x, k, chosen)
+    chosen = "direct" if exact is not None else _resolve_method(func, method, image, kernel, x, k)
+    out = _engine.correlate_valid(x, k, chosen)
+    return out if exact is None else to_int64(out)
 
 
 def correlate2d(
@@ -152,9 +160,10 @@ def correlate2d(
     Returns
     -------
     out : ndarray
-        Shape as given by ``mode``; dtype float32/float64/complex64/complex128 by the
-        promotion rules in ``docs/semantics.md`` (integers never overflow: they become
-        float64).
+        Shape as given by ``mode``; dtype by the rules in ``docs/semantics.md``:
+        float32/float64/complex64/complex128 as the inputs promote, and int64, exact,
+        for bool or integer ``in1``, ``in2`` and ``fillvalue`` (``OverflowError`` if
+        ``max|in1| * sum|in2|`` could exceed int64).
 
     See Also
     --------
@@ -176,9 +185,9 @@ def correlate2d(
     >>> from corr2d import correlate2d
     >>> x = np.arange(9).reshape(3, 3)
     >>> correlate2d(x, [[1, 1, 1]], mode='same')
-    array([[ 1.,  3.,  3.],
-           [ 7., 12.,  9.],
-           [13., 21., 15.]])
+    array([[ 1,  3,  3],
+           [ 7, 12,  9],
+           [13, 21, 15]])
     """
     return _correlate_or_convolve(
         "correlate2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=False
@@ -211,7 +220,7 @@ def convolve2d(
     >>> import numpy as np
     >>> from corr2d import convolve2d
     >>> convolve2d([[1, 2, 4]], [[1, -1]], mode='valid')
-    array([[1., 2.]])
+    array([[1, 2]])
     """
     return _correlate_or_convolve(
         "convolve2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=True
@@ -235,7 +244,11 @@ def _correlate_or_convolve(
     check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
     check_choice(func, "method", method, METHODS)
     fill = _check_fillvalue(func, fillvalue)
-    work = result_dtype(func, image, kernel, dtype=dtype)
+    filled = boundary == "fill" and mode != "valid"
+    exact = None
+    if dtype is None:
+        exact = integer_plan(func, ("in1", image), ("in2", kernel), fill=fill if filled else 0)
+    work = exact or result_dtype(func, image, kernel, dtype=dtype)
     if np.iscomplexobj(fill) and work.kind != "c":
         fail(func, "fillvalue", "real for real inputs", fillvalue, TypeError)
 
@@ -250,11 +263,11 @@ def _correlate_or_convolve(
     pads = _pads(mode, k.shape, convolution)
     x = pad2d(np.ascontiguousarray(image, dtype=work), pads, BOUNDARY_MODES[boundary], fill)
     x = np.ascontiguousarray(x)
-    chosen = _resolve_method(func, method, image, kernel, x, k)
+    chosen = "direct" if exact is not None else _resolve_method(func, method, image, kernel, x, k)
     out = _engine.correlate_valid(x, k, chosen)
     if swapped and not convolution:
         out = np.ascontiguousarray(out[::-1, ::-1])
-    return out
+    return out if exact is None else to_int64(out)
 
 
 def _pads(mode: str, kernel_shape: tuple[int, ...], convolution: bool) -> Pads:
@@ -308,8 +321,7 @@ def _resolve_method(
 ) -> Literal["direct", "fft"]:
     """Turn 'auto' into a method, and refuse what 'fft' cannot do faithfully.
 
-    'auto' picks 'direct' for integer or bool data (whose results 'direct' computes
-    exactly in float64) and for data with NaN or inf (which FFTs would spread over a
+    'auto' picks 'direct' for data with NaN or inf (which FFTs would spread over a
     whole tile); otherwise it follows the cost model.
     """
     if method == "fft":
