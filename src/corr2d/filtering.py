@@ -12,6 +12,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from corr2d.core.correlate import Boundary
+
 __all__ = ["EDGE_OPERATORS", "filter_image", "gradient_image"]
 
 
@@ -19,10 +21,11 @@ def filter_image(
     image: ArrayLike,
     kernel: ArrayLike,
     mode: Literal["full", "valid", "same"] = "same",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     fillvalue: float = 0.0,
     *,
     convolve: bool = False,
+    origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
 ) -> NDArray[Any]:
     """Correlate (or convolve) every colour channel of an image with one kernel.
@@ -33,7 +36,7 @@ def filter_image(
         A grey or colour image; an alpha channel (the last of 2 or 4) is dropped, since
         a filter response has no transparency.
     kernel : array_like, shape (kH, kW)
-    mode, boundary, fillvalue, method
+    mode, boundary, fillvalue, origin, method
         As for :func:`corr2d.correlate2d`; ``mode`` defaults to ``'same'`` here, so the
         output has the input's size.
     convolve : bool, optional
@@ -58,7 +61,7 @@ def filter_image(
     array = np.asarray(image)
     operation = convolve2d if convolve else correlate2d
     if array.ndim == 2:
-        return operation(array, kernel, mode, boundary, fillvalue, method=method)
+        return operation(array, kernel, mode, boundary, fillvalue, origin=origin, method=method)
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
         raise ValueError(
             "filter_image: `image` must have shape (H, W) or (H, W, C) with C of 1 to 4, "
@@ -66,7 +69,7 @@ def filter_image(
         )
     colour = array[..., :3] if array.shape[2] >= 3 else array[..., :1]
     channels = [
-        operation(colour[..., c], kernel, mode, boundary, fillvalue, method=method)
+        operation(colour[..., c], kernel, mode, boundary, fillvalue, origin=origin, method=method)
         for c in range(colour.shape[2])
     ]
     if len(channels) == 1:
@@ -87,7 +90,7 @@ def gradient_image(
     image: ArrayLike,
     operator: Literal["sobel", "scharr", "prewitt", "finite"] = "sobel",
     axis: Literal["x", "y"] | None = None,
-    boundary: Literal["fill", "wrap", "symm"] = "symm",
+    boundary: Boundary = "symm",
     *,
     method: Literal["auto", "direct", "fft"] = "auto",
 ) -> NDArray[Any]:
@@ -104,7 +107,7 @@ def gradient_image(
     axis : {'x', 'y'}, optional
         Return the signed derivative along ``x`` (columns: responds to edges running
         up-down) or ``y`` (rows).  Default: the magnitude ``sqrt(dx**2 + dy**2)``.
-    boundary : {'fill', 'wrap', 'symm'}, optional
+    boundary : {'fill', 'wrap', 'symm', 'mirror', 'nearest'}, optional
         Border rule (default 'symm', so a flat image has no edge at its border).
     method : {'auto', 'direct', 'fft'}, optional
         As for :func:`corr2d.correlate2d`.

@@ -16,6 +16,8 @@ from corr2d.io.errors import KernelFileError
 from corr2d.kernel_spec import load_kernel
 
 __all__ = [
+    "BOUNDARY_HELP",
+    "BOUNDARY_NAMES",
     "Boundary",
     "DtypeOption",
     "ForceOption",
@@ -23,10 +25,12 @@ __all__ = [
     "MaxPixelsOption",
     "MethodOption",
     "Mode",
+    "OriginOption",
     "Pair",
     "SaveKernelOption",
     "ScaleOption",
     "parse_kernel_option",
+    "parse_origin",
     "parse_size",
     "parse_unit",
     "positive",
@@ -81,7 +85,50 @@ def positive(value: float) -> float:
 
 
 Mode = Literal["full", "valid", "same"]
-Boundary = Literal["fill", "wrap", "symm"]
+Boundary = Literal["symm", "reflect", "mirror", "nearest", "fill", "constant", "wrap"]
+
+#: Each ``--boundary`` name and the SciPy face's name for the same rule: SciPy's names,
+#: and scipy.ndimage's with ndimage's meanings (see docs/semantics.md).
+BOUNDARY_NAMES = {
+    "symm": "symm",
+    "reflect": "symm",
+    "mirror": "mirror",
+    "nearest": "nearest",
+    "fill": "fill",
+    "constant": "fill",
+    "wrap": "wrap",
+}
+
+BOUNDARY_HELP = (
+    "Border rule, by SciPy's or scipy.ndimage's names: [cyan]symm[/cyan] = "
+    "[cyan]reflect[/cyan] (b a | a b c d | d c, edge repeated), [cyan]mirror[/cyan] "
+    "(OpenCV's reflect101: c b | a b c d | c b), [cyan]nearest[/cyan] (edge pixel "
+    "repeated), [cyan]fill[/cyan] = [cyan]constant[/cyan] (--fillvalue), "
+    "[cyan]wrap[/cyan] (periodic)."
+)
+
+
+def parse_origin(text: str) -> Pair:
+    """Typer parser for --origin: ``R,C`` or one int for both axes, may be negative."""
+    match = re.fullmatch(r"\s*([+-]?\d+)\s*(?:,\s*([+-]?\d+))?\s*", text)
+    if match is None:
+        raise ValueError(f"{text[:40]!r} is not an origin; write it as ROW,COL or N, e.g. -1,0")
+    row = int(match.group(1))
+    col = int(match.group(2)) if match.group(2) is not None else row
+    return Pair(row, col)
+
+
+OriginOption = Annotated[
+    Pair | None,
+    typer.Option(
+        "--origin",
+        parser=parse_origin,
+        metavar="R,C|N",
+        help="With --mode same: the kernel element over each output pixel, as in "
+        "scipy.ndimage (element k//2 + origin; 0 centres odd kernels). Default: "
+        "scipy.signal's rule, element (k-1)//2, which is origin -1 for even kernels.",
+    ),
+]
 Method = Literal["auto", "direct", "fft"]
 Scale = Literal["auto", "clip", "abs", "none"]
 OutDtype = Literal["input", "uint8", "uint16", "float32", "float64"]

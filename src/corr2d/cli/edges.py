@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import typer
 
 from corr2d.cli._options import (
+    BOUNDARY_HELP,
+    BOUNDARY_NAMES,
     Boundary,
     DtypeOption,
     ForceOption,
@@ -55,7 +57,7 @@ def edges_command(
             "along rows.  Default: the gradient magnitude."
         ),
     ] = None,
-    boundary: Annotated[Boundary, typer.Option(help="Border rule.")] = "symm",
+    boundary: Annotated[Boundary, typer.Option(help=BOUNDARY_HELP)] = "symm",
     method: MethodOption = "auto",
     scale: ScaleOption = "auto",
     dtype: DtypeOption = "input",
@@ -83,7 +85,13 @@ def edges_command(
     outputs = check_outputs([Output(output, "image")], [input], force)
     with outputs:
         image = read_image(input, max_pixels=max_pixels)
-        response = gradient_image(image, operator, axis, boundary, method=method)
+        response = gradient_image(
+            image,
+            operator,
+            axis,
+            BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
+            method=method,
+        )
         written = write_pixels(outputs, output, response, image, scale, dtype, axis is not None)
     what = "gradient magnitude" if axis is None else f"d/d{axis}"
     make_console().print(

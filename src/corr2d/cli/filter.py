@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from corr2d.cli._options import (
+    BOUNDARY_HELP,
+    BOUNDARY_NAMES,
     Boundary,
     DtypeOption,
     ForceOption,
@@ -15,6 +17,7 @@ from corr2d.cli._options import (
     MaxPixelsOption,
     MethodOption,
     Mode,
+    OriginOption,
     ScaleOption,
 )
 from corr2d.cli._shared import (
@@ -60,11 +63,11 @@ def filter_command(
     mode: Annotated[
         Mode, typer.Option(help="Output size: 'same' as the input, 'valid' or 'full'.")
     ] = "same",
-    boundary: Annotated[
-        Boundary,
-        typer.Option(help="Border rule: 'symm' mirror, 'fill' with --fillvalue, 'wrap'."),
-    ] = "symm",
-    fillvalue: Annotated[float, typer.Option(help="The value outside for 'fill'.")] = 0.0,
+    boundary: Annotated[Boundary, typer.Option(help=BOUNDARY_HELP)] = "symm",
+    fillvalue: Annotated[
+        float, typer.Option(help="The value outside for 'fill' / 'constant'.")
+    ] = 0.0,
+    origin_option: OriginOption = None,
     convolve: Annotated[
         bool, typer.Option("--convolve", help="Convolve (flip the kernel) instead of correlate.")
     ] = False,
@@ -92,6 +95,16 @@ def filter_command(
     if len(paths) < 2:
         fail("filter needs at least one INPUT and an OUTPUT", EXIT_USAGE)
     inputs, output = paths[:-1], paths[-1]
+    origin = origin_option.pair if origin_option is not None else None
+    if origin is not None:
+        if mode != "same":
+            fail(f"--origin places the kernel in --mode same, not --mode {mode}", EXIT_USAGE)
+        from corr2d.core.correlate import same_mode_anchor
+
+        try:
+            same_mode_anchor("--origin", kernel.shape, mode, origin)
+        except ValueError as exc:
+            fail(str(exc).replace("--origin: `origin` must", "--origin must"), EXIT_USAGE)
     check_inputs(inputs)
     folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if plot is not None and folder_mode:
@@ -124,7 +137,14 @@ def filter_command(
     def run_one(source: Path, target: Path) -> str:
         image = read_image(source, max_pixels=max_pixels)
         response = filter_image(
-            image, kernel, mode, boundary, fillvalue, convolve=convolve, method=method
+            image,
+            kernel,
+            mode,
+            BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
+            fillvalue,
+            convolve=convolve,
+            origin=origin,
+            method=method,
         )
         written = write_pixels(outputs, target, response, image, scale, dtype, signed)
         if plot is not None:

@@ -8,9 +8,12 @@ SciPy boundary  PyTorch pad mode    ``np.pad`` mode             picture (pad 2 a
 ``'fill'``      ``'zeros'``         ``'constant'``              ``0 0 | a b c d | 0 0``
 ``'wrap'``      ``'circular'``      ``'wrap'``                  ``c d | a b c d | a b``
 ``'symm'``      (none)              ``'symmetric'``             ``b a | a b c d | d c``
-(none)          ``'reflect'``       ``'reflect'``               ``c b | a b c d | c b``
-(none)          ``'replicate'``     ``'edge'``                  ``a a | a b c d | d d``
+``'mirror'``    ``'reflect'``       ``'reflect'``               ``c b | a b c d | c b``
+``'nearest'``   ``'replicate'``     ``'edge'``                  ``a a | a b c d | d d``
 ==============  ==================  ==========================  ==========================
+
+The SciPy face's ``'mirror'`` and ``'nearest'`` are scipy.ndimage's names for the two
+rules ``scipy.signal.correlate2d`` lacks.
 
 ``np.pad`` repeats the rule when a pad is wider than the array, which is what SciPy's
 ``correlate2d`` does for kernels larger than the image.
@@ -30,8 +33,14 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 #: No padding on any side.
 NO_PADS: Pads = ((0, 0), (0, 0))
 
-#: SciPy's ``boundary`` names and the ``np.pad`` modes they are.
-BOUNDARY_MODES = {"fill": "constant", "wrap": "wrap", "symm": "symmetric"}
+#: The SciPy face's ``boundary`` names and the ``np.pad`` modes they are.
+BOUNDARY_MODES = {
+    "fill": "constant",
+    "wrap": "wrap",
+    "symm": "symmetric",
+    "mirror": "reflect",
+    "nearest": "edge",
+}
 #: PyTorch's ``padding_mode`` names and the ``np.pad`` modes they are.
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from corr2d._validation import (
     METHODS,
     as_array,
+    as_pair,
     check_choice,
     check_finite_for_fft,
     fail,
@@ -26,9 +27,12 @@ from corr2d.core import _engine
 from corr2d.core._integers import integer_plan, to_int64
 from corr2d.core._padding import BOUNDARY_MODES, Pads, pad2d
 
-__all__ = ["choose_method", "convolve2d", "corr2d", "correlate2d"]
+__all__ = ["Boundary", "choose_method", "convolve2d", "corr2d", "correlate2d"]
 
 MODES = ("full", "valid", "same")
+
+#: The border rules of the SciPy face: SciPy's three, and ndimage's two SciPy lacks.
+Boundary = Literal["fill", "wrap", "symm", "mirror", "nearest"]
 
 
 def corr2d(
@@ -112,9 +116,10 @@ def correlate2d(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = "full",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
+    origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
     dtype: DTypeLike | None = None,
 ) -> NDArray[Any]:
@@ -144,14 +149,24 @@ def correlate2d(
             shape (M, N), centred on the 'full' output: row ``i`` of 'same' is row
             ``i + m // 2`` of 'full' (column likewise).  For an even kernel that drops
             the extra row and column of 'full' at the start; :func:`convolve2d` drops
-            them at the end, so the two differ by one index (as in SciPy).
-    boundary : {'fill', 'wrap', 'symm'}, optional
+            them at the end, so the two differ by one index (as in SciPy).  ``origin``
+            moves the window.
+    boundary : {'fill', 'wrap', 'symm', 'mirror', 'nearest'}, optional
         How ``in1`` is extended past its border: ``'fill'`` with ``fillvalue``
         (``v v | a b c d | v v``), ``'wrap'`` periodically (``c d | a b c d | a b``),
         ``'symm'`` by mirror symmetry including the edge (``b a | a b c d | d c``).
-        The rule repeats for kernels larger than the image.
+        Two more, under scipy.ndimage's names (SciPy's ``correlate2d`` lacks them):
+        ``'mirror'``, mirror symmetry about the edge pixel (``c b | a b c d | c b``;
+        ndimage's 'mirror', OpenCV's BORDER_REFLECT_101, PyTorch's 'reflect'), and
+        ``'nearest'``, the edge pixel repeated (``a a | a b c d | d d``).  The rule
+        repeats for kernels larger than the image.
     fillvalue : scalar, optional
         The value for ``boundary='fill'``.  Default 0.
+    origin : int or (int, int), optional
+        Only for ``mode='same'``: which kernel element lies over each output pixel, as
+        in ``scipy.ndimage.correlate``: element ``m // 2 + origin`` along each axis,
+        with ``-(m // 2) <= origin <= (m - 1) // 2``.  Default None: SciPy.signal's
+        rule, element ``(m - 1) // 2`` (origin 0 for odd kernels, -1 for even ones).
     method : {'auto', 'direct', 'fft'}, optional
         As in :func:`corr2d`.
     dtype : dtype, optional
@@ -190,7 +205,7 @@ def correlate2d(
            [13, 21, 15]])
     """
     return _correlate_or_convolve(
-        "correlate2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=False
+        "correlate2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, False
     )
 
 
@@ -198,9 +213,10 @@ def convolve2d(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = "full",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
+    origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
     dtype: DTypeLike | None = None,
 ) -> NDArray[Any]:
@@ -213,6 +229,11 @@ def convolve2d(
     ``m // 2``), as in SciPy: for an even kernel this is one index away from
     ``correlate2d(in1, in2[::-1, ::-1], 'same')``.
 
+    With ``origin`` given, 'same' mode follows ``scipy.ndimage.convolve``: element
+    ``m // 2 + origin`` of the (unflipped) kernel lies over each output pixel, so
+    ``convolve2d(x, k, 'same', origin=o)`` equals ``ndimage.convolve(x, k, origin=o)``
+    for every kernel size.
+
     Examples
     --------
     A flipped difference: convolving with [[1, -1]] computes x[i, j] - x[i, j - 1].
@@ -223,7 +244,7 @@ def convolve2d(
     array([[1, 2]])
     """
     return _correlate_or_convolve(
-        "convolve2d", in1, in2, mode, boundary, fillvalue, method, dtype, convolution=True
+        "convolve2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, True
     )
 
 
@@ -234,6 +255,7 @@ def _correlate_or_convolve(
     mode: str,
     boundary: str,
     fillvalue: Any,
+    origin: int | tuple[int, int] | None,
     method: str,
     dtype: DTypeLike | None,
     convolution: bool,
@@ -243,6 +265,7 @@ def _correlate_or_convolve(
     check_choice(func, "mode", mode, MODES)
     check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
     check_choice(func, "method", method, METHODS)
+    anchor = same_mode_anchor(func, kernel.shape, mode, origin)
     fill = _check_fillvalue(func, fillvalue)
     filled = boundary == "fill" and mode != "valid"
     exact = None
@@ -260,7 +283,7 @@ def _correlate_or_convolve(
     # correlation with the conjugated one (SciPy's definition for complex data).
     k = kernel[::-1, ::-1] if convolution else np.conj(kernel)
     k = np.ascontiguousarray(k, dtype=work)
-    pads = _pads(mode, k.shape, convolution)
+    pads = _pads(mode, k.shape, convolution, anchor)
     x = pad2d(np.ascontiguousarray(image, dtype=work), pads, BOUNDARY_MODES[boundary], fill)
     x = np.ascontiguousarray(x)
     chosen = "direct" if exact is not None else _resolve_method(func, method, image, kernel, x, k)
@@ -270,19 +293,54 @@ def _correlate_or_convolve(
     return out if exact is None else to_int64(out)
 
 
-def _pads(mode: str, kernel_shape: tuple[int, ...], convolution: bool) -> Pads:
+def same_mode_anchor(
+    func: str, kernel_shape: tuple[int, ...], mode: str, origin: Any
+) -> tuple[int, int]:
+    """The kernel element over each output pixel in 'same' mode, per axis.
+
+    Counted in the kernel as given (before a convolution flips it): ``(m - 1) // 2`` by
+    SciPy.signal's rule (``origin=None``), else ``m // 2 + origin`` as in scipy.ndimage.
+    """
+    if origin is None:
+        return ((kernel_shape[0] - 1) // 2, (kernel_shape[1] - 1) // 2)
+    if mode != "same":
+        fail(func, "origin", "None unless mode='same' (it places the 'same' window)", origin)
+    shifts = as_pair(func, "origin", origin, minimum=-(2**62))
+    anchor = []
+    for shift, m in zip(shifts, kernel_shape, strict=True):
+        if not -(m // 2) <= shift <= (m - 1) // 2:
+            fail(
+                func,
+                "origin",
+                f"between {-(m // 2)} and {(m - 1) // 2} for a kernel of shape "
+                f"{tuple(kernel_shape)} (the anchor must lie in the kernel)",
+                origin,
+            )
+        anchor.append(m // 2 + shift)
+    return (anchor[0], anchor[1])
+
+
+def _pads(
+    mode: str,
+    kernel_shape: tuple[int, ...],
+    convolution: bool,
+    anchor: tuple[int, int] | None = None,
+) -> Pads:
     """Border widths that turn ``mode`` into a 'valid' correlation of the extended image.
 
-    'full' pads k - 1 on each side.  'same' takes the 'full' output starting at
-    (k - 1) // 2, which for the flipped kernel of a convolution is k // 2 before.
+    'full' pads k - 1 on each side.  'same' pads ``anchor`` before (SciPy's
+    ``(k - 1) // 2`` by default), or, for the flipped kernel of a convolution,
+    ``k - 1 - anchor``.
     """
     if mode == "valid":
         return ((0, 0), (0, 0))
     if mode == "full":
         return ((kernel_shape[0] - 1,) * 2, (kernel_shape[1] - 1,) * 2)
+    if anchor is None:
+        anchor = ((kernel_shape[0] - 1) // 2, (kernel_shape[1] - 1) // 2)
     pads = []
-    for k in kernel_shape:
-        before = k // 2 if convolution else (k - 1) // 2
+    for k, centre in zip(kernel_shape, anchor, strict=True):
+        before = k - 1 - centre if convolution else centre
         pads.append((before, k - 1 - before))
     return (pads[0], pads[1])
 
@@ -343,7 +401,7 @@ def choose_method(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = ...,
-    boundary: Literal["fill", "wrap", "symm"] = ...,
+    boundary: Boundary = ...,
     *,
     measure: Literal[False] = ...,
 ) -> Literal["direct", "fft"]: ...
@@ -352,7 +410,7 @@ def choose_method(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = ...,
-    boundary: Literal["fill", "wrap", "symm"] = ...,
+    boundary: Boundary = ...,
     *,
     measure: Literal[True],
 ) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
@@ -360,7 +418,7 @@ def choose_method(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = "full",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     *,
     measure: bool = False,
 ) -> Literal["direct", "fft"] | tuple[Literal["direct", "fft"], dict[str, float]]:
