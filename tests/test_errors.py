@@ -49,7 +49,8 @@ WEIGHT = np.ones((2, 4, 3, 3))
         (
             lambda: corr2d.convolve2d(IMAGE, KERNEL, boundary="reflect"),
             ValueError,
-            r"convolve2d: `boundary` must be one of 'fill', 'wrap', 'symm', got 'reflect'",
+            r"convolve2d: `boundary` must be one of 'fill', 'wrap', 'symm', 'mirror', "
+            r"'nearest', got 'reflect'",
         ),
         (
             lambda: corr2d.correlate2d(IMAGE, KERNEL, method="winograd"),
