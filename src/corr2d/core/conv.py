@@ -120,14 +120,48 @@ def _setup(
             f"{c_in} input channels and groups={groups}",
             got=f"shape {w.shape}",
         )
-    kh, kw = w.shape[2:]
-    eff_h, eff_w = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
+    pads = conv2d_pads(func, padding, s, d, w.shape[2:], x.shape[2:], padding_mode)
+    exact = None
+    if integer_rule and dtype is None:
+        exact = integer_plan(func, ("input", x), ("weight", w), bias=bias, per_channel=True)
+    extra = () if bias is None else (bias,)
+    work = exact or result_dtype(func, x, w, *extra, dtype=dtype)
+    return _Setup(
+        x=np.ascontiguousarray(x, dtype=work),
+        weight=np.ascontiguousarray(w, dtype=work),
+        stride=s,
+        dilation=d,
+        groups=groups,
+        pads=pads,
+        np_mode=PADDING_MODES[padding_mode],
+        batched=batched,
+        method=method,  # type: ignore[arg-type]
+        exact=exact is not None,
+    )
+
+
+def conv2d_pads(
+    func: str,
+    padding: Any,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    kernel_size: tuple[int, ...],
+    input_size: tuple[int, ...],
+    padding_mode: str,
+) -> Pads:
+    """The pixels ``padding`` adds on each side, checked against the input's size.
+
+    Shared by the in-memory and the lazy (:mod:`corr2d.dask`) faces, which know the
+    input's size before they have its pixels.
+    """
+    kh, kw = kernel_size
+    eff_h, eff_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
     if isinstance(padding, str):
         check_choice(func, "padding", padding, ("valid", "same"))
         if padding == "valid":
             pads: Pads = NO_PADS
         else:
-            if s != (1, 1):
+            if stride != (1, 1):
                 fail(
                     func,
                     "padding",
@@ -142,7 +176,7 @@ def _setup(
     else:
         p = as_pair(func, "padding", padding, 0)
         pads = ((p[0], p[0]), (p[1], p[1]))
-    height, width = x.shape[2:]
+    height, width = input_size
     if padding_mode == "reflect" and (max(pads[0]) >= height or max(pads[1]) >= width):
         fail(
             func,
@@ -165,23 +199,7 @@ def _setup(
             f"at least as large, once padded, as the dilated kernel ({eff_h}, {eff_w})",
             got=f"padded size {(height + sum(pads[0]), width + sum(pads[1]))}",
         )
-    exact = None
-    if integer_rule and dtype is None:
-        exact = integer_plan(func, ("input", x), ("weight", w), bias=bias, per_channel=True)
-    extra = () if bias is None else (bias,)
-    work = exact or result_dtype(func, x, w, *extra, dtype=dtype)
-    return _Setup(
-        x=np.ascontiguousarray(x, dtype=work),
-        weight=np.ascontiguousarray(w, dtype=work),
-        stride=s,
-        dilation=d,
-        groups=groups,
-        pads=pads,
-        np_mode=PADDING_MODES[padding_mode],
-        batched=batched,
-        method=method,  # type: ignore[arg-type]
-        exact=exact is not None,
-    )
+    return pads
 
 
 def _padded(setup: _Setup) -> tuple[NDArray[Any], Pads]:
