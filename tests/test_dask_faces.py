@@ -15,6 +15,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+import scipy.ndimage
 import scipy.signal
 import torch
 from hypothesis import given, settings
@@ -27,7 +28,9 @@ from corr2d import kernels
 MODES = ("full", "same", "valid")
 #: Each example is a few small graphs computed in milliseconds: many examples are cheap.
 MANY = settings(max_examples=200)
-BOUNDARIES = ("fill", "wrap", "symm")
+BOUNDARIES = ("fill", "wrap", "symm", "mirror", "nearest")
+#: scipy.signal's three; 'mirror' and 'nearest' are checked against scipy.ndimage
+SCIPY_SIGNAL = ("fill", "wrap", "symm")
 
 
 @pytest.fixture(autouse=True)
@@ -104,9 +107,39 @@ def test_equals_in_memory_and_scipy(problem, mode, boundary, convolution):
     assert computed.shape == expected.shape == result.shape
     assert computed.dtype == expected.dtype == result.dtype
     np.testing.assert_allclose(computed, expected, **_tolerance(image.dtype))
-    np.testing.assert_allclose(
-        computed, peer(image, kernel, mode, boundary, fill), rtol=1e-10, atol=1e-10
+    if boundary in SCIPY_SIGNAL:
+        np.testing.assert_allclose(
+            computed, peer(image, kernel, mode, boundary, fill), rtol=1e-10, atol=1e-10
+        )
+
+
+@MANY
+@given(problems(), st.sampled_from(BOUNDARIES), st.booleans(), st.data())
+def test_origin_matches_ndimage(problem, boundary, convolution, data):
+    """'same' with ndimage's origin, against scipy.ndimage.correlate / convolve."""
+    image, kernel, chunks = problem
+    kh, kw = kernel.shape
+    origin = (
+        data.draw(st.integers(-(kh // 2), (kh - 1) // 2)),
+        data.draw(st.integers(-(kw // 2), (kw - 1) // 2)),
     )
+    lazy = cdask.convolve2d if convolution else cdask.correlate2d
+    memory = corr2d.convolve2d if convolution else corr2d.correlate2d
+    x = da.from_array(image, chunks=chunks)
+    computed = lazy(x, kernel, "same", boundary, 0.0, origin=origin).compute()
+    expected = memory(image, kernel, "same", boundary, 0.0, origin=origin)
+    np.testing.assert_allclose(computed, expected, rtol=1e-12, atol=1e-12)
+    ndimage_mode = {
+        "fill": "constant",
+        "wrap": "grid-wrap",
+        "symm": "reflect",
+        "mirror": "mirror",
+        "nearest": "nearest",
+    }[boundary]
+    if min(image.shape) > 1 or boundary != "mirror":
+        peer = scipy.ndimage.convolve if convolution else scipy.ndimage.correlate
+        reference = peer(image, kernel, mode=ndimage_mode, cval=0.0, origin=origin)
+        np.testing.assert_allclose(computed, reference, rtol=1e-10, atol=1e-10)
 
 
 @MANY
@@ -334,6 +367,11 @@ def test_threaded_scheduler_gives_the_same_numbers(rng):
             lambda x: cdask.correlate2d(x, [[1.0]], mode="middle"),
             ValueError,
             "correlate2d: `mode` must be one of",
+        ),
+        (
+            lambda x: cdask.correlate2d(x, np.ones((3, 3)), "full", origin=1),
+            ValueError,
+            "correlate2d: `origin` must be None unless mode='same'",
         ),
         (
             lambda x: cdask.convolve2d(x, [[1.0]], boundary="reflect"),

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from corr2d._validation import as_array, fail
 from corr2d.core import correlate as _memory
 from corr2d.core._padding import BOUNDARY_MODES
+from corr2d.core.correlate import Boundary
 from corr2d.dask._common import as_dask, in_memory, window_dtype
 from corr2d.dask._graph import map_windows
 from corr2d.dask._halo import merge_thin_chunks, plan_axis
@@ -57,9 +58,10 @@ def correlate2d(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = "full",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
+    origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
     dtype: DTypeLike | None = None,
     axes: tuple[int, int] = (-2, -1),
@@ -74,7 +76,7 @@ def correlate2d(
         own.  NumPy data are chunked as :func:`corr2d.dask.auto_chunks` says.
     in2 : array_like, shape (m, n)
         The kernel, in memory.
-    mode, boundary, fillvalue, method, dtype
+    mode, boundary, fillvalue, origin, method, dtype
         As for :func:`corr2d.correlate2d`; the border rule applies at the image's
         edges, never at a chunk's.
     axes : (int, int), optional
@@ -114,7 +116,7 @@ def correlate2d(
            [40., 39., 42., 41.]])
     """
     return _filter(
-        "correlate2d", in1, in2, mode, boundary, fillvalue, method, dtype, axes, convolution=False
+        "correlate2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, axes, False
     )
 
 
@@ -122,9 +124,10 @@ def convolve2d(
     in1: ArrayLike,
     in2: ArrayLike,
     mode: Literal["full", "valid", "same"] = "full",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
+    origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
     dtype: DTypeLike | None = None,
     axes: tuple[int, int] = (-2, -1),
@@ -143,7 +146,7 @@ def convolve2d(
     array([[1., 2., 4.]])
     """
     return _filter(
-        "convolve2d", in1, in2, mode, boundary, fillvalue, method, dtype, axes, convolution=True
+        "convolve2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, axes, True
     )
 
 
@@ -193,6 +196,7 @@ def _filter(
     mode: str,
     boundary: str,
     fillvalue: Any,
+    origin: Any,
     method: str,
     dtype: DTypeLike | None,
     axes: Any,
@@ -209,6 +213,7 @@ def _filter(
         mode,
         boundary,
         fillvalue,
+        origin=origin,
         method=method,
         dtype=dtype,
     )
@@ -216,7 +221,8 @@ def _filter(
     if mode == "valid" and _memory._inputs_swap_needed(func, image_shape, kernel.shape):
         return _swapped(func, x, sliding, kernel, boundary, fillvalue, method, dtype)
     fill = _memory._check_fillvalue(func, fillvalue)
-    pads = _memory._pads(mode, kernel.shape, convolution)
+    anchor = _memory.same_mode_anchor(func, kernel.shape, mode, origin)
+    pads = _memory._pads(mode, kernel.shape, convolution, anchor)
     fill_used = boundary == "fill" and mode != "valid"
     work = window_dtype(func, x.dtype, (kernel,), fill, fill_used, dtype)
     blocks = _PlaneByPlane(func, kernel, method, dtype, probe.dtype)
