@@ -9,19 +9,23 @@ channels) are spread over numba's threads with ``prange``.
 Every loop is compiled twice from one source (:class:`Loop`): multithreaded, its
 ``prange`` spread over numba's threads, and serial, for work too small to be worth
 waking the threads (a parallel region costs tens of microseconds).  Compiled code is
-cached on disk (``cache=True``), so only the first process that uses a given signature
-pays for compilation.  This module is imported lazily, the first
-time a computation needs it, so that ``import corr2d`` does not import numba.
+cached on disk in a checked private folder (:mod:`corr2d.core._cache`), so only the
+first process that uses a given signature pays for compilation.  This module is
+imported lazily, the first time a computation needs it, so that ``import corr2d`` does
+not import numba.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from numba import njit, prange
+
+from corr2d.core._cache import attach_disk_cache, cache_folder
 
 __all__ = [
     "Loop",
@@ -33,6 +37,9 @@ __all__ = [
 ]
 
 
+#: The checked cache folder of this process's library loops (None: no disk cache).
+_library_cache = cache_folder()
+
 #: Parallel loops over many small tasks split them into at most this many chunks, so
 #: that per-chunk set-up (a scratch buffer) is paid a few times per thread, not per task.
 _CHUNKS = 64
@@ -41,15 +48,19 @@ _CHUNKS = 64
 class Loop:
     """One loop compiled twice: ``parallel`` (threads over its ``prange``) and ``serial``.
 
-    Both are cached on disk and release the GIL.  Calling the object calls the parallel
-    build.  numba keys its disk cache on the function's name, so the serial build is
-    compiled from a copy of the function under the name ``<name>_serial``.
+    Both release the GIL and are cached on disk in ``folder`` (by default the checked
+    folder of :mod:`corr2d.core._cache`; None: not cached).  Calling the object calls
+    the parallel build.  numba keys its disk cache on the function's name, so the
+    serial build is compiled from a copy of the function under the name
+    ``<name>_serial``.
     """
 
-    def __init__(self, func: Callable[..., None]) -> None:
+    def __init__(
+        self, func: Callable[..., None], folder: Path | Literal["library"] | None = "library"
+    ) -> None:
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
-        options: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+        options: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
         self.parallel = njit(parallel=True, **options)(func)
         twin = types.FunctionType(
             func.__code__, func.__globals__, f"{func.__name__}_serial", func.__defaults__
@@ -57,6 +68,10 @@ class Loop:
         twin.__qualname__ = f"{func.__qualname__}_serial"
         twin.__module__ = func.__module__
         self.serial = njit(**options)(twin)
+        if folder == "library":
+            folder = _library_cache
+        for build in (self.parallel, self.serial):
+            attach_disk_cache(build, folder)
 
     def __call__(self, *args: Any) -> None:
         self.parallel(*args)

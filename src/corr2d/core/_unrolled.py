@@ -23,17 +23,14 @@ up to ``MAX_UNROLLED_WIDTH`` taps and per kernel height for longer rows.  It loa
 each input vector once for several output rows, where the loops above load it once
 per tap (7x7 on a 2048x2048 float32 image: about 3 ms, against 4.5 ms).
 
-The cache folder is ``$CORR2D_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/corr2d`` (or
-``~/.cache/corr2d``), else a per-user folder in the temporary directory.
+The generated source is saved in the checked cache folder of
+:mod:`corr2d.core._cache` (``$CORR2D_CACHE_DIR``, else ``~/.cache/corr2d``), but always
+executed from the text just generated, never imported from the file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +44,6 @@ __all__ = [
     "MAX_TAPS",
     "MAX_UNROLLED_WIDTH",
     "MAX_WIDTH",
-    "cache_dir",
     "has_image_loop",
     "has_unrolled_loop",
     "image_loop",
@@ -139,24 +135,6 @@ def _row_source(kw: int) -> str:
         f"                row[j] += {terms}",
     ]
     return "\n".join(lines) + "\n"
-
-
-def cache_dir() -> Path:
-    """The folder that holds generated loops and numba's cache of them."""
-    configured = os.environ.get("CORR2D_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "corr2d"
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(folder, os.W_OK)
 
 
 def has_unrolled_loop(kh: int, kw: int) -> bool:
@@ -262,25 +240,10 @@ def image_loop(kh: int, kw: int) -> Loop:
 
 
 def _compile(stem: str, text: str, extra: bytes = b"") -> Loop:
-    """Write ``text`` to the cache folder (once), import it and compile ``correlate``."""
-    digest = hashlib.sha256(text.encode() + extra).hexdigest()[:12]
-    folder = cache_dir()
-    if not _writable(folder):
-        folder = Path(tempfile.gettempdir()) / f"corr2d-cache-{os.getuid()}"
-        folder.mkdir(parents=True, exist_ok=True)
-    name = f"{stem}_{digest}"
-    path = folder / f"{name}.py"
-    if not path.exists():
-        # write atomically: concurrent processes may generate the same file
-        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # numba's cache re-imports the module by name
-    spec.loader.exec_module(module)
+    """Execute ``text`` as a module (saved in the cache folder) and compile ``correlate``."""
+    from corr2d.core._cache import load_generated
     from corr2d.core._loops import Loop
 
-    return Loop(module.correlate)  # parallel and serial builds, cached beside the file
+    digest = hashlib.sha256(text.encode() + extra).hexdigest()[:12]
+    module, folder = load_generated(f"{stem}_{digest}", text)
+    return Loop(module.correlate, folder)  # parallel and serial builds, cached beside it
