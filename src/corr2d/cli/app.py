@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from corr2d.cli import bench, demo, edges, estimate, learn, rf
+from corr2d.cli import bench, demo, edges, estimate, explore, learn, rf
 from corr2d.cli import filter as filter_
 from corr2d.cli import kernels as kernels_
 from corr2d.cli._shared import (
@@ -146,6 +146,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None], str], ...] = (
     ("rf", rf.rf_command, rf.EPILOG),
     ("kernels", kernels_.kernels_command, kernels_.EPILOG),
     ("demo", demo.demo_command, demo.EPILOG),
+    ("explore", explore.explore_command, explore.EPILOG),
     ("bench", bench.bench_command, bench.EPILOG),
 )
 for _name, _function, _epilog in COMMANDS:
