@@ -405,16 +405,16 @@
       const scale = corr.inputCanvas ? corr.scale : Math.min(8, 512 / Math.max(o.h, o.w));
       corr.outputCanvas = canvasView($("c-output"), o, scale);
       const overlayHost = corr.outputCanvas.base;
-      overlayHost.addEventListener("mousemove", (event) => {
+      // The output cell under the pointer (the canvas may be scaled for display).
+      const at = (event) => {
+        const rect = overlayHost.getBoundingClientRect();
         const s = corr.outputCanvas.scale;
-        const i = Math.min(o.h - 1, Math.floor(event.offsetY / s));
-        const j = Math.min(o.w - 1, Math.floor(event.offsetX / s));
-        corrHover(i, j, event.timeStamp);
-      });
-      overlayHost.addEventListener("click", (event) => {
-        const s = corr.outputCanvas.scale;
-        corrPin(Math.min(o.h - 1, Math.floor(event.offsetY / s)), Math.min(o.w - 1, Math.floor(event.offsetX / s)));
-      });
+        const y = event.clientY - rect.top - overlayHost.clientTop;
+        const x = event.clientX - rect.left - overlayHost.clientLeft;
+        return [Math.max(0, Math.min(o.h - 1, Math.floor(y / s))), Math.max(0, Math.min(o.w - 1, Math.floor(x / s)))];
+      };
+      overlayHost.addEventListener("mousemove", (event) => corrHover(...at(event), event.timeStamp));
+      overlayHost.addEventListener("click", (event) => corrPin(...at(event)));
     }
     $("c-input-caption").textContent = `${result.source}${corr.pads.flat().some((p) => p > 0) ? ", padded by the boundary rule" : ""}`;
     $("c-output-caption").textContent = `${o.h}x${o.w} by corr2d.${result.call}`;
@@ -1205,22 +1205,23 @@
   }
 
   async function rfHover(layer, i, j) {
+    const shown = rf.answer; // the stack the grids show (the editor may be ahead of it)
     const key = `${layer}:${i}:${j}`;
     const seq = (rf.hoverSeq += 1);
     let unit = rf.cache.get(key);
     if (!unit) {
       try {
         const answer = await api("rf", {
-          layers: state.rf.layers, input: { rows: state.rf.rows, cols: state.rf.cols }, unit: { layer, row: i, col: j },
+          layers: shown.layers, input: { rows: shown.input[0], cols: shown.input[1] }, unit: { layer, row: i, col: j },
         });
         unit = answer.unit;
-        rf.cache.set(key, unit);
+        if (shown === rf.answer) rf.cache.set(key, unit);
       } catch (error) {
-        setMessage("r-message", error.message);
+        if (shown === rf.answer) setMessage("r-message", error.message);
         return;
       }
     }
-    if (seq !== rf.hoverSeq) return;
+    if (seq !== rf.hoverSeq || shown !== rf.answer) return;
     rfShow(unit);
   }
 
@@ -1270,6 +1271,9 @@
       rfRenderEditor();
       rfCompute();
     });
+    const matching = RF_PRESETS.findIndex(([, layers, n]) =>
+      layers.join(" ") === state.rf.layers.join(" ") && n === state.rf.rows && n === state.rf.cols);
+    preset.value = matching >= 0 ? String(matching) : "";
     $("r-rows").value = state.rf.rows;
     $("r-cols").value = state.rf.cols;
     for (const [id, key] of [["r-rows", "rows"], ["r-cols", "cols"]]) {
