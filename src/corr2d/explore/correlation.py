@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from corr2d.core import conv2d, convolve2d, corr2d, correlate2d
-from corr2d.core._padding import BOUNDARY_MODES, Pads, pad2d
+from corr2d.core._padding import Pads, pad2d
 from corr2d.core.correlate import _pads as scipy_pads
 from corr2d.explore._requests import (
     RequestError,
@@ -56,8 +56,16 @@ OPERATIONS = ("correlation", "convolution")
 PADDINGS = ("valid", "same", "full")
 #: SciPy's boundaries, then PyTorch's two others.
 BOUNDARIES = ("fill", "wrap", "symm", "reflect", "replicate")
+#: The boundaries the SciPy face's correlate2d takes under these names.
+_SCIPY_BOUNDARIES = ("fill", "wrap", "symm")
 _TORCH_MODES = {"fill": "zeros", "wrap": "circular", "reflect": "reflect", "replicate": "replicate"}
-_NUMPY_MODES = {**BOUNDARY_MODES, "reflect": "reflect", "replicate": "edge"}
+_NUMPY_MODES = {
+    "fill": "constant",
+    "wrap": "wrap",
+    "symm": "symmetric",
+    "reflect": "reflect",
+    "replicate": "edge",
+}
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ def _scipy_face(view: View) -> bool:
         view.stride == 1
         and view.dilation == 1
         and view.padding in PADDINGS
-        and view.boundary in BOUNDARY_MODES
+        and view.boundary in _SCIPY_BOUNDARIES
     )
 
 
