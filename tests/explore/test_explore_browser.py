@@ -13,6 +13,7 @@ dir and printed; ``bench/bench_explore.py`` measures them properly.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -124,6 +125,14 @@ def cell_texts(page: Any, selector: str) -> list[list[str]]:
     )
 
 
+def png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def numbers(rows: list[list[str]]) -> np.ndarray:
     return np.array([[float(v) for v in row] for row in rows])
 
@@ -202,11 +211,46 @@ def test_a_bad_cell_shows_its_message(open_page, tmp_path):
     page.fill("#c-kernel tr:nth-child(1) td:nth-child(2) input", "1")
     page.wait_for_function("() => document.querySelector('#c-message').textContent === ''")
     assert page.locator("#c-kernel td.bad").count() == 0
-    # a kernel larger than the input in 'valid' mode
+    # a kernel larger than the input in 'valid' mode, and one larger than the page takes
     page.fill("#c-krows", "4")
     page.dispatch_event("#c-krows", "change")
     page.wait_for_function("() => document.querySelector('#c-message').textContent !== ''")
     assert "larger than the input" in message.inner_text()
+    page.fill("#c-krows", "16")
+    page.dispatch_event("#c-krows", "change")
+    page.wait_for_function(
+        "() => document.querySelector('#c-message').textContent.includes('16x2')"
+    )
+    assert message.inner_text() == "the kernel is 16x2; the largest allowed is 15x15"
+
+
+def test_upload_an_image(open_page, tmp_path):
+    page = open_page()
+    page.select_option("#c-source", "upload")
+    rgb = np.zeros((40, 60, 3), dtype=np.uint8)
+    rgb[:, 30:] = (200, 100, 50)
+    page.set_input_files(
+        "#c-upload", files=[{"name": "half.png", "mimeType": "image/png", "buffer": png(rgb)}]
+    )
+    page.wait_for_selector("#c-output canvas")
+    assert page.inner_text("#c-input-caption") == "half.png"
+    assert page.inner_text("#c-output-caption") == "39x59 by corr2d.corr2d"
+    assert "read_image('half.png')" in page.inner_text("#c-code-corr2d")
+    # an image larger than the page takes
+    page.set_input_files(
+        "#c-upload",
+        files=[
+            {
+                "name": "big.png",
+                "mimeType": "image/png",
+                "buffer": png(np.zeros((1100, 1000), np.uint8)),
+            }
+        ],
+    )
+    page.wait_for_function("() => document.querySelector('#c-message').textContent !== ''")
+    assert page.inner_text("#c-message").startswith(
+        "the image is too large for the page (it takes up to 1,048,576 pixels"
+    )
 
 
 def test_hover_at_512x512(open_page, tmp_path):

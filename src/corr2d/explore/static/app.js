@@ -627,7 +627,9 @@
     });
     const resize = (which) => {
       const c = state.corr;
-      const [rowsId, colsId, key, max] = which === "x" ? ["c-rows", "c-cols", "x", 32] : ["c-krows", "c-kcols", "k", 15];
+      // The server says what is too large (grids up to 32x32, kernels up to 15x15);
+      // the page only keeps its own tables within reason.
+      const [rowsId, colsId, key, max] = which === "x" ? ["c-rows", "c-cols", "x", 64] : ["c-krows", "c-kcols", "k", 64];
       const h = Math.max(1, Math.min(max, Math.round(Number($(rowsId).value) || 1)));
       const w = Math.max(1, Math.min(max, Math.round(Number($(colsId).value) || 1)));
       c[key] = resizeRows(c[key], h, w, "0");
