@@ -20,6 +20,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
+from corr2d.io._atomic import drop, hold, release
 from corr2d.io.errors import ImageReadError, ImageWriteError, KernelFileError
 from corr2d.kernel_spec import KernelSpecError
 
@@ -218,6 +219,7 @@ class Outputs:
         self._make_folder(final.parent)
         temporary = final.parent / f".{final.stem}.{secrets.token_hex(4)}.part{final.suffix}"
         self._staged[final] = temporary
+        hold(temporary)  # written anonymously where the platform can: kill -9 leaves nothing
         return temporary
 
     def _make_folder(self, folder: Path) -> None:
@@ -243,6 +245,9 @@ class Outputs:
             placed: list[Path] = []
             try:
                 for final, temporary in self._staged.items():
+                    if release(temporary, final, self.force):
+                        placed.append(final)
+                        continue
                     if not temporary.exists():
                         continue
                     _place(temporary, final, self.force)
@@ -259,6 +264,7 @@ class Outputs:
     def discard(self) -> None:
         """Remove the staged files and the folders this command created."""
         for temporary in self._staged.values():
+            drop(temporary)
             temporary.unlink(missing_ok=True)
         self._staged.clear()
         for folder in reversed(self._created):

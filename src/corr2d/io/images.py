@@ -20,7 +20,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -286,7 +286,7 @@ def write_image(
     if not folder.is_dir():
         raise ImageWriteError(f"{file}: the folder {str(folder)!r} does not exist")
 
-    def encode(target: Path) -> None:
+    def encode(target: IO[bytes]) -> None:
         if fmt == "TIFF":
             import tifffile
 

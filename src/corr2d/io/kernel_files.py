@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -182,10 +183,9 @@ def write_kernel(
     if not file.parent.is_dir():
         raise ImageWriteError(f"{file}: the folder {str(file.parent)!r} does not exist")
 
-    def encode(target: Path) -> None:
+    def encode(target: IO[bytes]) -> None:
         if suffix == ".npy":
-            with target.open("wb") as handle:
-                np.save(handle, array, allow_pickle=False)
+            np.save(target, array, allow_pickle=False)
         else:
             delimiter = "," if suffix == ".csv" else " "
             np.savetxt(target, array, fmt="%.17g", delimiter=delimiter)
