@@ -6,9 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from scipy import signal
 
-from corr2d import KernelEstimate, corr2d, estimate_kernel
+from corr2d import KernelEstimate, corr2d, estimate_kernel, lstsq
 from corr2d import estimate as estimate_module
 
 
@@ -82,13 +84,38 @@ def test_ridge_recovers_a_gaussian_blur_from_a_noisy_pair(rng):
     assert result.residual == pytest.approx(0.01, rel=0.1)
 
 
-def test_fft_wiener_division_recovers_a_kernel_from_circular_data(rng):
-    X = rng.normal(size=(32, 32))
-    kernel = rng.normal(size=(3, 4))
-    Y = corr2d(np.pad(X, ((0, 2), (0, 3)), mode="wrap"), kernel)
-    result = estimate_kernel(X, Y, (3, 4), method="fft", mode="circular")
+@pytest.mark.parametrize("shape", [(3, 3), (3, 4), (2, 2)])
+@pytest.mark.parametrize("mode", ["same", "full"])
+@pytest.mark.parametrize("convolution", [False, True], ids=["correlation", "convolution"])
+def test_fft_wiener_division_recovers_a_kernel_from_wrapped_data(shape, mode, convolution, rng):
+    # Periodic data as correlate2d (and `corr2d filter --boundary wrap`) makes them: the
+    # kernel centred, SciPy's offset for even kernels.
+    X = rng.normal(size=(32, 30))
+    kernel = rng.normal(size=shape)
+    make = signal.convolve2d if convolution else signal.correlate2d
+    Y = make(X, kernel, mode, "wrap")
+    result = estimate_kernel(
+        X, Y, shape, method="fft", mode=mode, boundary="wrap", convolution=convolution
+    )
     np.testing.assert_allclose(result.kernel, kernel, atol=1e-8)
-    assert result.method == "fft" and result.identifiable
+    assert result.method == "fft" and result.solver == "fourier division"
+    assert result.identifiable and result.relative_residual < 1e-8
+
+
+def test_the_corner_anchored_circular_mode_is_the_centred_one_shifted(rng):
+    # The former mode='circular' anchored the kernel at its top-left corner:
+    # Y[i, j] = sum K[a, b] X[(i + a) % H, (j + b) % W].  Rolled by the top and left
+    # border widths of 'same', such data are what correlate2d(..., 'same', 'wrap') makes.
+    X = rng.normal(size=(16, 15))
+    kernel = rng.normal(size=(4, 3))
+    corner_anchored = corr2d(np.pad(X, ((0, 3), (0, 2)), mode="wrap"), kernel)
+    centred = np.roll(corner_anchored, (1, 1), axis=(0, 1))  # ((4 - 1) // 2, (3 - 1) // 2)
+    np.testing.assert_allclose(centred, signal.correlate2d(X, kernel, "same", "wrap"))
+    for method in ("lstsq", "fft"):
+        result = estimate_kernel(X, centred, (4, 3), method=method, mode="same", boundary="wrap")
+        np.testing.assert_allclose(result.kernel, kernel, atol=1e-8)
+    with pytest.raises(ValueError, match=r"periodic data: mode='same', boundary='wrap'"):
+        estimate_kernel(X, corner_anchored, (4, 3), mode="circular")  # type: ignore[arg-type]
 
 
 def test_gradient_descent_recovers_a_small_kernel(rng):
@@ -100,14 +127,40 @@ def test_gradient_descent_recovers_a_small_kernel(rng):
 
 
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
+@pytest.mark.parametrize("boundary", ["fill", "symm", "wrap"])
 @pytest.mark.parametrize("convolution", [False, True], ids=["correlation", "convolution"])
-@pytest.mark.parametrize("shape", [(2, 3), (3, 2), (3, 3)])
-def test_modes_match_scipy_correlate2d_and_convolve2d(mode, convolution, shape, rng):
+@pytest.mark.parametrize("shape", [(2, 3), (3, 2), (3, 3), (4, 4)])
+def test_every_mode_and_boundary_of_scipy_gives_its_kernel_back(
+    mode, boundary, convolution, shape, rng
+):
     X = rng.normal(size=(7, 8))
     kernel = rng.normal(size=shape)
     make = signal.convolve2d if convolution else signal.correlate2d
-    result = estimate_kernel(X, make(X, kernel, mode), shape, mode=mode, convolution=convolution)
+    Y = make(X, kernel, mode, boundary, fillvalue=0.75)
+    result = estimate_kernel(
+        X,
+        Y,
+        shape,
+        mode=mode,
+        boundary=boundary,
+        fillvalue=0.75,
+        convolution=convolution,
+    )
     np.testing.assert_allclose(result.kernel, kernel, atol=1e-10)
+    assert result.relative_residual < 1e-13 and result.fits
+    assert (result.mode, result.boundary) == (mode, boundary)
+
+
+def test_the_wrong_border_rule_is_reported_as_no_fit(rng):
+    X = rng.uniform(size=(40, 50))
+    kernel = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
+    Y = signal.correlate2d(X, kernel, "same", "symm")
+    wrong = estimate_kernel(X, Y, 3, mode="same", boundary="fill")
+    assert wrong.relative_residual > 1e-2 and not wrong.fits
+    assert "NOT a fit: Y is not a correlation of X with mode='same', boundary='fill'" in str(wrong)
+    right = estimate_kernel(X, Y, 3, mode="same", boundary="symm")
+    assert right.fits and "explains Y" in str(right)
+    np.testing.assert_allclose(right.kernel, kernel, atol=1e-12)
 
 
 def test_bias_is_estimated_and_reported(rng):
@@ -138,15 +191,19 @@ def test_several_pairs_as_a_batch_or_a_sequence_of_sizes(rng):
     )
 
 
-def test_tiling_does_not_change_the_answer(rng, monkeypatch):
+@pytest.mark.parametrize(("mode", "boundary"), [("valid", "fill"), ("same", "symm")])
+def test_banding_does_not_change_the_answer(mode, boundary, rng, monkeypatch):
     X = rng.normal(size=(40, 30))
     kernel = rng.normal(size=(4, 3))
-    Y = corr2d(X, kernel) + 0.1 * rng.normal(size=(37, 28))
-    whole = estimate_kernel(X, Y, (4, 3), bias=True)
-    monkeypatch.setattr(estimate_module, "TILE_BYTES", 1)  # one output row per tile
-    tiled = estimate_kernel(X, Y, (4, 3), bias=True)
-    np.testing.assert_allclose(tiled.kernel, whole.kernel, rtol=1e-12, atol=1e-12)
-    assert tiled.bias == pytest.approx(whole.bias, rel=1e-12)
+    Y = signal.correlate2d(X, kernel, mode, boundary) + 0.1 * rng.normal(
+        size=signal.correlate2d(X, kernel, mode).shape
+    )
+    whole = estimate_kernel(X, Y, (4, 3), bias=True, mode=mode, boundary=boundary)
+    monkeypatch.setattr(lstsq, "WORKSPACE_BYTES", 1)  # one output row per band
+    banded = estimate_kernel(X, Y, (4, 3), bias=True, mode=mode, boundary=boundary)
+    np.testing.assert_allclose(banded.kernel, whole.kernel, rtol=1e-12, atol=1e-12)
+    assert banded.bias == pytest.approx(whole.bias, rel=1e-12)
+    assert banded.residual == pytest.approx(whole.residual, rel=1e-12)
 
 
 def test_constant_image_determines_only_the_kernel_sum():
@@ -163,7 +220,7 @@ def test_estimate_is_a_frozen_dataclass_with_a_readable_str(rng):
     with pytest.raises(AttributeError):
         result.rank = 0  # type: ignore[misc]
     text = str(result)
-    assert text.splitlines()[0] == "KernelEstimate (lstsq)"
+    assert text.splitlines()[0] == "KernelEstimate (lstsq; mode 'valid', boundary 'fill')"
     assert "rank: 2 of 2 unknowns (identifiable)" in text
 
 
@@ -172,22 +229,122 @@ def test_estimate_is_a_frozen_dataclass_with_a_readable_str(rng):
     [
         ({"method": "svd"}, ValueError, r"estimate_kernel: `method` must be one of 'lstsq'"),
         ({"mode": "wrap"}, ValueError, r"estimate_kernel: `mode` must be one of 'valid'"),
-        ({"method": "fft"}, ValueError, r"`mode` must be 'circular' for method='fft'"),
+        ({"boundary": "zero"}, ValueError, r"`boundary` must be one of 'fill', 'wrap', 'symm'"),
+        ({"method": "fft"}, ValueError, r"`boundary` must be 'wrap' with mode 'same' or 'full'"),
         (
-            {"method": "fft", "mode": "circular", "bias": True},
+            {"method": "fft", "mode": "same", "boundary": "wrap", "bias": True},
             ValueError,
             r"`bias` must be False for method='fft'",
         ),
         ({"alpha": 0.1}, ValueError, r"`alpha` must be None for method='lstsq'"),
         ({"method": "ridge", "alpha": -1.0}, ValueError, r"`alpha` must be finite and >= 0"),
+        ({"method": "ridge", "alpha": "1"}, TypeError, r"`alpha` must be a real number"),
         ({"bias": "yes"}, TypeError, r"`bias` must be a bool"),
         ({"steps": 0, "method": "gd"}, ValueError, r"`steps` must be >= 1, got 0"),
+        ({"method": "gd", "lr": "0.1"}, TypeError, r"`lr` must be a real number, got '0.1'"),
+        ({"method": "gd", "lr": 0.0}, ValueError, r"`lr` must be None or a finite number > 0"),
+        ({"rtol": -1.0}, ValueError, r"`rtol` must be None or a number in \[0, 1\), got -1.0"),
+        ({"rtol": float("nan")}, ValueError, r"`rtol` must be None or a number in \[0, 1\)"),
+        ({"rtol": 1.0}, ValueError, r"`rtol` must be None or a number in \[0, 1\), got 1.0"),
+        ({"rtol": "1e-9"}, TypeError, r"`rtol` must be a real number"),
+        ({"fillvalue": np.inf}, ValueError, r"`fillvalue` must be finite"),
+        ({"fillvalue": None}, TypeError, r"`fillvalue` must be a real number"),
     ],
 )
 def test_argument_errors(kwargs, exception, match, rng):
     X = rng.normal(size=(6, 6))
     with pytest.raises(exception, match=match):
         estimate_kernel(X, corr2d(X, np.ones((2, 2))), 2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "ridge", "alpha": np.float32(0.1)},
+        {"method": "gd", "lr": np.float32(0.01), "steps": 5},
+        {"rtol": np.float32(1e-10)},
+        {"rtol": np.float64(0.0)},
+        {"mode": "same", "fillvalue": np.float32(0.5)},
+        {"mode": "same", "fillvalue": np.int64(2)},
+    ],
+)
+def test_numpy_scalars_are_accepted_where_python_numbers_are(kwargs, rng):
+    X = rng.normal(size=(6, 6))
+    mode = kwargs.get("mode", "valid")
+    fill = float(kwargs.get("fillvalue", 0.0))
+    Y = signal.correlate2d(X, np.ones((2, 2)), mode, fillvalue=fill)
+    result = estimate_kernel(X, Y, 2, **kwargs)
+    assert result.kernel.shape == (2, 2) and np.isfinite(result.kernel).all()
+
+
+@pytest.mark.parametrize("factor", [1e-160, 1e155, 1e-300, 1e300])
+@pytest.mark.parametrize("method", ["lstsq", "ridge", "gd"])
+def test_data_at_the_edges_of_float64_give_the_kernel(factor, method, rng):
+    X = rng.normal(size=(24, 24))
+    kernel = rng.normal(size=(3, 3))
+    Y = signal.correlate2d(X, kernel, "valid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = estimate_kernel(
+            X * factor, Y * factor, 3, method=method, steps=2000, bias=method == "lstsq"
+        )
+    atol = {"lstsq": 1e-12, "ridge": 1e-5, "gd": 1e-6}[method]
+    np.testing.assert_allclose(result.kernel, kernel, atol=atol)
+    assert result.relative_residual < 1e-5
+    assert result.residual == pytest.approx(
+        result.relative_residual * np.sqrt(np.mean(Y**2)) * factor, rel=1e-9
+    )
+
+
+def test_fft_on_extreme_data_and_kernels_beyond_float64(rng):
+    X = rng.normal(size=(16, 16))
+    kernel = rng.normal(size=(3, 3))
+    Y = signal.correlate2d(X, kernel, "same", "wrap")
+    for factor in (1e-160, 1e155):
+        result = estimate_kernel(
+            X * factor, Y * factor, 3, method="fft", mode="same", boundary="wrap"
+        )
+        np.testing.assert_allclose(result.kernel, kernel, atol=1e-8)
+    with pytest.raises(OverflowError, match=r"estimate_kernel: the estimated kernel overflows"):
+        estimate_kernel(X * 1e-200, Y * 1e200, 3, mode="same", boundary="wrap")
+
+
+def test_ill_conditioned_data_fall_back_to_qr_and_keep_their_digits(rng):
+    # Two plane waves plus a little noise: the patch matrix's condition number is about
+    # 3e5, so the normal equations alone would keep only about five digits.
+    rows, cols = np.mgrid[0:60, 0:60]
+    X = np.sin(0.3 * rows + 0.2 * cols) + np.cos(0.25 * cols - 0.1 * rows)
+    X += 1e-5 * rng.normal(size=X.shape)
+    kernel = rng.normal(size=(3, 3))
+    result = estimate_kernel(X, signal.correlate2d(X, kernel, "valid"), 3)
+    assert result.solver == "qr" and result.condition_number > 1e5
+    np.testing.assert_allclose(result.kernel, kernel, atol=1e-10)
+
+
+def test_a_job_larger_than_memory_is_refused_before_any_work(rng, monkeypatch):
+    monkeypatch.setattr(estimate_module, "available_memory", lambda: 100 * 2**20)
+    X = rng.normal(size=(60, 60))
+    with pytest.raises(
+        MemoryError,
+        match=r"estimate_kernel: `kernel_shape` must be small enough for this machine's "
+        r"memory: it needs about 0.1 GiB \(1600 unknowns\), and 0.1 GiB is available",
+    ):
+        estimate_kernel(X, X[:21, :21], (40, 40))
+    assert estimate_module.estimate_memory([(60, 60)], (40, 40)) > 100 * 2**20
+
+
+def test_gradient_descent_reports_progress_and_stops_when_converged(rng):
+    X = rng.normal(size=(12, 12))
+    kernel = rng.normal(size=(2, 2))
+    seen: list[tuple[int, float]] = []
+    result = estimate_kernel(
+        X, corr2d(X, kernel), 2, method="gd", steps=5000, progress=lambda s, v: seen.append((s, v))
+    )
+    np.testing.assert_allclose(result.kernel, kernel, atol=1e-8)
+    assert result.solver == "gradient descent"
+    assert 10 < len(seen) < 5000  # stopped on the tolerance, not the step count
+    assert [step for step, _ in seen] == list(range(1, len(seen) + 1))
+    assert seen[-1][1] < seen[0][1]
 
 
 def test_data_errors(rng):
@@ -210,3 +367,68 @@ def test_data_errors(rng):
         estimate_kernel(X + 1j, np.ones((5, 5)), 2)
     with pytest.raises(ValueError, match=r"`X` must be 2-D or 3-D"):
         estimate_kernel(np.ones(5), np.ones(4), 2)
+
+
+def basis_oracle(X, Y, shape, mode, boundary, fillvalue, bias, convolution):
+    """Brute force: the output of every basis kernel is a column; solved by lstsq.
+
+    With ``fill`` the fill value enters through the extended image, so each column is
+    the output of a one-hot kernel over the extended image (linear in the kernel).
+    """
+    make = signal.convolve2d if convolution else signal.correlate2d
+    columns = []
+    for index in range(shape[0] * shape[1]):
+        basis = np.zeros(shape)
+        basis.flat[index] = 1.0
+        columns.append(make(X, basis, mode, boundary, fillvalue=fillvalue).ravel())
+    if bias:
+        columns.append(np.ones(Y.size))
+    A = np.stack(columns, axis=1)
+    return A, np.linalg.lstsq(A, Y.ravel(), rcond=None)[0]
+
+
+@given(
+    height=st.integers(1, 9),
+    width=st.integers(1, 9),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    mode=st.sampled_from(["valid", "same", "full"]),
+    boundary=st.sampled_from(["fill", "symm", "wrap"]),
+    fillvalue=st.sampled_from([0.0, 1.5]),
+    bias=st.booleans(),
+    convolution=st.booleans(),
+    noise=st.sampled_from([0.0, 0.1]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_estimate_kernel_matches_a_brute_force_basis_oracle(
+    height, width, kh, kw, mode, boundary, fillvalue, bias, convolution, noise, seed
+):
+    assume(mode != "valid" or (kh <= height and kw <= width))
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(height, width))
+    kernel = rng.normal(size=(kh, kw))
+    make = signal.convolve2d if convolution else signal.correlate2d
+    Y = make(X, kernel, mode, boundary, fillvalue=fillvalue)
+    Y = Y + noise * rng.normal(size=Y.shape)
+    A, expected = basis_oracle(X, Y, (kh, kw), mode, boundary, fillvalue, bias, convolution)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rank-deficient draws warn
+        result = estimate_kernel(
+            X,
+            Y,
+            (kh, kw),
+            mode=mode,
+            boundary=boundary,
+            fillvalue=fillvalue,
+            bias=bias,
+            convolution=convolution,
+        )
+    ours = np.append(result.kernel.ravel(), [result.bias] if bias else [])
+    # The fitted values are unique even where the unknowns are not.
+    np.testing.assert_allclose(A @ ours, A @ expected, atol=1e-8)
+    singular = np.linalg.svd(A, compute_uv=False)
+    if singular[-1] > 1e-6 * singular[0] and A.shape[0] >= A.shape[1]:
+        assert result.identifiable
+        np.testing.assert_allclose(ours, expected, atol=1e-8)
+    residual = Y.ravel() - A @ expected
+    assert result.residual == pytest.approx(np.sqrt(np.mean(residual**2)), abs=1e-9)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from corr2d import SGD, Adam, Conv2D, History, Linear, SquaredError, corr2d, fit
+from corr2d import SGD, Adam, Conv2D, History, Linear, ReLU, Sequential, SquaredError, corr2d, fit
+from corr2d.nn.train import format_loss
 
 # The initial kernel of the chapter's run: solving the ten gradient steps backwards from
 # the kernel it printed, [[0.9895, -0.9873705]], gives this start, which lies inside
@@ -195,7 +196,11 @@ def test_squared_error_sum_and_mean_gradients():
 @pytest.mark.parametrize(
     ("kwargs", "exception", "match"),
     [
-        ({"optimizer": "rmsprop"}, ValueError, r"fit: `optimizer` must be one of 'sgd', 'adam'"),
+        (
+            {"optimizer": "rmsprop"},
+            ValueError,
+            r"fit: `optimizer` must be one of 'sgd', 'adam', 'cg'",
+        ),
         ({"loss": "l1"}, ValueError, r"fit: `loss` must be one of 'squared', 'mean_squared'"),
         ({"steps": -1}, ValueError, r"fit: `steps` must be >= 0, got -1"),
         ({"steps": 2.5}, TypeError, r"fit: `steps` must be an int, got 2.5"),
@@ -255,3 +260,86 @@ def test_fit_data_errors(edge_pair):
 def test_optimiser_argument_errors(make, exception, match):
     with pytest.raises(exception, match=match):
         make(Conv2D(2).parameters())
+
+
+def test_conjugate_gradients_reach_the_least_squares_kernel_of_ill_conditioned_data(rng):
+    # A smooth image makes plain gradient descent crawl (A^T A's condition number is
+    # about 1e5 here);
+    # conjugate gradients need about as many steps as there are unknowns.
+    rows, cols = np.mgrid[0:40, 0:40]
+    X = np.sin(0.3 * rows + 0.2 * cols) + np.cos(0.25 * cols - 0.1 * rows)
+    X += 0.01 * rng.normal(size=X.shape)
+    kernel = rng.normal(size=(3, 3))
+    Y = corr2d(X, kernel) + 0.5
+    patches = np.lib.stride_tricks.sliding_window_view(X, (3, 3)).reshape(-1, 9)
+    design = np.hstack([patches, np.ones((patches.shape[0], 1))])
+    solution = np.linalg.lstsq(design, Y.ravel(), rcond=None)[0]
+    for loss in ("squared", "mean_squared"):
+        layer = Conv2D(3, rng=0)
+        history = fit(layer, X, Y, steps=200, optimizer="cg", loss=loss, tol=1e-13)
+        assert history.converged and history.steps < 60
+        np.testing.assert_allclose(layer.weight.data.ravel(), solution[:9], atol=1e-8)
+        assert layer.bias.data[0] == pytest.approx(solution[9], abs=1e-8)
+        assert history.gradient_norm[-1] <= 1e-13 * history.gradient_norm[0]
+    sgd = Conv2D(3, rng=0)
+    assert not fit(sgd, X, Y, steps=200, lr=1e-4, tol=1e-10).converged
+
+
+def test_tol_stops_early_and_reports_convergence(edge_pair):
+    X, Y = edge_pair
+    layer = Conv2D((1, 2), bias=False, init="zeros")
+    history = fit(layer, X, Y, steps=1000, lr=3e-2, tol=1e-6)
+    assert history.converged and not history.interrupted and history.steps < 200
+    assert "; converged" in str(history)
+    np.testing.assert_allclose(layer.weight.data.ravel(), [1.0, -1.0], atol=1e-5)
+
+
+def test_callback_sees_every_step(edge_pair):
+    X, Y = edge_pair
+    seen: list[tuple[int, float]] = []
+    history = fit(
+        Conv2D((1, 2), bias=False, init=CHAPTER_INIT), X, Y, callback=lambda *a: seen.append(a)
+    )
+    assert [s for s, _ in seen] == list(range(1, 11))
+    np.testing.assert_allclose([v for _, v in seen], history.loss)
+
+
+def test_ctrl_c_ends_an_interruptible_run_after_the_current_step(edge_pair):
+    import signal
+
+    X, Y = edge_pair
+    layer = Conv2D((1, 2), bias=False, init="zeros")
+    before = signal.getsignal(signal.SIGINT)
+
+    def interrupt_at_step_5(step: int, loss: float) -> None:
+        if step == 5:
+            signal.raise_signal(signal.SIGINT)
+
+    history = fit(layer, X, Y, steps=100, lr=3e-2, callback=interrupt_at_step_5, interruptible=True)
+    assert history.interrupted and not history.converged and history.steps == 5
+    assert "; interrupted" in str(history)
+    assert signal.getsignal(signal.SIGINT) is before
+    # The parameters are those after step 5: five plain SGD steps from zero.
+    again = Conv2D((1, 2), bias=False, init="zeros")
+    fit(again, X, Y, steps=5, lr=3e-2)
+    np.testing.assert_array_equal(layer.weight.data, again.weight.data)
+    with pytest.raises(KeyboardInterrupt):
+        fit(Conv2D((1, 2)), X, Y, steps=100, callback=interrupt_at_step_5)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(4.94932156, "4.949"), (0.0240, "0.024"), (0.00402, "0.004"), (3.2e-7, "3.2e-07"), (0.0, "0")],
+)
+def test_losses_keep_their_significant_digits(value, text):
+    assert format_loss(value) == text
+
+
+def test_cg_and_tol_argument_errors(edge_pair):
+    X, Y = edge_pair
+    with pytest.raises(ValueError, match=r"fit: `optimizer` must be 'sgd', 'adam' or an Optimizer"):
+        fit(Sequential(Conv2D((1, 2)), ReLU()), X, Y, optimizer="cg")
+    with pytest.raises(ValueError, match=r"fit: `tol` must be None or a number in \[0, 1\)"):
+        fit(Conv2D((1, 2)), X, Y, tol=-1.0)
+    with pytest.raises(TypeError, match=r"fit: `tol` must be None or a real number"):
+        fit(Conv2D((1, 2)), X, Y, tol="small")

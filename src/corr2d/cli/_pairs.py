@@ -52,7 +52,6 @@ def infer_relation(
     expected = {
         "valid": (h - kh + 1, w - kw + 1),
         "same": (h, w),
-        "circular": (h, w),
         "full": (h + kh - 1, w + kw - 1),
     }
     y = tuple(y_shape[:2])
@@ -77,15 +76,14 @@ def infer_relation(
 
 
 def predict(
-    x: NDArray[Any], kernel: NDArray[Any], bias: float, mode: str, convolution: bool
+    x: NDArray[Any],
+    kernel: NDArray[Any],
+    bias: float,
+    mode: str,
+    convolution: bool,
+    boundary: str = "fill",
 ) -> NDArray[Any]:
-    from corr2d import correlate2d
+    from corr2d import convolve2d, correlate2d
 
-    k = kernel[::-1, ::-1] if convolution else kernel
-    if mode == "circular":
-        kh, kw = k.shape
-        wrapped = np.pad(x, ((0, kh - 1), (0, kw - 1)), mode="wrap")
-        out = correlate2d(wrapped, k, "valid")
-    else:
-        out = correlate2d(x, k, mode)  # type: ignore[arg-type]
-    return out + bias
+    operation = convolve2d if convolution else correlate2d
+    return operation(x, kernel, mode, boundary) + bias  # type: ignore[arg-type]

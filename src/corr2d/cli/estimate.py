@@ -56,12 +56,12 @@ def estimate_command(
     method: Annotated[
         Literal["lstsq", "ridge", "fft", "gd"],
         typer.Option(
-            help="Least squares, ridge, Fourier division (needs --mode circular), "
-            "or gradient descent."
+            help="Least squares, ridge, Fourier division (periodic data: Y the size of X, "
+            "made with --boundary wrap), or gradient descent."
         ),
     ] = "lstsq",
     mode: Annotated[
-        Literal["auto", "valid", "same", "full", "circular"],
+        Literal["auto", "valid", "same", "full"],
         typer.Option(
             help="How Y's size relates to X's; 'auto' infers same/valid/full from the sizes."
         ),
@@ -92,8 +92,7 @@ def estimate_command(
     size = size_option.pair
     X, Y = read_pair(x_path, y_path, max_pixels)
     relation = infer_relation(X.shape, Y.shape, size, mode)
-    if method == "fft" and mode == "auto" and relation == "same":
-        relation = "circular"  # Fourier division models the image as periodic
+    boundary = "wrap" if method == "fft" else "fill"  # Fourier division: periodic data
     figure = plot / "estimate.png" if plot is not None else None
     outputs = check_outputs(
         [
@@ -115,6 +114,7 @@ def estimate_command(
             method=method,
             alpha=alpha,
             mode=relation,  # type: ignore[arg-type]
+            boundary=boundary,  # type: ignore[arg-type]
             convolution=convolve,
         )
     emit_warnings(caught)
@@ -147,7 +147,8 @@ def estimate_command(
 
             residual = np.stack(
                 [
-                    y - predict(x, result.kernel, result.bias or 0.0, relation, convolve)
+                    y
+                    - predict(x, result.kernel, result.bias or 0.0, relation, convolve, boundary)
                     for x, y in zip(xs, ys, strict=True)
                 ],
                 axis=-1,
