@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import signal
 
-from corr2d import KernelEstimate, corr2d, estimate_kernel, lstsq
+from corr2d import KernelEstimate, convolve2d, corr2d, correlate2d, estimate_kernel, lstsq
 from corr2d import estimate as estimate_module
 
 
@@ -127,7 +127,7 @@ def test_gradient_descent_recovers_a_small_kernel(rng):
 
 
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
-@pytest.mark.parametrize("boundary", ["fill", "symm", "wrap"])
+@pytest.mark.parametrize("boundary", ["fill", "symm", "wrap", "mirror", "nearest"])
 @pytest.mark.parametrize("convolution", [False, True], ids=["correlation", "convolution"])
 @pytest.mark.parametrize("shape", [(2, 3), (3, 2), (3, 3), (4, 4)])
 def test_every_mode_and_boundary_of_scipy_gives_its_kernel_back(
@@ -135,7 +135,7 @@ def test_every_mode_and_boundary_of_scipy_gives_its_kernel_back(
 ):
     X = rng.normal(size=(7, 8))
     kernel = rng.normal(size=shape)
-    make = signal.convolve2d if convolution else signal.correlate2d
+    make = convolve2d if convolution else correlate2d
     Y = make(X, kernel, mode, boundary, fillvalue=0.75)
     result = estimate_kernel(
         X,
@@ -149,6 +149,21 @@ def test_every_mode_and_boundary_of_scipy_gives_its_kernel_back(
     np.testing.assert_allclose(result.kernel, kernel, atol=1e-10)
     assert result.relative_residual < 1e-13 and result.fits
     assert (result.mode, result.boundary) == (mode, boundary)
+
+
+@pytest.mark.parametrize("origin", [(0, 0), (-1, 0), (0, 1), (-2, -1)])
+@pytest.mark.parametrize("convolution", [False, True], ids=["correlation", "convolution"])
+def test_an_origin_places_the_same_window_as_in_correlate2d(origin, convolution, rng):
+    X = rng.normal(size=(9, 10))
+    kernel = rng.normal(size=(4, 3))
+    make = convolve2d if convolution else correlate2d
+    Y = make(X, kernel, "same", "symm", origin=origin)
+    result = estimate_kernel(
+        X, Y, (4, 3), mode="same", boundary="symm", origin=origin, convolution=convolution
+    )
+    np.testing.assert_allclose(result.kernel, kernel, atol=1e-10)
+    with pytest.raises(ValueError, match=r"estimate_kernel: `origin` must be between -2 and 1"):
+        estimate_kernel(X, Y, (4, 3), mode="same", origin=(2, 0))
 
 
 def test_the_wrong_border_rule_is_reported_as_no_fit(rng):
@@ -369,18 +384,18 @@ def test_data_errors(rng):
         estimate_kernel(np.ones(5), np.ones(4), 2)
 
 
-def basis_oracle(X, Y, shape, mode, boundary, fillvalue, bias, convolution):
+def basis_oracle(X, Y, shape, mode, boundary, fillvalue, origin, bias, convolution):
     """Brute force: the output of every basis kernel is a column; solved by lstsq.
 
     With ``fill`` the fill value enters through the extended image, so each column is
     the output of a one-hot kernel over the extended image (linear in the kernel).
     """
-    make = signal.convolve2d if convolution else signal.correlate2d
+    make = convolve2d if convolution else correlate2d
     columns = []
     for index in range(shape[0] * shape[1]):
         basis = np.zeros(shape)
         basis.flat[index] = 1.0
-        columns.append(make(X, basis, mode, boundary, fillvalue=fillvalue).ravel())
+        columns.append(make(X, basis, mode, boundary, fillvalue, origin=origin).ravel())
     if bias:
         columns.append(np.ones(Y.size))
     A = np.stack(columns, axis=1)
@@ -393,24 +408,33 @@ def basis_oracle(X, Y, shape, mode, boundary, fillvalue, bias, convolution):
     kh=st.integers(1, 4),
     kw=st.integers(1, 4),
     mode=st.sampled_from(["valid", "same", "full"]),
-    boundary=st.sampled_from(["fill", "symm", "wrap"]),
+    boundary=st.sampled_from(["fill", "symm", "wrap", "mirror", "nearest"]),
     fillvalue=st.sampled_from([0.0, 1.5]),
+    shift=st.none() | st.tuples(st.integers(-2, 1), st.integers(-2, 1)),
     bias=st.booleans(),
     convolution=st.booleans(),
     noise=st.sampled_from([0.0, 0.1]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_estimate_kernel_matches_a_brute_force_basis_oracle(
-    height, width, kh, kw, mode, boundary, fillvalue, bias, convolution, noise, seed
+    height, width, kh, kw, mode, boundary, fillvalue, shift, bias, convolution, noise, seed
 ):
     assume(mode != "valid" or (kh <= height and kw <= width))
+    # 'mirror' needs at least two pixels per axis; an origin places only 'same' windows.
+    assume(boundary != "mirror" or min(height, width) > 1)
+    origin = None
+    if shift is not None and mode == "same":
+        origin = (
+            max(-(kh // 2), min(shift[0], (kh - 1) // 2)),
+            max(-(kw // 2), min(shift[1], (kw - 1) // 2)),
+        )
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(height, width))
     kernel = rng.normal(size=(kh, kw))
-    make = signal.convolve2d if convolution else signal.correlate2d
-    Y = make(X, kernel, mode, boundary, fillvalue=fillvalue)
+    make = convolve2d if convolution else correlate2d
+    Y = make(X, kernel, mode, boundary, fillvalue, origin=origin)
     Y = Y + noise * rng.normal(size=Y.shape)
-    A, expected = basis_oracle(X, Y, (kh, kw), mode, boundary, fillvalue, bias, convolution)
+    A, expected = basis_oracle(X, Y, (kh, kw), mode, boundary, fillvalue, origin, bias, convolution)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rank-deficient draws warn
         result = estimate_kernel(
@@ -420,6 +444,7 @@ def test_estimate_kernel_matches_a_brute_force_basis_oracle(
             mode=mode,
             boundary=boundary,
             fillvalue=fillvalue,
+            origin=origin,
             bias=bias,
             convolution=convolution,
         )

@@ -27,6 +27,7 @@ from corr2d import lstsq
 from corr2d._validation import as_array, as_pair, check_choice, fail
 from corr2d.core._padding import BOUNDARY_MODES, NO_PADS, Pads, pad2d
 from corr2d.core.correlate import _pads as correlate_pads
+from corr2d.core.correlate import same_mode_anchor
 from corr2d.lstsq import (
     LstsqSolution,
     NormalEquations,
@@ -160,8 +161,9 @@ def estimate_kernel(
     method: Literal["lstsq", "ridge", "fft", "gd"] = "lstsq",
     alpha: float | None = None,
     mode: Literal["valid", "same", "full"] = "valid",
-    boundary: Literal["fill", "wrap", "symm"] = "fill",
+    boundary: Literal["fill", "wrap", "symm", "mirror", "nearest"] = "fill",
     fillvalue: float = 0.0,
+    origin: int | tuple[int, int] | None = None,
     convolution: bool = False,
     steps: int = 500,
     lr: float | None = None,
@@ -201,12 +203,16 @@ def estimate_kernel(
         (default 'valid'), 'same' centred as SciPy centres it (for an even kernel the
         extra row and column of 'full' are dropped at the start; at the end with
         ``convolution=True``, as :func:`corr2d.convolve2d` does).
-    boundary : {'fill', 'wrap', 'symm'}, optional
+    boundary : {'fill', 'wrap', 'symm', 'mirror', 'nearest'}, optional
         How ``X`` was extended past its border for 'same' and 'full', as in
         :func:`corr2d.correlate2d` (default 'fill'; ``corr2d filter`` uses 'symm').
         'valid' uses only outputs whose window lies inside ``X``, so it assumes nothing.
     fillvalue : float, optional
         The value outside ``X`` for ``boundary='fill'`` (default 0).
+    origin : int or (int, int), optional
+        For 'same': the kernel element over each output pixel, as in
+        :func:`corr2d.correlate2d` (``k // 2 + origin``, scipy.ndimage's rule).  Default
+        None: SciPy.signal's, element ``(k - 1) // 2``.
     convolution : bool, optional
         ``Y`` was made by :func:`corr2d.convolve2d`, not correlation: the returned kernel
         is the convolution kernel (the correlation kernel flipped in both axes).
@@ -276,7 +282,8 @@ def estimate_kernel(
     options = _check_options(
         func, bias, method, alpha, mode, boundary, fillvalue, convolution, steps, lr, rtol
     )
-    problem = _Problem.build(func, _pairs(func, X, Y), kh, kw, options)
+    anchor = same_mode_anchor(func, (kh, kw), mode, origin)
+    problem = _Problem.build(_pairs(func, X, Y), kh, kw, options, anchor)
     _check_shapes(func, problem)
     _check_memory(func, problem)
     try:
@@ -466,13 +473,13 @@ class _Problem:
     @classmethod
     def build(
         cls,
-        func: str,
         pairs: list[tuple[NDArray[Any], NDArray[Any]]],
         kh: int,
         kw: int,
         options: _Options,
+        anchor: tuple[int, int],
     ) -> _Problem:
-        pads = correlate_pads(options.mode, (kh, kw), options.convolution)
+        pads = correlate_pads(options.mode, (kh, kw), options.convolution, anchor)
         largest_x = _largest([x for x, _ in pairs])
         if options.boundary == "fill" and pads != NO_PADS:
             largest_x = max(largest_x, abs(options.fillvalue))

@@ -147,8 +147,7 @@ def estimate_command(
 
             residual = np.stack(
                 [
-                    y
-                    - predict(x, result.kernel, result.bias or 0.0, relation, convolve, boundary)
+                    y - predict(x, result.kernel, result.bias or 0.0, relation, convolve, boundary)
                     for x, y in zip(xs, ys, strict=True)
                 ],
                 axis=-1,
