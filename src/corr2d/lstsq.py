@@ -223,6 +223,28 @@ class _Accumulator:
             targets = _scaled(ya[row0 : row0 + count], self.y_scale).reshape(-1)
             yield x_tile, targets
 
+    def _solution(
+        self,
+        scaled: NDArray[Any],
+        null_basis: NDArray[Any],
+        singular: NDArray[np.float64],
+        rank: int,
+        solver: str,
+        loses_digits: bool,
+    ) -> LstsqSolution:
+        """The solution in the data's units, from the scaled unknowns and spectrum."""
+        kernel, bias, null_space = self.in_data_units(scaled, null_basis.copy())
+        return LstsqSolution(
+            kernel=kernel,
+            bias=bias,
+            rank=rank,
+            singular_values=singular,
+            condition_number=_condition(singular, rank),
+            null_space=null_space,
+            solver=solver,
+            loses_digits=loses_digits,
+        )
+
     def in_data_units(
         self, scaled: NDArray[Any], null_space: NDArray[Any]
     ) -> tuple[NDArray[np.float64], float | None, NDArray[np.float64]]:
@@ -424,16 +446,8 @@ class NormalEquations(_Accumulator):
         loses_digits = bool(
             ridge is None and rank and float(values[kept][-1]) < QR_THRESHOLD * largest
         )
-        kernel, bias, null_space = self.in_data_units(scaled, vectors[:, ~kept].T.copy())
-        return LstsqSolution(
-            kernel=kernel,
-            bias=bias,
-            rank=rank,
-            singular_values=singular,
-            condition_number=_condition(singular, rank),
-            null_space=null_space,
-            solver="normal equations",
-            loses_digits=loses_digits,
+        return self._solution(
+            scaled, vectors[:, ~kept].T, singular, rank, "normal equations", loses_digits
         )
 
     def _ridge_strength(self, gram: NDArray[np.float64], ridge: float | str) -> float:
@@ -520,17 +534,7 @@ class TallSkinnyQR(_Accumulator):
         kept = singular > threshold if largest > 0 else np.zeros(n, dtype=bool)
         rank = int(kept.sum())
         scaled = right_t[kept].T @ ((left[:, kept].T @ z) / singular[kept])
-        kernel, bias, null_space = self.in_data_units(scaled, right_t[~kept].copy())
-        return LstsqSolution(
-            kernel=kernel,
-            bias=bias,
-            rank=rank,
-            singular_values=singular,
-            condition_number=_condition(singular, rank),
-            null_space=null_space,
-            solver="qr",
-            loses_digits=False,
-        )
+        return self._solution(scaled, right_t[~kept], singular, rank, "qr", False)
 
 
 def _triangular_factor(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
