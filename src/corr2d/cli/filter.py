@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from corr2d.cli import _streaming
 from corr2d.cli._options import (
     BOUNDARY_HELP,
     BOUNDARY_NAMES,
@@ -83,6 +84,8 @@ def filter_command(
     ] = None,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    chunks: _streaming.ChunksOption = None,
+    scheduler: _streaming.SchedulerOption = None,
 ) -> None:
     """Filter images with a kernel: 2-D cross-correlation, channel by channel.
 
@@ -105,6 +108,26 @@ def filter_command(
             same_mode_anchor("--origin", kernel.shape, mode, origin)
         except ValueError as exc:
             fail(str(exc).replace("--origin: `origin` must", "--origin must"), EXIT_USAGE)
+    if _streaming.wanted(inputs, output, chunks, scheduler):
+        _streaming.load().filter_files(
+            inputs,
+            output,
+            kernel=kernel,
+            mode=mode,
+            boundary=BOUNDARY_NAMES[boundary],
+            fillvalue=fillvalue,
+            origin=origin,
+            convolve=convolve,
+            method=method,
+            scale=scale,
+            dtype=dtype,
+            force=force,
+            max_pixels=max_pixels,
+            chunks=chunks,
+            address=scheduler,
+            plot=plot,
+        )
+        return
     check_inputs(inputs)
     folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
     if plot is not None and folder_mode:

@@ -1,0 +1,241 @@
+"""The command line's streamed work: ``corr2d filter`` (and ``estimate``) on files larger
+than memory.
+
+:mod:`corr2d.cli._streaming` decides when a command streams and calls in here.  The input
+is opened lazily (:func:`corr2d.dask.files.open_image`), filtered by the lazy faces, turned
+into pixels chunk by chunk (with the whole image's extremes from a first pass when the
+scale rule needs them), and written band by band as a tiled TIFF or a Zarr array under a
+temporary name, with a progress bar; the work runs on the local threads or on a
+``dask.distributed`` scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from corr2d.cli._shared import (
+    EXIT_FAILURE,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    Output,
+    check_inputs,
+    check_outputs,
+    fail,
+    make_console,
+    output_dtype,
+    same_file,
+    shape_text,
+)
+from corr2d.dask import files
+from corr2d.dask.correlate import convolve2d, correlate2d
+
+__all__ = ["filter_files", "lazy_pixels", "scheduler"]
+
+#: Seconds to wait for a scheduler to answer.
+CONNECT_TIMEOUT = 10
+
+
+@contextlib.contextmanager
+def scheduler(address: str | None) -> Iterator[None]:
+    """Run the work inside on the local threads (None, 'threads'), on this thread
+    ('synchronous'), or on the ``dask.distributed`` scheduler at ``address``."""
+    import dask
+
+    if address in (None, "threads", "synchronous"):
+        with dask.config.set(scheduler=address or "threads"):
+            yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=True)
+    except Exception as exc:  # OSError, TimeoutError, ValueError from the comm layer
+        fail(f"cannot reach the Dask scheduler at {address} ({exc})", EXIT_FAILURE)
+    with client:
+        yield
+
+
+@dataclass(frozen=True)
+class _Pixels:
+    """One chunk of a response as pixels, by :func:`corr2d.io.to_image_dtype`.
+
+    Every scale rule depends on the values only elementwise and through their extremes,
+    so converting a chunk together with the whole response's ``extremes`` (its minimum
+    and maximum, and those of its finite values) gives exactly the pixels the whole
+    response converts to.
+    """
+
+    dtype: np.dtype
+    scale: str
+    signed: bool
+    extremes: tuple[float, ...] = ()
+
+    def __call__(self, block: NDArray[Any]) -> NDArray[Any]:
+        from corr2d.io import to_image_dtype
+
+        values = np.concatenate([block.reshape(-1), np.asarray(self.extremes, np.float64)])
+        pixels = to_image_dtype(values, self.dtype, self.scale, signed=self.signed)  # type: ignore[arg-type]
+        return pixels[: block.size].reshape(block.shape)
+
+
+def lazy_pixels(response: Any, target: np.dtype, scale: str, signed: bool) -> Any:
+    """``response`` as pixels of ``target``, lazily; a first pass over it finds the whole
+    image's extremes when ``scale`` needs them (integer outputs of 'auto' and 'abs')."""
+    import dask
+    import dask.array as da
+
+    extremes: tuple[float, ...] = ()
+    if scale in ("auto", "abs", "signed") and target.kind != "f":
+        finite = da.where(da.isfinite(response), response, np.nan)
+        found = dask.compute(
+            da.nanmin(response), da.nanmax(response), da.nanmin(finite), da.nanmax(finite)
+        )
+        extremes = tuple(float(v) for v in found if not np.isnan(v))
+    convert = _Pixels(np.dtype(target), scale, signed, extremes)
+    return response.map_blocks(convert, dtype=target)
+
+
+def filter_files(
+    inputs: list[Path],
+    output: Path,
+    *,
+    kernel: NDArray[np.float64],
+    mode: str,
+    boundary: str,
+    fillvalue: float,
+    origin: tuple[int, int] | None,
+    convolve: bool,
+    method: str,
+    scale: str,
+    dtype: str,
+    force: bool,
+    max_pixels: int,
+    chunks: tuple[int, int] | str | None,
+    address: str | None,
+    plot: Path | None = None,
+) -> None:
+    """``corr2d filter`` streamed: one input to one tiled TIFF or Zarr output."""
+    if plot is not None:
+        fail(
+            "--plot draws images held in memory; it cannot be used with streamed files", EXIT_USAGE
+        )
+    if len(inputs) != 1:
+        fail(
+            "streamed files are filtered one INPUT at a time (--chunks, --scheduler or "
+            "Zarr); run the command once per file",
+            EXIT_USAGE,
+        )
+    source, target = inputs[0], output
+    _check_stream_inputs(inputs)
+    _check_stream_output(target, inputs, force)
+    size = _chunk_size(chunks, max_pixels)
+    with scheduler(address):
+        image = files.open_image(source, chunks=size, max_pixels=max_pixels)
+        response = _filter_lazily(
+            image, kernel, mode, boundary, fillvalue, origin, convolve, method
+        )
+        pixels_dtype = output_dtype(np.empty(0, image.dtype), dtype, scale)
+        signed = bool((kernel < 0).any())
+        pixels = lazy_pixels(response, pixels_dtype, scale, signed)
+        writer = files.write_zarr if target.suffix.lower() == ".zarr" else files.write_tiff
+        with _progress(f"{source.name} -> {target.name}") as advance:
+            writer(target, pixels, overwrite=force, progress=advance)
+    blocks = response.npartitions
+    make_console().print(
+        f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels_dtype}, scale {scale}, "
+        f"streamed in {blocks} chunk{'s' if blocks != 1 else ''})",
+        markup=False,
+    )
+
+
+def _chunk_size(chunks: tuple[int, int] | str | None, max_pixels: int) -> tuple[int, int] | None:
+    """--chunks as rows and columns (None: the files' own policy), within --max-pixels."""
+    if not isinstance(chunks, tuple):
+        return None
+    if chunks[0] * chunks[1] > max_pixels:
+        fail(
+            f"--chunks {chunks[0]}x{chunks[1]} reads {chunks[0] * chunks[1]} pixels at once, "
+            f"more than --max-pixels {max_pixels}; give smaller chunks",
+            EXIT_USAGE,
+        )
+    return chunks
+
+
+def _filter_lazily(
+    image: Any,
+    kernel: NDArray[np.float64],
+    mode: str,
+    boundary: str,
+    fillvalue: float,
+    origin: tuple[int, int] | None,
+    convolve: bool,
+    method: str,
+) -> Any:
+    """:func:`corr2d.filtering.filter_image`, lazily: each colour channel (alpha dropped)."""
+    operation = convolve2d if convolve else correlate2d
+    if image.ndim == 3:
+        image = image[..., :3] if image.shape[2] >= 3 else image[..., 0]
+    axes = (0, 1) if image.ndim == 3 else (-2, -1)
+    return operation(
+        image,
+        kernel,
+        mode,  # type: ignore[arg-type]
+        boundary,  # type: ignore[arg-type]
+        fillvalue,
+        origin=origin,
+        method=method,  # type: ignore[arg-type]
+        axes=axes,
+    )
+
+
+def _check_stream_inputs(inputs: list[Path]) -> None:
+    """Inputs exist; a folder is an input only if it holds a Zarr array."""
+    check_inputs([path for path in inputs if not (path.is_dir() and files.is_zarr(path))])
+
+
+def _check_stream_output(target: Path, inputs: list[Path], force: bool) -> None:
+    suffix = target.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        check_outputs([Output(target, "image")], inputs, force)
+        return
+    if suffix != ".zarr":
+        fail(
+            f"{target}: streamed output is written as tiled TIFF or Zarr; give OUTPUT a "
+            ".tif, .tiff or .zarr name",
+            EXIT_OUTPUT,
+        )
+    for source in inputs:
+        if same_file(target, source):
+            fail(f"{target}: is an input; refusing to overwrite an input file", EXIT_OUTPUT)
+    if target.exists() and not force:
+        fail(f"{target}: already exists (use --force to replace it)", EXIT_OUTPUT)
+    if not target.parent.absolute().is_dir():
+        fail(f"{target}: the folder {str(target.parent)!r} does not exist", EXIT_OUTPUT)
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Any]:
+    """A progress bar on stderr, in rows written; yields the writers' callback."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} rows"),
+        TimeRemainingColumn(),
+        console=make_console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

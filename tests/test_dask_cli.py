@@ -1,0 +1,203 @@
+"""``corr2d filter`` on streamed files: tiled TIFF and Zarr, chunk by chunk, as in memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from typer.testing import CliRunner
+
+from corr2d.cli import app
+from corr2d.dask import cli as dask_cli
+
+runner = CliRunner()
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_line_error(code: int, stderr: str, expected: int, text: str) -> None:
+    lines = [line for line in stderr.strip().splitlines() if line.startswith("corr2d:")]
+    assert code == expected, stderr
+    assert len(lines) == 1 and lines[0].startswith("corr2d: error: "), stderr
+    assert text in lines[0], lines[0]
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """Grace Hopper (a real photograph) as a tiled 8-bit colour TIFF."""
+    import matplotlib
+
+    from corr2d.io import read_image
+
+    image = read_image(f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg")
+    path = tmp_path / "hopper.tif"
+    tifffile.imwrite(path, image, tile=(64, 64), photometric="rgb")
+    return path
+
+
+@pytest.fixture
+def grey16(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    path = tmp_path / "grey16.tif"
+    tifffile.imwrite(path, rng.integers(0, 65536, (301, 257)).astype(np.uint16), tile=(32, 48))
+    return path
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-k", "gaussian:sigma=2"],
+        ["-k", "sobel-dx", "--boundary", "wrap"],
+        ["-k", "1,-1;2,0", "--convolve", "--mode", "full"],
+        ["-k", "laplacian-4", "--scale", "abs", "--boundary", "mirror"],
+        ["-k", "box:size=4", "--origin", "-1,0", "--boundary", "nearest"],
+        ["-k", "sharpen", "--scale", "none", "--dtype", "float32", "--mode", "valid"],
+    ],
+)
+def test_streamed_filter_writes_what_the_in_memory_filter_writes(photo, grey16, options):
+    for source in (photo, grey16):
+        memory, streamed = source.with_suffix(".memory.tif"), source.with_suffix(".stream.tif")
+        code, _, err = run("filter", source, memory, *options)
+        assert code == 0, err
+        code, out, err = run("filter", source, streamed, *options, "--chunks", "64x96")
+        assert code == 0, err
+        assert "streamed in" in out
+        expected, written = tifffile.imread(memory), tifffile.imread(streamed)
+        assert written.dtype == expected.dtype
+        np.testing.assert_array_equal(written, expected)
+        with tifffile.TiffFile(streamed) as tif:
+            assert tif.pages.first.is_tiled
+
+
+def test_zarr_in_and_out(photo, tmp_path):
+    first = tmp_path / "blur.zarr"
+    code, _, err = run("filter", photo, first, "-k", "gaussian:sigma=1", "--scale", "none")
+    assert code == 0, err
+    second = tmp_path / "edges.zarr"
+    code, _, err = run(
+        "filter", first, second, "-k", "sobel-dy", "--scale", "none", "--chunks", "100"
+    )
+    assert code == 0, err
+    memory = tmp_path / "edges.tif"
+    code, _, err = run(
+        "filter", photo, tmp_path / "blur.tif", "-k", "gaussian:sigma=1", "--scale", "none"
+    )
+    assert code == 0, err
+    code, _, err = run("filter", tmp_path / "blur.tif", memory, "-k", "sobel-dy", "--scale", "none")
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        zarr.open_array(str(second), mode="r")[:], tifffile.imread(memory)
+    )
+
+
+def test_large_tiled_tiff_streams_without_flags(tmp_path):
+    path = tmp_path / "large.tif"
+    image = np.random.default_rng(1).integers(0, 256, (4200, 4100)).astype(np.uint8)
+    tifffile.imwrite(path, image, tile=(256, 256))
+    code, out, err = run("filter", path, tmp_path / "out.tif", "-k", "box:size=3")
+    assert code == 0, err
+    assert "streamed in" in out
+    from corr2d import correlate2d
+
+    expected = correlate2d(image, np.full((3, 3), 1 / 9), "same", "symm")
+    written = tifffile.imread(tmp_path / "out.tif")
+    assert np.abs(written.astype(int) - np.rint(np.clip(expected, 0, 255))).max() == 0
+
+
+def test_synchronous_scheduler(grey16, tmp_path):
+    code, _, err = run(
+        "filter", grey16, tmp_path / "a.tif", "-k", "sobel-dx", "--scheduler", "synchronous"
+    )
+    assert code == 0, err
+    code, _, err = run("filter", grey16, tmp_path / "b.tif", "-k", "sobel-dx")
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        tifffile.imread(tmp_path / "a.tif"), tifffile.imread(tmp_path / "b.tif")
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "text"),
+    [
+        (["--chunks", "abc"], 2, "--chunks"),
+        (["--chunks", "0x5"], 2, "must be N or HxW"),
+        (
+            ["--scheduler", "not an address"],
+            2,
+            "must be 'threads', 'synchronous' or a Dask scheduler",
+        ),
+        (["--chunks", "30000"], 2, "more than --max-pixels"),
+        (["--chunks", "64", "--plot", "fig.png"], 2, "--plot draws images held in memory"),
+    ],
+)
+def test_bad_streaming_arguments_get_one_line(grey16, tmp_path, extra, code, text):
+    got, _, err = run("filter", grey16, tmp_path / "out.tif", "-k", "sobel-dx", *extra)
+    one_line_error(got, err, code, text)
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_unreachable_scheduler_gets_one_line(grey16, tmp_path, monkeypatch):
+    monkeypatch.setattr(dask_cli, "CONNECT_TIMEOUT", 1)
+    got, _, err = run(
+        "filter", grey16, tmp_path / "out.tif", "-k", "sobel-dx", "--scheduler", "tcp://127.0.0.1:9"
+    )
+    one_line_error(got, err, 1, "cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+
+
+def test_scheduler_from_the_environment(grey16, tmp_path, monkeypatch):
+    monkeypatch.setenv("CORR2D_SCHEDULER", "bogus")
+    got, _, err = run("filter", grey16, tmp_path / "out.tif", "-k", "sobel-dx")
+    one_line_error(got, err, 2, "--scheduler")
+
+
+def test_outputs_are_checked_before_work(grey16, tmp_path):
+    png = tmp_path / "out.png"
+    got, _, err = run("filter", grey16, png, "-k", "sobel-dx", "--chunks", "64")
+    one_line_error(got, err, 4, "streamed output is written as tiled TIFF or Zarr")
+    existing = tmp_path / "exists.zarr"
+    existing.mkdir()
+    got, _, err = run("filter", grey16, existing, "-k", "sobel-dx")
+    one_line_error(got, err, 4, "already exists (use --force")
+    got, _, err = run("filter", grey16, grey16, "-k", "sobel-dx", "--chunks", "64", "--force")
+    one_line_error(got, err, 4, "is an input")
+    got, _, err = run(
+        "filter", grey16, grey16, tmp_path / "dir/", "-k", "sobel-dx", "--chunks", "64"
+    )
+    one_line_error(got, err, 2, "one INPUT at a time")
+
+
+def test_interrupted_job_leaves_no_partial_output(tmp_path):
+    """Ctrl-C (SIGINT) while bands are being written: exit 130, no file left behind."""
+    source = tmp_path / "in.tif"
+    rng = np.random.default_rng(2)
+    tifffile.imwrite(source, rng.random((2048, 1024), dtype=np.float32), tile=(64, 64))
+    target = tmp_path / "out.tif"
+    command = [
+        sys.executable, "-m", "corr2d", "filter", source, target, "-k", "gaussian:sigma=6",
+        "--chunks", "64x1024", "--scheduler", "synchronous", "--method", "direct",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        [str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(p.name.startswith(".out.tif.") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the job ended before it could be interrupted"
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
