@@ -208,7 +208,8 @@ def correlate_valid(
     oh = (x.shape[0] - dh * (kh - 1) - 1) // sh + 1
     ow = (x.shape[1] - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((oh, ow), dtype=x.dtype)
-    if method == "fft":
+    scale = _fft_scale(method, x, kernel)
+    if scale is not None:
         from corr2d.core._fft import correlate_valid_fft
 
         if dilation != (1, 1):
@@ -216,12 +217,12 @@ def correlate_valid(
             dilated[::dh, ::dw] = kernel
             kernel = dilated
         if stride == (1, 1):
-            correlate_valid_fft(x, kernel, out, num_threads())
+            correlate_valid_fft(x, kernel, out, num_threads(), scale)
         else:
             full = np.empty(
                 (x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1), dtype=x.dtype
             )
-            correlate_valid_fft(x, kernel, full, num_threads())
+            correlate_valid_fft(x, kernel, full, num_threads(), scale)
             out[...] = full[::sh, ::sw][:oh, :ow]
         return out
     loops = _loops()
@@ -251,6 +252,19 @@ def correlate_valid(
             work=work * GENERIC_WEIGHT,
         )
     return out
+
+
+def _fft_scale(
+    method: Method, x: NDArray[Any], kernel: NDArray[Any], per_channel: bool = False
+) -> tuple[int, int] | None:
+    """For method 'fft', the FFT path's scaling of these data (:func:`_fft.scaling`);
+    None for 'direct', and for data whose sums come within a factor 8 of the dtype's
+    largest value, where only the direct sum is sure to stay finite."""
+    if method != "fft":
+        return None
+    from corr2d.core._fft import scaling
+
+    return scaling(x, kernel, per_channel)
 
 
 def conv2d_valid(
@@ -287,6 +301,9 @@ def conv2d_valid(
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
     single = c_group == 1 and out_group == 1
+    scale = _fft_scale(method, xp, weight, per_channel=True)
+    if scale is None:
+        method = "direct"
     if method != "fft" and not single and _blocked_suits(xp.dtype, out_group):
         # register-blocked kernels reading the (rearranged) input, no patch matrices
         from corr2d.core._blocked import conv2d_blocked
@@ -298,7 +315,7 @@ def conv2d_valid(
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
     out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
-    _conv2d_unblocked(xp, weight, stride, dilation, groups, method, out)
+    _conv2d_unblocked(xp, weight, stride, dilation, groups, method, out, scale)
     if bias is not None:
         out += bias[:, None, None]
     return out
@@ -318,24 +335,26 @@ def _conv2d_unblocked(
     groups: int,
     method: Method,
     out: NDArray[Any],
+    scale: tuple[int, int] | None = None,
 ) -> None:
-    """The strategies of :func:`conv2d_valid` other than the blocked kernels, into ``out``."""
+    """The strategies of :func:`conv2d_valid` other than the blocked kernels, into ``out``
+    (``scale``: the FFT path's, see :func:`_fft_scale`)."""
     n_batch, c_in, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
     (sh, sw), (dh, dw) = stride, dilation
     oh, ow = out.shape[2:]
     out_group = c_out // groups
     eff_shape = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    if method == "fft":
+    if method == "fft" and scale is not None:
         from corr2d.core._fft import conv2d_fft
 
         if stride == (1, 1):
-            conv2d_fft(xp, weight, groups, dilation, out, num_threads())
+            conv2d_fft(xp, weight, groups, dilation, out, num_threads(), scale)
         else:
             full = np.empty(
                 (n_batch, c_out, hp - eff_shape[0] + 1, wp - eff_shape[1] + 1), dtype=xp.dtype
             )
-            conv2d_fft(xp, weight, groups, dilation, full, num_threads())
+            conv2d_fft(xp, weight, groups, dilation, full, num_threads(), scale)
             out[...] = full[:, :, ::sh, ::sw][:, :, :oh, :ow]
         return
     if c_group == 1 and out_group == 1 and (stride != (1, 1) or oh * ow >= _UNROLL_MIN_OUTPUTS):

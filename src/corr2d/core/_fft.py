@@ -33,7 +33,15 @@ import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
-__all__ = ["conv2d_fft", "correlate_valid_fft", "fft_error_bound", "tile_shape"]
+__all__ = [
+    "NO_SCALE",
+    "Scale",
+    "conv2d_fft",
+    "correlate_valid_fft",
+    "fft_error_bound",
+    "scaling",
+    "tile_shape",
+]
 
 #: Working set of one band (its input, spectrum and inverse: about 12 bytes per
 #: point in float32) above which bands are made shorter.  On a 2-core Zen 4, 2048²
@@ -94,14 +102,82 @@ def fft_error_bound(x: NDArray[Any], kernel: NDArray[Any]) -> float:
     return 4.0 * eps * math.log2(bh * bw) * norm_x * norm_k
 
 
+#: Scale exponents (x by 2**-a, the kernel by 2**-b, the result by 2**(a + b)).
+Scale = tuple[int, int]
+NO_SCALE: Scale = (0, 0)
+
+
+def _peak(array: NDArray[Any]) -> float:
+    """max |array| (within a factor sqrt(2) above for complex data); inf or NaN for
+    non-finite data."""
+    if array.dtype.kind == "c":
+        return math.sqrt(2.0) * max(_peak(array.real), _peak(array.imag))
+    return max(abs(float(array.max())), abs(float(array.min())))
+
+
+def scaling(x: NDArray[Any], kernel: NDArray[Any], per_channel: bool = False) -> Scale | None:
+    """How to keep the transforms of ``x`` and ``kernel`` inside the dtype's range.
+
+    No output exceeds ``B = max|x| * sum|k|`` (for a layer's weight, ``per_channel``, the
+    largest sum over its output channels), and no intermediate value of a transform of
+    ``L`` points exceeds ``L**1.5 * B``.  When ``max|x|``, ``sum|k|`` and ``B`` lie
+    within ``2**(+-maxexp/3)`` (``2**+-42`` for float32, ``2**+-341`` for float64), the
+    data are transformed as they are: ``(0, 0)``.  Otherwise both are scaled by exact
+    powers of two to a bound near 1, so nothing overflows (1e31 in float32 gave inf)
+    or underflows: ``(a, b)``.  Returns None when ``B`` is within a factor 8 of the
+    dtype's largest value, where rounding could push a finite sum to inf: the caller
+    then uses the direct sum.
+    """
+    peak = _peak(x)
+    rows = kernel.reshape(kernel.shape[0] if per_channel else 1, -1)
+    weight = float(np.abs(rows).sum(axis=1, dtype=np.float64).max())
+    if not (math.isfinite(peak) and math.isfinite(weight)):
+        return None
+    if peak == 0.0 or weight == 0.0:
+        return NO_SCALE
+    info = np.finfo(x.dtype)
+    bound = peak * weight
+    if not bound <= float(info.max) / 8:
+        return None
+    a, b = math.frexp(peak)[1], math.frexp(weight)[1]
+    if max(abs(a), abs(b), abs(a + b)) <= info.maxexp // 3:
+        return NO_SCALE
+    return a, b
+
+
+def _times_power_of_two(array: NDArray[Any], exponent: int) -> NDArray[Any]:
+    """``array * 2**exponent``, exact wherever the result is a normal number, in steps
+    that stay inside the dtype's range (2**-149 is a float32, 2**149 is not)."""
+    while exponent:
+        step = max(-100, min(100, exponent))
+        array = array * array.dtype.type(2.0**step)
+        exponent -= step
+    return array
+
+
+def _scaled_kernel(kernel: NDArray[Any], exponent: int) -> NDArray[Any]:
+    """``kernel * 2**exponent`` computed in double precision (the kernel is small)."""
+    if exponent == 0:
+        return kernel
+    wide = np.complex128 if kernel.dtype.kind == "c" else np.float64
+    return (kernel.astype(wide) * 2.0**exponent).astype(kernel.dtype)
+
+
 def correlate_valid_fft(
-    x: NDArray[Any], kernel: NDArray[Any], out: NDArray[Any], workers: int
+    x: NDArray[Any],
+    kernel: NDArray[Any],
+    out: NDArray[Any],
+    workers: int,
+    scale: Scale = NO_SCALE,
 ) -> None:
     """out[i, j] = sum over (u, v) of x[i + u, j + v] * kernel[u, v], by tiled FFTs.
 
     ``x`` and ``kernel`` share ``out``'s dtype (float32, float64, complex64, complex128);
-    float32 data is transformed in single precision.
+    float32 data is transformed in single precision.  ``scale`` comes from
+    :func:`scaling`: each band of ``x`` is multiplied by ``2**-a`` on its way in, the
+    kernel by ``2**-b`` and the result by ``2**(a + b)``.
     """
+    kernel = _scaled_kernel(kernel, -scale[1])
     height, width = x.shape
     kh, kw = kernel.shape
     oh, ow = out.shape
@@ -128,7 +204,7 @@ def correlate_valid_fft(
         )
     for ti in range(tiles_h):
         i0 = ti * step_h
-        rows = x[i0 : i0 + bh]
+        rows = _times_power_of_two(x[i0 : i0 + bh], -scale[0])
         if tiles_w == 1:
             band = rows[None]
         else:
@@ -145,6 +221,7 @@ def correlate_valid_fft(
             result = scipy.fft.ifft2(spectrum, workers=workers)
         count = min(step_h, oh - i0)
         valid = result[:, :count, :step_w]  # (tiles_w, count, step_w)
+        valid = _times_power_of_two(valid, scale[0] + scale[1])
         if tiles_w == 1:
             out[i0 : i0 + count] = valid[0, :, :ow]
         else:
@@ -159,14 +236,17 @@ def conv2d_fft(
     dilation: tuple[int, int],
     out: NDArray[Any],
     workers: int,
+    scale: Scale = NO_SCALE,
 ) -> None:
     """Multi-channel stride-1 'valid' correlation by whole-plane FFTs.
 
     xp is the padded input (N, C_in, Hp, Wp), weight (C_out, C_in/groups, kH, kW),
     out (N, C_out, oh, ow).  The dilated kernel is transformed once; each image's
     channels are transformed, contracted with the kernel spectra over the input
-    channels of each group, and transformed back.
+    channels of each group, and transformed back.  ``scale`` is :func:`scaling`'s, with
+    ``per_channel=True``.
     """
+    weight = _scaled_kernel(weight, -scale[1])
     n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
     oh, ow = out.shape[2:]
@@ -183,9 +263,10 @@ def conv2d_fft(
     out_group = c_out // groups
     kernel_f = kernel_f.reshape(groups, out_group, c_group, *kernel_f.shape[-2:])
     for n in range(n_batch):
-        image_f = transform(xp[n], s=(fast_h, fast_w), workers=workers)
+        image = _times_power_of_two(xp[n], -scale[0])
+        image_f = transform(image, s=(fast_h, fast_w), workers=workers)
         image_f = image_f.reshape(groups, c_group, *image_f.shape[-2:])
         product = np.einsum("goc...,gc...->go...", kernel_f, image_f)
         product = product.reshape(c_out, *product.shape[-2:])
         planes = inverse(product, s=(fast_h, fast_w), workers=workers)
-        out[n] = planes[:, :oh, :ow]
+        out[n] = _times_power_of_two(planes[:, :oh, :ow], scale[0] + scale[1])
