@@ -88,3 +88,211 @@ def test_origin_errors(grey: Path) -> None:
     code, _, err = run("filter", grey, out, "-k", "box:size=3", "--origin", "a")
     one_line_error(code, err, 2, "is not an origin")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- real photographs
+
+
+def grace_hopper() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def test_sharpen_on_a_photo_equals_opencv_filter2d(tmp_path: Path) -> None:
+    """Weights summing to 1 are clipped as OpenCV saturates: within one grey level."""
+    import cv2
+
+    photo = read_image(grace_hopper())
+    kernel = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float64)
+    expected = cv2.filter2D(photo, -1, kernel)  # BORDER_REFLECT_101, saturated to uint8
+    code, _, err = run("filter", grace_hopper(), tmp_path / "sharp.png", "-k", "sharpen")
+    assert code == 0, err
+    ours = read_image(tmp_path / "sharp.png")
+    assert ours.dtype == np.uint8 and ours.shape == photo.shape
+    inner = (slice(1, -1), slice(1, -1))
+    difference = np.abs(ours[inner].astype(int) - expected[inner].astype(int))
+    assert difference.max() <= 1
+    # The look is kept: the mean brightness moves by under one grey level.
+    assert abs(ours.mean() - photo.mean()) < 1.0
+    # With OpenCV's border rule ('mirror' = BORDER_REFLECT_101) the border agrees too.
+    code, _, err = run(
+        "filter", grace_hopper(), tmp_path / "m.png", "-k", "sharpen", "--boundary", "mirror"
+    )
+    assert code == 0, err
+    assert np.abs(read_image(tmp_path / "m.png").astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_blur_of_a_photo_equals_opencv_and_keeps_its_brightness(tmp_path: Path) -> None:
+    import cv2
+
+    from corr2d import kernels
+
+    photo = read_image(grace_hopper())
+    kernel = kernels.get("gaussian", sigma=2)
+    expected = cv2.filter2D(photo, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    code, _, err = run("filter", grace_hopper(), tmp_path / "blur.png", "-k", "gaussian:sigma=2")
+    assert code == 0, err
+    ours = read_image(tmp_path / "blur.png")
+    assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_derivatives_map_zero_to_mid_grey(tmp_path: Path) -> None:
+    photo = read_image(grace_hopper()).astype(np.float64)
+    code, _, err = run("filter", grace_hopper(), tmp_path / "dx.png", "-k", "sobel-dx")
+    assert code == 0, err
+    from scipy import signal
+
+    from corr2d import kernels
+
+    response = np.stack(
+        [
+            signal.correlate2d(photo[..., c], kernels.get("sobel-dx"), "same", "symm")
+            for c in range(3)
+        ],
+        axis=-1,
+    )
+    expected = np.rint((response / np.abs(response).max() + 1) * 127.5)
+    assert np.abs(read_image(tmp_path / "dx.png") - expected).max() <= 1
+
+
+def test_dtype_moves_values_to_the_new_depth(tmp_path: Path) -> None:
+    photo = read_image(grace_hopper())
+    code, _, err = run(
+        "filter", grace_hopper(), tmp_path / "deep.tif", "-k", "identity", "--dtype", "uint16"
+    )
+    assert code == 0, err
+    deep = read_image(tmp_path / "deep.tif")
+    assert deep.dtype == np.uint16
+    np.testing.assert_array_equal(deep, photo.astype(np.uint16) * 257)
+    code, _, err = run("filter", tmp_path / "deep.tif", tmp_path / "back.png", "-k", "identity",
+                       "--dtype", "uint8")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(read_image(tmp_path / "back.png"), photo)
+    code, _, err = run(
+        "filter", grace_hopper(), tmp_path / "unit.tif", "-k", "identity", "--dtype", "float32"
+    )
+    assert code == 0, err
+    np.testing.assert_allclose(read_image(tmp_path / "unit.tif"), photo / 255.0, rtol=1e-6)
+
+
+def test_alpha_is_passed_through(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    rgba = rng.integers(0, 256, (20, 24, 4)).astype(np.uint8)
+    rgba[:, :8, 3] = 0  # a transparent band
+    write_image(tmp_path / "rgba.png", rgba)
+    code, _, err = run("filter", tmp_path / "rgba.png", tmp_path / "out.png", "-k", "box:size=3")
+    assert code == 0, err
+    out = read_image(tmp_path / "out.png")
+    assert out.shape == (20, 24, 4)
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    # 'valid' keeps each pixel's alpha in its place: output (i, j) is input (i + 1, j + 1).
+    code, _, err = run("filter", tmp_path / "rgba.png", tmp_path / "v.png", "-k", "box:size=3",
+                       "--mode", "valid")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(read_image(tmp_path / "v.png")[..., 3], rgba[1:-1, 1:-1, 3])
+    # To 16 bits, alpha moves with the depth; grey with alpha keeps it too.
+    code, _, err = run("filter", tmp_path / "rgba.png", tmp_path / "d.tif", "-k", "box:size=3",
+                       "--dtype", "uint16")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "d.tif")[..., 3], rgba[..., 3].astype(np.uint16) * 257
+    )
+    write_image(tmp_path / "la.png", rgba[..., [0, 3]])
+    code, _, err = run("edges", tmp_path / "la.png", tmp_path / "e.png")
+    assert code == 0, err
+    np.testing.assert_array_equal(read_image(tmp_path / "e.png")[..., 1], rgba[..., 3])
+    # JPEG holds no alpha: a warning, and the colour is written.
+    code, _, err = run("filter", tmp_path / "rgba.png", tmp_path / "o.jpg", "-k", "box:size=3")
+    assert code == 0 and "corr2d: warning:" in err and "alpha" in err
+    assert read_image(tmp_path / "o.jpg").shape == (20, 24, 3)
+
+
+def test_a_kernel_larger_than_the_image_is_refused_with_both_sizes(tmp_path: Path) -> None:
+    write_image(tmp_path / "small.png", np.zeros((4, 4), np.uint8))
+    for mode in ("valid", "same", "full"):
+        code, _, err = run("filter", tmp_path / "small.png", tmp_path / "o.png", "-k",
+                           "box:size=25", "--mode", mode)  # fmt: skip
+        one_line_error(code, err, 3, "the kernel (25x25) is larger than the image (4x4)")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_job_larger_than_the_memory_is_refused_with_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import corr2d.cli._shared
+
+    monkeypatch.setattr(corr2d.cli._shared, "available_memory", lambda: 10 * 2**20)
+    code, _, err = run("filter", grace_hopper(), tmp_path / "o.png", "-k", "sharpen")
+    one_line_error(code, err, 1, "(600x512) needs about 38 MiB of memory at its peak")
+    assert "(estimated), more than the 10 MiB available" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_the_memory_estimate_bounds_the_measured_peak() -> None:
+    """The estimate is above what numpy allocates (traced), and not by much."""
+    import tracemalloc
+
+    from corr2d import kernels
+    from corr2d.cli.filter import _Job
+    from corr2d.filtering import filter_image
+    from corr2d.io import to_image_dtype
+
+    photo = read_image(grace_hopper())
+    for kernel in (kernels.get("sharpen"), kernels.get("gaussian", sigma=6)):
+        job = _Job(kernel, "same", "symm", 0.0, None, (1, 1), False, "auto", "auto", "input",
+                   2**28)  # fmt: skip
+        filter_image(photo, kernel, "same", "symm")  # compile outside the measurement
+        tracemalloc.start()
+        response = filter_image(photo, kernel, "same", "symm")
+        to_image_dtype(response, np.uint8, kernel=kernel, source=np.uint8)
+        peak = tracemalloc.get_traced_memory()[1] + photo.nbytes
+        tracemalloc.stop()
+        estimate = job.peak_bytes(photo)
+        assert peak <= estimate <= 3 * peak, (peak, estimate)
+
+
+def test_inline_kernels_of_any_length_on_the_command_line(grey: Path) -> None:
+    rng = np.random.default_rng(1)
+    kernel = np.round(rng.random((7, 7)) / 49, 6)
+    text = ";".join(",".join(f"{v:.6f}" for v in row) for row in kernel)
+    assert len(text) > 255
+    out = grey.parent / "k.tif"
+    code, _, err = run("filter", grey, out, "-k", text, "--scale", "none", "--dtype", "float64")
+    assert code == 0, err
+    from scipy import signal
+
+    image = read_image(grey).astype(np.float64)
+    expected = signal.correlate2d(image, kernel, "same", "symm")
+    np.testing.assert_allclose(read_image(out), expected, atol=1e-9)
+    code, _, err = run("filter", grey, out, "-k", text[:-3] + "x" * 300, "--force")
+    one_line_error(code, err, 2, "characters)")
+    assert len(err) < 300
+
+
+# ---------------------------------------------------------------- kernels
+
+
+def test_kernels_prints_whole_numbers_and_the_given_parameters() -> None:
+    """Output to a file or pipe is never cut to a width, and the header shows sigma=2."""
+    import subprocess
+    import sys
+
+    from corr2d import kernels
+
+    script = Path(sys.executable).parent / "corr2d"
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "corr2d"]
+    done = subprocess.run(
+        [*program, "kernels", "gaussian:sigma=2"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "40"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "gaussian: normalised Gaussian; params: sigma=2, truncate=4.0"
+    assert lines[1] == "17x17, weights sum to 1"
+    assert "…" not in done.stdout
+    printed = np.array([[float(v) for v in line.split()] for line in lines[2:]])
+    np.testing.assert_allclose(printed, kernels.get("gaussian", sigma=2), rtol=1e-5)

@@ -159,7 +159,7 @@ def test_pixel_limit_guards_tiff_images(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- values
 
 
-def test_auto_scale_keeps_fitting_values_and_rescales_large_ones() -> None:
+def test_auto_scale_without_a_kernel_keeps_fitting_values_and_rescales_large_ones() -> None:
     assert to_image_dtype([[0.0, 200.0]], np.uint8).tolist() == [[0, 200]]
     assert to_image_dtype([[0.0, 1000.0]], np.uint8).tolist() == [[0, 255]]
     assert to_image_dtype([[0.0, 70000.0]], np.uint16).tolist() == [[0, 65535]]
@@ -168,8 +168,49 @@ def test_auto_scale_keeps_fitting_values_and_rescales_large_ones() -> None:
 def test_auto_scale_maps_signed_values_around_mid_grey() -> None:
     out = to_image_dtype([[-4.0, 0.0, 2.0, 4.0]], np.uint8)
     assert out.tolist() == [[0, 128, 191, 255]]
-    flat = to_image_dtype(np.zeros((2, 2)), np.uint16, signed=True)
+    flat = to_image_dtype(np.zeros((2, 2)), np.uint16, kernel=[[1.0, -1.0]])
     assert (flat == 32768).all()
+    assert (to_image_dtype(np.zeros((2, 2)), np.uint8, "signed") == 128).all()
+
+
+@pytest.mark.parametrize(
+    ("kernel", "values", "expected"),
+    [
+        # weights sum to 1: clipped, as OpenCV's filter2D saturates (rounded half to even)
+        (
+            [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+            [-7.0, 0.4, 127.5, 254.6, 300.0],
+            [0, 0, 128, 255, 255],
+        ),
+        # weights sum to 9: divided by 9, so an unnormalised box is a blur
+        (np.ones((3, 3)), [0.0, 9.0, 900.0, 2295.0, 3000.0], [0, 1, 100, 255, 255]),
+        # weights sum to 0: 0 is mid-grey, the strongest response black or white
+        ([[-1, 0, 1]], [-10.0, -5.0, 0.0, 5.0, 10.0], [0, 64, 128, 191, 255]),
+    ],
+)
+def test_auto_scale_follows_the_kernel(
+    kernel: np.ndarray | list, values: list[float], expected: list[int]
+) -> None:
+    assert to_image_dtype([values], np.uint8, kernel=kernel).tolist() == [expected]
+
+
+def test_floating_outputs_keep_values_under_auto() -> None:
+    values = [[-3.0, 0.5, 7.0]]
+    kept = to_image_dtype(values, np.float32, kernel=[[-1.0, 1.0]])
+    np.testing.assert_array_equal(kept, np.array(values, np.float32))
+    halved = to_image_dtype(values, np.float64, kernel=[[1.0, 1.0]])
+    np.testing.assert_array_equal(halved, np.array(values) / 2)
+
+
+def test_depth_moves_with_the_output_type() -> None:
+    """8-bit units become 16-bit units (x 257) and float units (/ 255), and back."""
+    levels = np.array([[0.0, 1.0, 128.0, 255.0]])
+    assert to_image_dtype(levels, np.uint16, source=np.uint8).tolist() == [[0, 257, 32896, 65535]]
+    np.testing.assert_allclose(to_image_dtype(levels, np.float32, source=np.uint8), levels / 255)
+    deep = np.array([[0.0, 257.0, 32896.0, 65535.0]])
+    assert to_image_dtype(deep, np.uint8, source=np.uint16).tolist() == [[0, 1, 128, 255]]
+    raw = to_image_dtype(levels, np.float32, "none", source=np.uint8)
+    np.testing.assert_array_equal(raw, levels)  # 'none' never rescales
 
 
 def test_clip_abs_and_none() -> None:

@@ -85,3 +85,24 @@ def test_registry_names_with_parameters() -> None:
         load_kernel("gaussian:sigma=-1")
     with pytest.raises(FileNotFoundError):
         load_kernel("absent.npy")
+
+
+def test_inline_kernels_of_any_length_are_never_taken_for_paths(tmp_path: Path) -> None:
+    """A 7x7 kernel with 6 decimals is over 255 characters, the longest file name."""
+    rng = np.random.default_rng(4)
+    kernel = np.round(rng.standard_normal((7, 7)), 6)
+    text = ";".join(",".join(f"{v:.6f}" for v in row) for row in kernel)
+    assert len(text) > 255
+    np.testing.assert_array_equal(load_kernel(text), kernel)
+    big = np.arange(31 * 31, dtype=np.float64).reshape(31, 31) / 7
+    np.testing.assert_allclose(
+        load_kernel(";".join(" ".join(repr(float(v)) for v in row) for row in big)), big
+    )
+
+
+def test_bad_long_arguments_are_echoed_short() -> None:
+    for text in ("1,2;" * 200 + "3", "x" * 300, "a/" * 200, "1," * 150 + "oops"):
+        with pytest.raises(KernelSpecError) as caught:
+            load_kernel(text)
+        message = str(caught.value)
+        assert len(message) < 200, message

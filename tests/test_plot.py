@@ -15,6 +15,7 @@ from corr2d.plot import (
     plot_arrays,
     plot_filter,
     plot_kernel_estimate,
+    plot_layer_chain,
     plot_loss,
     plot_receptive_field,
 )
@@ -96,3 +97,87 @@ def test_plotting_never_uses_pyplot_and_import_stays_light() -> None:
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _kernel_panel_texts(n: int) -> list:
+    """Draw an n x n kernel as plot_filter's panels are drawn; its labels, laid out."""
+    from corr2d import plot
+
+    rng = np.random.default_rng(n)
+    figure = plot._new_figure(3 * plot._PANEL_INCHES, 3.1)
+    panels = figure.subplots(1, 3)
+    pending = [
+        plot._draw(figure, panels[0], rng.random((40, 40)), "input"),
+        plot._draw(figure, panels[1], rng.standard_normal((n, n)), "kernel", signed=True),
+        plot._draw(figure, panels[2], rng.random((40, 40)), "output"),
+    ]
+    plot._label_all(figure, pending)
+    figure.canvas.draw()
+    return list(panels[1].texts)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 7, 9, 11, 13, 15, 21])
+def test_kernel_labels_never_overlap_and_are_dropped_when_cells_are_small(n: int) -> None:
+    from corr2d.plot import MIN_LABEL_POINTS
+
+    texts = _kernel_panel_texts(n)
+    if not texts:
+        assert n >= 11  # labels are kept at least up to 9x9
+        return
+    assert len(texts) == n * n
+    boxes = [text.get_window_extent() for text in texts]
+    for text in texts:
+        assert text.get_fontsize() >= MIN_LABEL_POINTS
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1 :]:
+            assert not first.overlaps(second), (first, second)
+
+
+def test_signed_limits_are_robust_to_an_outlier() -> None:
+    from corr2d.plot import _signed_limit
+
+    values = np.random.default_rng(0).uniform(-1, 1, (100, 100))
+    values[0, 0] = 1e6
+    assert 0.97 < _signed_limit(values) < 1.0  # the 99th percentile, not the outlier
+    small = np.array([[-3.0, 1.0], [2.0, 0.5]])
+    assert _signed_limit(small) == 3.0  # few values: the extreme
+
+
+def test_filter_figure_of_a_colour_photo_shows_the_written_image(tmp_path: Path) -> None:
+    import matplotlib
+
+    from corr2d import correlate2d, kernels
+    from corr2d.io import read_image, to_image_dtype
+
+    photo = read_image(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    kernel = kernels.get("laplacian-4")
+    response = np.stack(
+        [correlate2d(photo[..., c], kernel, "same", "symm") for c in range(3)], axis=-1
+    )
+    pixels = to_image_dtype(response, np.uint8, kernel=kernel, source=np.uint8)
+    path = plot_filter(photo, kernel, pixels, tmp_path / "photo.png", response=response)
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    # The output panel is the written RGB image itself (no colour map applied).
+    from corr2d.plot import _pixels
+
+    shown = _pixels(pixels)
+    assert shown is not None and shown.shape == photo.shape
+    np.testing.assert_array_equal(shown, pixels / 255.0)
+
+
+def test_layer_chain_figure(tmp_path: Path) -> None:
+    X = np.arange(9.0).reshape(3, 3)
+    K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    Y = corr2d(X, K)
+    Z = corr2d(Y, K)
+    path = plot_layer_chain(
+        [X, Y, Z],
+        [(0, 0), (0, 0)],
+        [((0, 2), (0, 2)), ((0, 2), (0, 2))],
+        tmp_path / "chain.png",
+        field=((0, 3), (0, 3)),
+        symbols=("X", "Y", "Z"),
+    )
+    assert _is_small_png(path)
+    with pytest.raises(ValueError, match="one per layer"):
+        plot_layer_chain([X, Y, Z], [(0, 0)], [((0, 2), (0, 2))], tmp_path / "bad.png")

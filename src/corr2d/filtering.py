@@ -33,8 +33,9 @@ def filter_image(
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
-        A grey or colour image; an alpha channel (the last of 2 or 4) is dropped, since
-        a filter response has no transparency.
+        A grey or colour image.  An alpha channel (the last of 2 or 4) is neither
+        filtered nor returned; a caller that writes pixels keeps it (the command line
+        passes it through).
     kernel : array_like, shape (kH, kW)
     mode, boundary, fillvalue, origin, method
         As for :func:`corr2d.correlate2d`; ``mode`` defaults to ``'same'`` here, so the

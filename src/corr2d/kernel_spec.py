@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from corr2d.io.kernel_files import KERNEL_FILE_SUFFIXES, parse_rows, read_kernel
+from corr2d.io.kernel_files import KERNEL_FILE_SUFFIXES, parse_rows, read_kernel, short
 
-__all__ = ["KernelSpecError", "load_kernel", "parse_kernel"]
+__all__ = ["KernelSpecError", "describe_kernel", "load_kernel", "parse_kernel"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+#: Text made only of what inline rows are made of: numbers, fractions, separators.
+_INLINE = re.compile(r"^[0-9eE+\-./,;\s]+$")
 
 
 class KernelSpecError(ValueError):
@@ -58,10 +61,14 @@ def load_kernel(spec: str) -> NDArray[np.float64]:
     Parameters
     ----------
     spec : str
+        * inline rows (see :func:`parse_kernel`): ``"1,-1;0,2"``, of any length;
         * a path ending in ``.npy``, ``.txt`` or ``.csv`` (see :func:`read_kernel`);
         * a name from :mod:`corr2d.kernels`, optionally with parameters after a colon:
-          ``sobel_dx``, ``gaussian:sigma=2``, ``box:size=5``;
-        * inline rows (see :func:`parse_kernel`): ``"1,-1;0,2"``.
+          ``sobel_dx``, ``gaussian:sigma=2``, ``box:size=5``.
+
+        Text made only of numbers and separators is read as inline rows before
+        anything else (no kernel file name looks like that), so a long kernel is never
+        mistaken for a path.
 
     Returns
     -------
@@ -86,7 +93,9 @@ def load_kernel(spec: str) -> NDArray[np.float64]:
     text = spec.strip()
     if not text:
         raise KernelSpecError("kernel: empty specification")
-    if Path(text).suffix.lower() in KERNEL_FILE_SUFFIXES or Path(text).is_file():
+    if _INLINE.match(text):  # no kernel file name (.npy, .txt, .csv) looks like this
+        return parse_kernel(text)
+    if Path(text).suffix.lower() in KERNEL_FILE_SUFFIXES or _is_file(text):
         return read_kernel(text)
     name, _, params = text.partition(":")
     if _NAME.match(name.strip()):
@@ -94,7 +103,54 @@ def load_kernel(spec: str) -> NDArray[np.float64]:
     return parse_kernel(text)
 
 
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file; False for text no file system allows."""
+    if len(text) > 4096 or "\0" in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def describe_kernel(spec: str) -> str:
+    """One line naming the kernel ``spec`` stands for, with the parameters it was given.
+
+    Examples
+    --------
+    >>> from corr2d.kernel_spec import describe_kernel
+    >>> describe_kernel("gaussian:sigma=2")
+    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0'
+    >>> describe_kernel("1,-1;0,2")
+    'inline kernel'
+    """
+    from corr2d import kernels
+
+    text = spec.strip()
+    name, _, params = text.partition(":")
+    if _INLINE.match(text):
+        return "inline kernel"
+    if Path(text).suffix.lower() in KERNEL_FILE_SUFFIXES or _is_file(text):
+        return f"kernel file {text}"
+    if not _NAME.match(name.strip()):
+        return "inline kernel"
+    key, arguments = _registry_arguments(name.strip(), params)
+    return kernels.describe(key, **arguments)
+
+
 def _registry_kernel(name: str, params: str) -> NDArray[np.float64]:
+    from corr2d import kernels
+
+    key, arguments = _registry_arguments(name, params)
+    try:
+        kernel = kernels.get(key, **arguments)
+    except (TypeError, ValueError) as exc:
+        raise KernelSpecError(f"kernel {key!r}: {exc}") from exc
+    return np.asarray(kernel, dtype=np.float64)
+
+
+def _registry_arguments(name: str, params: str) -> tuple[str, dict[str, Any]]:
+    """The registry's key for ``name`` and the keyword arguments in ``params``."""
     from corr2d import kernels
 
     known = list(kernels.names())
@@ -103,7 +159,7 @@ def _registry_kernel(name: str, params: str) -> NDArray[np.float64]:
         close = difflib.get_close_matches(key, known, n=3)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise KernelSpecError(
-            f"kernel: unknown name {name!r}{hint} ('corr2d kernels' lists them; inline "
+            f"kernel: unknown name {short(name)}{hint} ('corr2d kernels' lists them; inline "
             "kernels look like '1,-1;0,2')"
         )
     arguments: dict[str, Any] = {}
@@ -111,15 +167,11 @@ def _registry_kernel(name: str, params: str) -> NDArray[np.float64]:
         param, equals, value = item.partition("=")
         if not equals or not _NAME.match(param.strip()):
             raise KernelSpecError(
-                f"kernel: parameter {item!r} of {name!r} must look like key=value "
+                f"kernel: parameter {short(item)} of {name!r} must look like key=value "
                 "(e.g. gaussian:sigma=2,size=7)"
             )
         arguments[param.strip()] = _parse_param(value.strip())
-    try:
-        kernel = kernels.get(key, **arguments)
-    except (TypeError, ValueError) as exc:
-        raise KernelSpecError(f"kernel {key!r}: {exc}") from exc
-    return np.asarray(kernel, dtype=np.float64)
+    return key, arguments
 
 
 def _parse_param(value: str) -> Any:

@@ -725,18 +725,33 @@ def get(name: str, **params: Any) -> NDArray[np.float64]:
     return np.array(maker(**params), dtype=np.float64)
 
 
-def describe(name: str) -> str:
+def describe(name: str, **params: Any) -> str:
     """One line about the kernel called ``name``, for listings.
+
+    For a generated kernel the line ends with its parameters: the values in ``params``
+    where given, the defaults otherwise.
 
     Examples
     --------
     >>> from corr2d import kernels
     >>> kernels.describe('laplacian-4')
     'laplacian-4: 3x3 4-neighbour Laplacian d2/dx2 + d2/dy2'
+    >>> kernels.describe('gaussian', sigma=2)
+    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0'
     """
     key = _lookup("kernels.describe", name)
-    text = _FIXED[key][1] if key in _FIXED else _GENERATED[key][1]
-    return f"{key}: {text}"
+    if key in _FIXED:
+        return f"{key}: {_FIXED[key][1]}"
+    maker, text = _GENERATED[key]
+    shown = []
+    for parameter in inspect.signature(maker).parameters.values():
+        if parameter.name in params:
+            shown.append(f"{parameter.name}={params[parameter.name]!r}")
+        elif parameter.default is inspect.Parameter.empty:
+            shown.append(parameter.name)
+        else:
+            shown.append(f"{parameter.name}={parameter.default!r}")
+    return f"{key}: {text.split('; params:')[0]}; params: {', '.join(shown)}"
 
 
 # --- helpers ---------------------------------------------------------------------------------

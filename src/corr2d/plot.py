@@ -4,10 +4,20 @@ Every function draws on its own :class:`matplotlib.figure.Figure` with the Agg c
 (no ``pyplot``, no global state, never a window) and writes the PNG atomically, refusing
 to replace an existing file unless ``overwrite=True`` (see :func:`corr2d.io.write_image`).
 
-Colour conventions: a signed array (one with negative values, or any kernel) is drawn
-with the diverging map ``RdBu_r`` centred at 0 -- white is 0, red positive, blue
-negative; an unsigned image in grey.  Small arrays (at most 12 by 12) are annotated with
-their values, so the chapter's examples can be checked by eye.
+How arrays are drawn:
+
+* **pixels** (``uint8``/``uint16`` arrays, or any colour array with values in
+  ``[0, 1]``) are drawn as the image they are: colour as colour, grey in grey from
+  black (0) to white (255, 65535 or 1.0);
+* **signed** arrays (a negative value, or any kernel) with the diverging map ``RdBu_r``
+  centred at 0 -- white is 0, red positive, blue negative -- its limits the 99th
+  percentile of ``|v|`` for arrays of 1000 values or more (so one outlier does not wash
+  out the rest; the colour bar's arrows mark clipped values) and ``max |v|`` below;
+* other arrays in grey from their minimum to their maximum, with a colour bar.
+
+Cells of small arrays are labelled with their values, in a font scaled to the cell,
+and left unlabelled when the cells are too small to read (about 12x12 cells in a
+panel of these figures), so kernels stay legible up to 15x15 and beyond.
 """
 
 from __future__ import annotations
@@ -27,14 +37,20 @@ __all__ = [
     "plot_arrays",
     "plot_filter",
     "plot_kernel_estimate",
+    "plot_layer_chain",
     "plot_loss",
     "plot_receptive_field",
 ]
 
-#: Arrays with at most this many rows and columns get their values written in.
-ANNOTATE_MAX = 12
+#: The smallest font (points) a cell label is written in; smaller cells get none.
+MIN_LABEL_POINTS = 5.5
+#: Arrays with more values than this use percentile limits rather than the extremes.
+ROBUST_MIN_SIZE = 1000
+#: The percentile of ``|v|`` that bounds the colour scale of a large signed array.
+ROBUST_PERCENTILE = 99.0
 
 _DPI = 100
+_PANEL_INCHES = 3.3
 
 
 def _new_figure(width: float, height: float) -> Any:
@@ -58,19 +74,50 @@ def _save(figure: Any, path: str | os.PathLike[str], overwrite: bool) -> Path:
     return file
 
 
-def _as_display(array: ArrayLike) -> tuple[NDArray[Any], bool]:
-    """A 2-D array or an RGB array in [0, 1] for ``imshow``, and whether it is RGB."""
-    values = np.asarray(array)
-    if values.ndim == 3 and values.shape[2] >= 3 and values.min() >= 0:
-        rgb = values[..., :3].astype(np.float64)
-        if values.dtype.kind in "ui":
-            top = float(np.iinfo(values.dtype).max)
-        else:
-            top = float(rgb.max()) or 1.0
-        return np.clip(rgb / top, 0.0, 1.0), True
+def _pixels(values: NDArray[Any]) -> NDArray[np.float64] | None:
+    """``values`` as an image in [0, 1] if they are pixels (see the module notes), else None."""
+    if values.dtype in (np.uint8, np.uint16):
+        shown = values.astype(np.float64) / float(np.iinfo(values.dtype).max)
+    elif values.ndim == 3 and values.shape[2] in (3, 4) and values.dtype.kind == "f":
+        finite = values[np.isfinite(values)]
+        if finite.size == 0 or finite.min() < 0 or finite.max() > 1:
+            return None
+        shown = values.astype(np.float64)
+    else:
+        return None
+    if shown.ndim == 3:
+        shown = shown[..., :3] if shown.shape[2] >= 3 else shown[..., 0]
+    return shown
+
+
+def _plane(values: NDArray[Any]) -> NDArray[np.float64]:
+    """A 2-D array for a colour map: the mean of the colour channels of a 3-D array."""
     if values.ndim == 3:
-        return values[..., : min(3, values.shape[2])].astype(np.float64).mean(axis=2), False
-    return values.astype(np.float64), False
+        colour = values[..., :3] if values.shape[2] >= 3 else values[..., :1]
+        return colour.astype(np.float64).mean(axis=2)
+    return values.astype(np.float64)
+
+
+def _signed_limit(values: NDArray[np.float64]) -> float:
+    magnitude = np.abs(values[np.isfinite(values)])
+    if magnitude.size == 0:
+        return 1.0
+    if magnitude.size >= ROBUST_MIN_SIZE:
+        limit = float(np.percentile(magnitude, ROBUST_PERCENTILE))
+    else:
+        limit = float(magnitude.max())
+    return limit if limit > 0 else (float(magnitude.max()) or 1.0)
+
+
+_Labels = tuple[Any, NDArray[np.float64], Any, bool]
+
+#: Arrays up to this many rows and columns are drawn cell by cell; larger ones (photos)
+#: are resampled smoothly to the panel, which shows them without aliasing.
+CELLS_MAX = 128
+
+
+def _interpolation(values: NDArray[Any]) -> str:
+    return "nearest" if max(values.shape[:2]) <= CELLS_MAX else "antialiased"
 
 
 def _draw(
@@ -80,52 +127,92 @@ def _draw(
     title: str,
     *,
     signed: bool | None = None,
-    annotate: bool | None = None,
-) -> None:
+) -> _Labels | None:
+    """Draw one array on ``axes`` by the rules of the module notes.
+
+    Returns what :func:`_label_cells` needs to label its cells once the figure is laid
+    out, or None for an image drawn as pixels.
+    """
     from matplotlib.colors import Normalize
 
-    values, rgb = _as_display(array)
+    values = np.asarray(array)
     axes.set_title(title, fontsize=10)
     axes.set_xticks([])
     axes.set_yticks([])
-    if rgb:
-        axes.imshow(values, interpolation="nearest")
-        return
-    finite = values[np.isfinite(values)]
+    pixels = _pixels(values) if signed is None else None
+    if pixels is not None:
+        if pixels.ndim == 3:
+            axes.imshow(pixels, interpolation=_interpolation(pixels))
+            return None
+        shown = axes.imshow(
+            pixels, cmap="gray", vmin=0.0, vmax=1.0, interpolation=_interpolation(pixels)
+        )
+        top = float(np.iinfo(values.dtype).max) if values.dtype.kind == "u" else 1.0
+        bar = figure.colorbar(shown, ax=axes, shrink=0.8, ticks=[0.0, 0.5, 1.0])
+        bar.ax.set_yticklabels([_format_value(v * top) for v in (0.0, 0.5, 1.0)])
+        return None
+    plane = _plane(values)
+    finite = plane[np.isfinite(plane)]
     low = float(finite.min()) if finite.size else 0.0
     high = float(finite.max()) if finite.size else 0.0
     is_signed = low < 0 if signed is None else signed
     if is_signed:
-        peak = max(abs(low), abs(high)) or 1.0
-        norm = Normalize(vmin=-peak, vmax=peak)
+        limit = _signed_limit(plane)
+        norm = Normalize(vmin=-limit, vmax=limit)
         cmap = "RdBu_r"
+        extend = "both" if max(-low, high) > limit * (1 + 1e-12) else "neither"
     else:
         norm = Normalize(vmin=low, vmax=high if high > low else low + 1.0)
         cmap = "gray"
-    image = axes.imshow(values, cmap=cmap, norm=norm, interpolation="nearest")
-    figure.colorbar(image, ax=axes, shrink=0.8)
-    small = values.shape[0] <= ANNOTATE_MAX and values.shape[1] <= ANNOTATE_MAX
-    if annotate if annotate is not None else small:
-        for (row, col), value in np.ndenumerate(values):
-            shade = norm(value)
-            dark = shade > 0.75 or shade < 0.25 if is_signed else shade < 0.5
-            axes.text(
-                col,
-                row,
-                _format_value(value),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if dark else "black",
-            )
+        extend = "neither"
+    image = axes.imshow(plane, cmap=cmap, norm=norm, interpolation=_interpolation(plane))
+    figure.colorbar(image, ax=axes, shrink=0.8, extend=extend)
+    return (axes, plane, norm, is_signed)
 
 
-def _format_value(value: float) -> str:
+def _label_all(figure: Any, pending: Sequence[_Labels | None]) -> None:
+    """Lay the figure out once, then label the cells of every array that asked."""
+    if not any(item is not None for item in pending):
+        return
+    figure.canvas.draw()  # lay out, so each panel's size on the page is known
+    for item in pending:
+        if item is not None:
+            _label_cells(figure, *item)
+
+
+def _label_cells(figure: Any, axes: Any, plane: NDArray[Any], norm: Any, signed: bool) -> None:
+    """Write each value in its cell, in a font that fits; nothing if the cells are tiny."""
+    box = axes.get_window_extent()
+    rows, cols = plane.shape
+    cell_points = min(box.width / cols, box.height / rows) * 72.0 / figure.dpi
+    if cell_points * 0.85 < MIN_LABEL_POINTS:
+        return
+    digits = 3 if max(rows, cols) <= 5 else 2
+    texts = [_format_value(value, digits) for value in plane.ravel()]
+    widest = max(len(text) for text in texts)
+    size = min(9.0, cell_points * 0.85, cell_points * 1.7 / max(widest, 1))
+    if size < MIN_LABEL_POINTS:
+        return
+    for (row, col), text in zip(np.ndindex(rows, cols), texts, strict=True):
+        shade = norm(plane[row, col])
+        dark = shade > 0.75 or shade < 0.25 if signed else shade < 0.5
+        axes.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=size,
+            color="white" if dark else "black",
+        )
+
+
+def _format_value(value: float, digits: int = 3) -> str:
     if not np.isfinite(value):
         return str(value)
-    if float(value).is_integer():
+    if float(value).is_integer() and abs(value) < 1e6:
         return f"{int(value)}"
-    return f"{value:.3g}"
+    return f"{value:.{digits}g}"
 
 
 def plot_arrays(
@@ -137,20 +224,21 @@ def plot_arrays(
     suptitle: str | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Draw arrays side by side, each with its colour bar, and write a PNG.
+    """Draw arrays side by side and write a PNG.
 
     Parameters
     ----------
     arrays : sequence of array_like, each (H, W) or (H, W, C)
-        Colour images with non-negative values are drawn in colour; other 3-D arrays as
-        the mean of their colour channels.
+        Drawn by the rules of the module notes: pixels as the image they are, signed
+        arrays centred at 0 with robust limits, others in grey, each with a colour bar
+        (but colour images).
     titles : sequence of str
         One per array.
     path : str or path-like
         The ``.png`` file to write.
     signed : sequence of bool or None, optional
-        Per array: True forces the diverging map centred at 0, False the grey map, None
-        (default) picks the diverging map when the array has a negative value.
+        Per array: True forces the diverging map centred at 0, False the grey map from
+        the minimum to the maximum, None (default) the rules above.
     suptitle : str, optional
         A title over the whole figure.
     overwrite : bool, optional
@@ -167,12 +255,15 @@ def plot_arrays(
             f"for {len(arrays)}"
         )
     flags = list(signed) if signed is not None else [None] * len(arrays)
-    figure = _new_figure(3.3 * len(arrays), 3.1 + (0.3 if suptitle else 0.0))
+    figure = _new_figure(_PANEL_INCHES * len(arrays), 3.1 + (0.3 if suptitle else 0.0))
     panels = figure.subplots(1, len(arrays), squeeze=False)[0]
-    for axes, array, title, flag in zip(panels, arrays, titles, flags, strict=True):
+    pending = [
         _draw(figure, axes, array, title, signed=flag)
+        for axes, array, title, flag in zip(panels, arrays, titles, flags, strict=True)
+    ]
     if suptitle:
         figure.suptitle(suptitle, fontsize=11)
+    _label_all(figure, pending)
     return _save(figure, path, overwrite)
 
 
@@ -182,11 +273,30 @@ def plot_filter(
     output: ArrayLike,
     path: str | os.PathLike[str],
     *,
+    response: ArrayLike | None = None,
     titles: Sequence[str] = ("input", "kernel", "output"),
     suptitle: str | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Input, kernel and output side by side; kernel and signed outputs centred at 0.
+    """Input, kernel and output side by side, and the signed response if there is one.
+
+    Parameters
+    ----------
+    image, kernel, output : array_like
+        ``output`` is drawn as it is: pass the pixels written to a file to see that
+        image (colour as colour), or a response to see its values.
+    response : array_like, optional
+        The filter response before it became pixels.  If it has negative values it is
+        drawn as a fourth panel, centred at 0 with robust limits (the mean of the
+        colour channels for a colour image).
+    titles : sequence of 3 str, optional
+    suptitle : str, optional
+    overwrite : bool, optional
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Examples
     --------
@@ -199,14 +309,19 @@ def plot_filter(
     >>> path.suffix
     '.png'
     """
-    return plot_arrays(
-        [image, kernel, output],
-        list(titles),
-        path,
-        signed=[None, True, None],
-        suptitle=suptitle,
-        overwrite=overwrite,
-    )
+    arrays = [image, kernel, output]
+    names = list(titles)
+    flags: list[bool | None] = [None, True, None]
+    output_array = np.asarray(output)
+    if output_array.dtype.kind in "ui":
+        names[2] = f"{names[2]} ({output_array.dtype}, as written)"
+    if response is not None:
+        values = np.asarray(response)
+        if values.size and float(np.nanmin(values)) < 0:
+            arrays.append(values)
+            names.append("signed response" + (" (channel mean)" if values.ndim == 3 else ""))
+            flags.append(True)
+    return plot_arrays(arrays, names, path, signed=flags, suptitle=suptitle, overwrite=overwrite)
 
 
 def plot_loss(
@@ -276,6 +391,151 @@ def plot_kernel_estimate(
         suptitle=title,
         overwrite=overwrite,
     )
+
+
+_Window = tuple[tuple[int, int], tuple[int, int]]
+
+#: The colour of each link of a chain: a unit and the window it reads one level down.
+_CHAIN_COLOURS = ("tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown")
+
+
+def plot_layer_chain(
+    arrays: Sequence[ArrayLike],
+    units: Sequence[tuple[int, int]],
+    windows: Sequence[_Window],
+    path: str | os.PathLike[str],
+    *,
+    field: _Window | None = None,
+    titles: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    suptitle: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """A stack of layers as grids of values, and the window each chosen unit reads.
+
+    Parameters
+    ----------
+    arrays : sequence of array_like, each 2-D
+        The input, then each layer's output: ``arrays[0]`` is read by layer 1, whose
+        output is ``arrays[1]``, and so on.  Drawn with their values in the cells.
+    units : sequence of (int, int)
+        ``units[i]`` is a unit (row, column) of ``arrays[i + 1]``, outlined.
+    windows : sequence of ((row_start, row_stop), (col_start, col_stop))
+        ``windows[i]``: the cells of ``arrays[i]`` that ``units[i]`` reads (stops
+        exclusive), outlined in the unit's colour and joined to it by a line.
+    path : str or path-like
+        The ``.png`` file to write.
+    field : ((row_start, row_stop), (col_start, col_stop)), optional
+        The receptive field of the last unit in ``arrays[0]``, shaded.
+    titles : sequence of str, optional
+        One per array, over its panel.
+    symbols : sequence of str, optional
+        One short name per array, for the legend (default ``level 0``, ``level 1``...).
+    suptitle : str, optional
+    overwrite : bool, optional
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    The chapter's two stacked 2x2 layers: the last unit reads all of the 2x2 hidden
+    layer, whose unit (0, 0) reads the top-left 2x2 of the input; together, all 3x3.
+
+    >>> import numpy as np, os, tempfile
+    >>> from corr2d import corr2d
+    >>> from corr2d.plot import plot_layer_chain
+    >>> X = np.arange(9.0).reshape(3, 3); K = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> Y = corr2d(X, K); Z = corr2d(Y, K)
+    >>> path = os.path.join(tempfile.mkdtemp(), "chain.png")
+    >>> plot_layer_chain([X, Y, Z], [(0, 0), (0, 0)], [((0, 2), (0, 2)), ((0, 2), (0, 2))],
+    ...                  path, field=((0, 3), (0, 3))).name
+    'chain.png'
+    """
+    from matplotlib.patches import ConnectionPatch, Rectangle
+
+    grids = [np.asarray(array, dtype=np.float64) for array in arrays]
+    if len(grids) < 2 or any(grid.ndim != 2 for grid in grids):
+        raise ValueError("plot_layer_chain: `arrays` must be at least two 2-D arrays")
+    if len(units) != len(grids) - 1 or len(windows) != len(grids) - 1:
+        raise ValueError(
+            f"plot_layer_chain: `units` and `windows` must have {len(grids) - 1} entries "
+            f"(one per layer), got {len(units)} and {len(windows)}"
+        )
+    short = list(symbols) if symbols is not None else [f"level {i}" for i in range(len(grids))]
+    names = list(titles) if titles is not None else short
+    tallest = max(grid.shape[0] for grid in grids)
+    widths = [max(grid.shape[1], 2) for grid in grids]
+    cell = min(0.75, 9.0 / (sum(widths) + 1.2 * len(grids)))
+    figure = _new_figure(cell * (sum(widths) + 1.2 * len(grids)) + 0.6, cell * tallest + 2.2)
+    panels = figure.subplots(1, len(grids), gridspec_kw={"width_ratios": widths})
+    for axes, grid, name in zip(panels, grids, names, strict=True):
+        cols = grid.shape[1]
+        spare = (max(cols, 2) - cols) / 2
+        axes.set_xlim(-0.5 - spare, cols - 0.5 + spare)
+        axes.set_ylim(tallest - 0.5, -0.5)
+        axes.set_aspect("equal")
+        axes.axis("off")
+        axes.set_title(name, fontsize=10)
+        for (row, col), value in np.ndenumerate(grid):
+            axes.add_patch(
+                Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="none", edgecolor="0.4")
+            )
+            axes.text(col, row, _format_value(value), ha="center", va="center", fontsize=11)
+    if field is not None:
+        (r0, r1), (c0, c1) = field
+        panels[0].add_patch(
+            Rectangle(
+                (c0 - 0.5, r0 - 0.5),
+                c1 - c0,
+                r1 - r0,
+                facecolor="0.8",
+                edgecolor="none",
+                zorder=0.5,
+                label=f"receptive field of the last unit: {r1 - r0}x{c1 - c0}",
+            )
+        )
+    for level, (unit, window) in enumerate(zip(units, windows, strict=True)):
+        colour = _CHAIN_COLOURS[level % len(_CHAIN_COLOURS)]
+        (r0, r1), (c0, c1) = window
+        below, above = panels[level], panels[level + 1]
+        below.add_patch(
+            Rectangle(
+                (c0 - 0.5 + 0.06 * level, r0 - 0.5 + 0.06 * level),
+                c1 - c0 - 0.12 * level,
+                r1 - r0 - 0.12 * level,
+                fill=False,
+                edgecolor=colour,
+                lw=3,
+                zorder=3,
+                label=f"{short[level + 1]}[{unit[0]}, {unit[1]}] reads "
+                f"{r1 - r0}x{c1 - c0} of {short[level]}",
+            )
+        )
+        above.add_patch(
+            Rectangle(
+                (unit[1] - 0.5, unit[0] - 0.5), 1, 1, fill=False, edgecolor=colour, lw=3, zorder=3
+            )
+        )
+        figure.add_artist(
+            ConnectionPatch(
+                xyA=(c1 - 0.5, (r0 + r1) / 2 - 0.5),
+                coordsA="data",
+                axesA=below,
+                xyB=(unit[1] - 0.5, unit[0]),
+                coordsB="data",
+                axesB=above,
+                color=colour,
+                lw=1.5,
+                arrowstyle="-|>",
+            )
+        )
+    figure.legend(loc="outside lower center", ncols=1, fontsize=9, frameon=False)
+    if suptitle:
+        figure.suptitle(suptitle, fontsize=11)
+    return _save(figure, path, overwrite)
 
 
 def plot_receptive_field(

@@ -130,7 +130,7 @@ OriginOption = Annotated[
     ),
 ]
 Method = Literal["auto", "direct", "fft"]
-Scale = Literal["auto", "clip", "abs", "none"]
+Scale = Literal["auto", "clip", "signed", "abs", "none"]
 OutDtype = Literal["input", "uint8", "uint16", "float32", "float64"]
 
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Replace existing output files.")]
@@ -161,16 +161,21 @@ KernelOption = Annotated[
 ScaleOption = Annotated[
     Scale,
     typer.Option(
-        help="How responses become pixels. [cyan]auto[/cyan]: non-negative results kept "
-        "if they fit the output type, else scaled so the maximum is white; signed results "
-        "(kernel with negative weights) mapped around mid-grey, 0 -> 128 (8-bit). "
-        "[cyan]clip[/cyan]: round and clip to the type's range. [cyan]abs[/cyan]: "
-        "magnitude, then as auto. [cyan]none[/cyan]: raw float32 values (TIFF output).",
+        help="How responses become pixels. [cyan]auto[/cyan]: kernels whose weights sum to "
+        "s > 0 (blur, sharpen) are divided by s and clipped, as OpenCV saturates; zero-sum "
+        "kernels (derivatives) as [cyan]signed[/cyan]. [cyan]clip[/cyan]: clip to the "
+        "type's range. [cyan]signed[/cyan]: 0 is mid-grey, the strongest response white or "
+        "black. [cyan]abs[/cyan]: magnitude, scaled down only if it does not fit. "
+        "[cyan]none[/cyan]: raw values as floats (TIFF output). Table: docs/cli.md.",
     ),
 ]
 DtypeOption = Annotated[
     OutDtype,
-    typer.Option("--dtype", help="Output pixel type; 'input' keeps the input's."),
+    typer.Option(
+        "--dtype",
+        help="Output pixel type; 'input' keeps the input's. Values move to the new depth "
+        "(white is 255, 65535 or 1.0 for floats), except with --scale none.",
+    ),
 ]
 MethodOption = Annotated[
     Method, typer.Option(help="Compiled loops ('direct'), FFT, or 'auto' (cost model).")

@@ -36,7 +36,10 @@ __all__ = [
     "CLIError",
     "Output",
     "Outputs",
+    "available_memory",
+    "check_floating_output",
     "check_inputs",
+    "check_memory",
     "check_outputs",
     "classify",
     "emit_warnings",
@@ -50,6 +53,7 @@ __all__ = [
     "same_file",
     "save_kernel",
     "shape_text",
+    "warn",
     "write_pixels",
 ]
 
@@ -374,6 +378,17 @@ def _check_creatable(folder: Path, option: str) -> None:
         fail(f"{folder}: permission denied; cannot write in {existing}", EXIT_OUTPUT)
 
 
+def check_floating_output(output: Path, scale: str, dtype: str) -> None:
+    """Floating-point pixels (--scale none, --dtype float32/64) need a TIFF file."""
+    floating = scale == "none" or dtype in ("float32", "float64")
+    if floating and output.suffix.lower() not in (".tif", ".tiff"):
+        fail(
+            f"{output}: floating-point output (--scale none or --dtype float) needs a .tif "
+            "or .tiff file",
+            EXIT_USAGE,
+        )
+
+
 def output_dtype(image: NDArray[Any], requested: str, scale: str) -> np.dtype:
     if requested != "input":
         chosen = np.dtype(requested)
@@ -393,24 +408,26 @@ def shape_text(shape: Sequence[int]) -> str:
 
 
 def matrix_table(array: NDArray[Any], title: str | None = None, precision: int = 4) -> Any:
-    from rich.table import Table
+    """A matrix as plain text: its title, then rows of right-aligned numbers.
 
-    table = Table(
-        title=title,
-        box=None,
-        show_header=False,
-        pad_edge=False,
-        title_justify="left",
-    )
+    Every number is written in full (``precision`` significant digits), never cut to fit
+    a terminal: lines longer than the terminal wrap, and in a file or a pipe they stay
+    whole.  Round-off far below the matrix's scale (1e-15 where 0 is meant) is shown as 0.
+    """
+    from rich.text import Text
+
     values = np.asarray(array, dtype=np.float64)
-    # Round-off far below the kernel's scale (1e-15 where 0 is meant) is shown as 0.
     peak = float(np.abs(values).max()) if values.size else 0.0
     values = np.where(np.abs(values) < 1e-12 * max(peak, 1.0), 0.0, values)
-    for _ in range(values.shape[1]):
-        table.add_column(justify="right")
-    for row in values:
-        table.add_row(*(number_text(v, precision) for v in row))
-    return table
+    cells = [[number_text(v, precision) for v in row] for row in values]
+    widths = [max(len(row[col]) for row in cells) for col in range(values.shape[1])]
+    lines = [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in cells
+    ]
+    if title:
+        lines.insert(0, title)
+    return Text("\n".join(lines), no_wrap=False)
 
 
 def number_text(value: float, precision: int) -> str:
@@ -421,7 +438,7 @@ def number_text(value: float, precision: int) -> str:
 
 def emit_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
     for item in caught:
-        sys.stderr.write(f"corr2d: warning: {one_line(str(item.message))}\n")
+        warn(str(item.message))
 
 
 def save_kernel(outputs: Outputs, path: Path | None, kernel: NDArray[Any]) -> None:
@@ -440,12 +457,69 @@ def write_pixels(
     image: NDArray[Any],
     scale: str,
     dtype: str,
-    signed: bool,
-) -> np.dtype:
-    """Turn a response into pixels and write the image (staged in ``outputs``)."""
+    *,
+    kernel: NDArray[Any] | None = None,
+    alpha: NDArray[Any] | None = None,
+) -> NDArray[Any]:
+    """Turn a response into pixels and write the image (staged in ``outputs``).
+
+    The response is in ``image``'s units; ``kernel`` guides ``--scale auto``; ``alpha``,
+    the image's alpha plane aligned with the response, is moved to the output's depth
+    and written as the last channel (JPEG, which has none, gets a warning instead).
+    """
     from corr2d.io import to_image_dtype, write_image
 
     target = output_dtype(image, dtype, scale)
-    pixels = to_image_dtype(response, target, scale, signed=signed)  # type: ignore[arg-type]
+    pixels = to_image_dtype(
+        response,
+        target,
+        scale,  # type: ignore[arg-type]
+        kernel=kernel,
+        source=image.dtype,
+    )
+    if alpha is not None:
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            warn(f"{path}: JPEG has no alpha channel; the input's transparency is dropped")
+        else:
+            plane = to_image_dtype(alpha, target, "clip", source=image.dtype)
+            channels = pixels if pixels.ndim == 3 else pixels[..., np.newaxis]
+            pixels = np.concatenate([channels, plane[..., np.newaxis]], axis=-1)
     write_image(outputs.stage(path), pixels)
-    return target
+    return pixels
+
+
+def warn(message: str) -> None:
+    """Print one ``corr2d: warning: ...`` line on stderr."""
+    sys.stderr.write(f"corr2d: warning: {one_line(message)}\n")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(needed: float, what: str) -> None:
+    """Refuse a job whose estimated peak memory exceeds the memory available now."""
+    available = available_memory()
+    if available is not None and needed > available:
+        fail(
+            f"{what} needs about {_size(needed)} of memory at its peak (estimated), more "
+            f"than the {_size(available)} available; use a smaller image or kernel",
+            EXIT_FAILURE,
+        )
+
+
+def _size(size: float) -> str:
+    if size < 2**30:
+        return f"{size / 2**20:.0f} MiB"
+    return f"{size / 2**30:.1f} GiB"

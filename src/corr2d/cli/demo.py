@@ -276,7 +276,7 @@ def draw_demo_figures(
     demo: ChapterDemo, paths: Sequence[str | os.PathLike[str]], *, overwrite: bool = False
 ) -> None:
     """Draw the four figures of :data:`FIGURES` into ``paths``, in that order."""
-    from corr2d.plot import plot_filter, plot_loss, plot_receptive_field
+    from corr2d.plot import plot_filter, plot_layer_chain, plot_loss
 
     plot_filter(
         demo.X,
@@ -302,12 +302,21 @@ def draw_demo_figures(
         title="learning [[1, -1]]: squared error, SGD lr 3e-2",
         overwrite=overwrite,
     )
-    plot_receptive_field(
-        (3, 3),
-        ((0, demo.rf_size[0]), (0, demo.rf_size[1])),
+    from corr2d import corr2d, receptive_field
+
+    # The chain X (3x3) -> Y (2x2) -> Z (1x1), with the window of one unit per level.
+    Z = corr2d(demo.Y, demo.K)
+    one_layer = receptive_field(["2x2"]).to_input(0, 0)
+    window = (one_layer.rows, one_layer.cols)
+    plot_layer_chain(
+        [demo.X, demo.Y, Z],
+        [(0, 0), (0, 0)],
+        [window, window],
         paths[3],
-        mask=demo.rf_mask,
-        title="two stacked 2x2 layers see 3x3",
+        field=((0, demo.rf_size[0]), (0, demo.rf_size[1])),
+        titles=("input X\n3x3", "Y = corr2d(X, K)\n2x2", "Z = corr2d(Y, K)\n1x1"),
+        symbols=("X", "Y", "Z"),
+        suptitle=f"two stacked 2x2 layers: Z[0, 0] sees {demo.rf_size[0]}x{demo.rf_size[1]} of X",
         overwrite=overwrite,
     )
 

@@ -19,11 +19,10 @@ from corr2d.cli._options import (
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
-    EXIT_USAGE,
     Output,
+    check_floating_output,
     check_inputs,
     check_outputs,
-    fail,
     make_console,
     shape_text,
     write_pixels,
@@ -69,19 +68,12 @@ def edges_command(
     With [bold]--scale auto[/bold] the magnitude is scaled so the strongest edge is white,
     and a single derivative is drawn around mid-grey (0 is grey).
     """
-    from corr2d.filtering import gradient_image
+    from corr2d import kernels
+    from corr2d.filtering import EDGE_OPERATORS, gradient_image
     from corr2d.io import read_image
 
     check_inputs([input])
-    if (scale == "none" or dtype in ("float32", "float64")) and output.suffix.lower() not in (
-        ".tif",
-        ".tiff",
-    ):
-        fail(
-            f"{output}: floating-point output (--scale none or --dtype float) needs a .tif "
-            "or .tiff file",
-            EXIT_USAGE,
-        )
+    check_floating_output(output, scale, dtype)
     outputs = check_outputs([Output(output, "image")], [input], force)
     with outputs:
         image = read_image(input, max_pixels=max_pixels)
@@ -92,9 +84,22 @@ def edges_command(
             BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
             method=method,
         )
-        written = write_pixels(outputs, output, response, image, scale, dtype, axis is not None)
+        # 'auto': a derivative is signed (0 is mid-grey); the magnitude is not ('abs').
+        kernel = None
+        if axis is not None:
+            kernel = kernels.get(EDGE_OPERATORS[operator][0 if axis == "x" else 1])
+        pixels = write_pixels(
+            outputs,
+            output,
+            response,
+            image,
+            "abs" if scale == "auto" and axis is None else scale,
+            dtype,
+            kernel=kernel,
+            alpha=image[..., -1] if image.ndim == 3 and image.shape[2] in (2, 4) else None,
+        )
     what = "gradient magnitude" if axis is None else f"d/d{axis}"
     make_console().print(
-        f"{input} -> {output} ({operator} {what}, {shape_text(response.shape)}, {written})",
+        f"{input} -> {output} ({operator} {what}, {shape_text(response.shape)}, {pixels.dtype})",
         markup=False,
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import typer
+from numpy.typing import NDArray
 
 from corr2d.cli import _streaming
 from corr2d.cli._options import (
@@ -23,9 +26,13 @@ from corr2d.cli._options import (
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
+    EXIT_INPUT,
     EXIT_USAGE,
     Output,
+    Outputs,
+    check_floating_output,
     check_inputs,
+    check_memory,
     check_outputs,
     fail,
     make_console,
@@ -89,25 +96,16 @@ def filter_command(
 ) -> None:
     """Filter images with a kernel: 2-D cross-correlation, channel by channel.
 
-    Colour images are filtered per channel (an alpha channel is dropped); 8-bit, 16-bit
-    and floating-point images keep their type unless [bold]--dtype[/bold] says otherwise.
+    Colour images are filtered per channel and an alpha channel is passed through;
+    8-bit, 16-bit and floating-point images keep their type unless [bold]--dtype[/bold]
+    says otherwise (values are then moved to the new depth: 8-bit white 255 becomes
+    16-bit white 65535).
     """
-    from corr2d.filtering import filter_image
-    from corr2d.io import read_image
-
     if len(paths) < 2:
         fail("filter needs at least one INPUT and an OUTPUT", EXIT_USAGE)
     inputs, output = paths[:-1], paths[-1]
     origin = origin_option.pair if origin_option is not None else None
-    if origin is not None:
-        if mode != "same":
-            fail(f"--origin places the kernel in --mode same, not --mode {mode}", EXIT_USAGE)
-        from corr2d.core.correlate import same_mode_anchor
-
-        try:
-            same_mode_anchor("--origin", kernel.shape, mode, origin)
-        except ValueError as exc:
-            fail(str(exc).replace("--origin: `origin` must", "--origin must"), EXIT_USAGE)
+    anchor = _anchor(kernel.shape, mode, origin)
     if _streaming.wanted(inputs, output, chunks, scheduler):
         _streaming.load().filter_files(
             inputs,
@@ -129,56 +127,24 @@ def filter_command(
         )
         return
     check_inputs(inputs)
-    folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
-    if plot is not None and folder_mode:
-        fail("--plot draws one input; give a single INPUT and an OUTPUT file", EXIT_USAGE)
-    floating = scale == "none" or dtype in ("float32", "float64")
-    if folder_mode:
-        targets = [output / source.name for source in inputs]
-        if floating:
-            targets = [tiff_name(target) for target in targets]
-        planned = [Output(output, "folder")]
-        planned += [
-            Output(target, "image", f"the output of {source}")
-            for source, target in zip(inputs, targets, strict=True)
-        ]
-    else:
-        targets = [output]
-        if floating and output.suffix.lower() not in (".tif", ".tiff"):
-            fail(
-                f"{output}: floating-point output (--scale none or --dtype float) needs a "
-                ".tif or .tiff file",
-                EXIT_USAGE,
-            )
-        planned = [Output(output, "image")]
-    plot_output = Output(plot, "figure", "--plot") if plot is not None else None
-    outputs = check_outputs([*planned, plot_output], inputs, force)
-
-    signed = bool((kernel < 0).any())
+    outputs, targets = _plan_outputs(inputs, output, plot, scale, dtype, force)
+    job = _Job(
+        kernel=kernel,
+        mode=mode,
+        boundary=BOUNDARY_NAMES[boundary],
+        fillvalue=fillvalue,
+        origin=origin,
+        anchor=anchor,
+        convolve=convolve,
+        method=method,
+        scale=scale,
+        dtype=dtype,
+        max_pixels=max_pixels,
+    )
     console = make_console()
-
-    def run_one(source: Path, target: Path) -> str:
-        image = read_image(source, max_pixels=max_pixels)
-        response = filter_image(
-            image,
-            kernel,
-            mode,
-            BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
-            fillvalue,
-            convolve=convolve,
-            origin=origin,
-            method=method,
-        )
-        written = write_pixels(outputs, target, response, image, scale, dtype, signed)
-        if plot is not None:
-            from corr2d.plot import plot_filter
-
-            plot_filter(image, kernel, response, outputs.stage(plot))
-        return f"{source} -> {target} ({shape_text(response.shape)}, {written}, scale {scale})"
-
     if len(inputs) == 1:
         with outputs:
-            line = run_one(inputs[0], targets[0])
+            line = job.run(outputs, inputs[0], targets[0], plot)
         console.print(line, markup=False)
         if plot is not None:
             console.print(f"figure: {plot}", markup=False)
@@ -199,6 +165,159 @@ def filter_command(
         task = progress.add_task("", total=len(inputs))
         for source, target in zip(inputs, targets, strict=True):
             progress.update(task, description=source.name)
-            line = run_one(source, target)
-            progress.console.print(line, markup=False)
+            progress.console.print(job.run(outputs, source, target, None), markup=False)
             progress.advance(task)
+
+
+def _anchor(
+    kernel_shape: tuple[int, ...], mode: str, origin: tuple[int, int] | None
+) -> tuple[int, int]:
+    """The kernel element over each output pixel; --origin checked against the kernel."""
+    from corr2d.core.correlate import same_mode_anchor
+
+    if origin is not None and mode != "same":
+        fail(f"--origin places the kernel in --mode same, not --mode {mode}", EXIT_USAGE)
+    try:
+        return same_mode_anchor("--origin", kernel_shape, "same", origin)
+    except ValueError as exc:
+        fail(str(exc).replace("--origin: `origin` must", "--origin must"), EXIT_USAGE)
+
+
+def _plan_outputs(
+    inputs: list[Path],
+    output: Path,
+    plot: Path | None,
+    scale: str,
+    dtype: str,
+    force: bool,
+) -> tuple[Outputs, list[Path]]:
+    """The output file of each input (in a folder for several), checked with --plot."""
+    folder_mode = len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if plot is not None and folder_mode:
+        fail("--plot draws one input; give a single INPUT and an OUTPUT file", EXIT_USAGE)
+    floating = scale == "none" or dtype in ("float32", "float64")
+    if folder_mode:
+        targets = [output / source.name for source in inputs]
+        if floating:
+            targets = [tiff_name(target) for target in targets]
+        planned = [Output(output, "folder")]
+        planned += [
+            Output(target, "image", f"the output of {source}")
+            for source, target in zip(inputs, targets, strict=True)
+        ]
+    else:
+        targets = [output]
+        check_floating_output(output, scale, dtype)
+        planned = [Output(output, "image")]
+    plot_output = Output(plot, "figure", "--plot") if plot is not None else None
+    return check_outputs([*planned, plot_output], inputs, force), targets
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One kernel and its options, applied to image files one at a time."""
+
+    kernel: NDArray[np.float64]
+    mode: str
+    boundary: str
+    fillvalue: float
+    origin: tuple[int, int] | None
+    anchor: tuple[int, int]
+    convolve: bool
+    method: str
+    scale: str
+    dtype: str
+    max_pixels: int
+
+    def run(self, outputs: Outputs, source: Path, target: Path, plot: Path | None) -> str:
+        """Read, check, filter and write one image (staged); the line to print."""
+        from corr2d.filtering import filter_image
+        from corr2d.io import read_image
+
+        image = read_image(source, max_pixels=self.max_pixels)
+        self.check_fits(source, image)
+        response = filter_image(
+            image,
+            self.kernel,
+            self.mode,  # type: ignore[arg-type]
+            self.boundary,  # type: ignore[arg-type]
+            self.fillvalue,
+            convolve=self.convolve,
+            origin=self.origin,
+            method=self.method,  # type: ignore[arg-type]
+        )
+        pixels = write_pixels(
+            outputs,
+            target,
+            response,
+            image,
+            self.scale,
+            self.dtype,
+            kernel=self.kernel,
+            alpha=self.aligned_alpha(image),
+        )
+        if plot is not None:
+            from corr2d.io.pixels import auto_rule
+            from corr2d.plot import plot_filter
+
+            # The written image, and for a zero-sum kernel the signed values behind it.
+            signed = auto_rule(self.kernel)[0] == "signed"
+            plot_filter(
+                image,
+                self.kernel,
+                pixels,
+                outputs.stage(plot),
+                response=response if signed else None,
+            )
+        return (
+            f"{source} -> {target} ({shape_text(response.shape)}, {pixels.dtype}, "
+            f"scale {self.scale})"
+        )
+
+    def check_fits(self, source: Path, image: NDArray[Any]) -> None:
+        """Refuse a kernel larger than the image, and a job larger than the memory."""
+        height, width = image.shape[:2]
+        kh, kw = self.kernel.shape
+        if kh > height or kw > width:
+            fail(
+                f"{source}: the kernel ({kh}x{kw}) is larger than the image "
+                f"({height}x{width}); give a kernel no larger than the image",
+                EXIT_INPUT,
+            )
+        check_memory(self.peak_bytes(image), f"filtering {source} ({height}x{width})")
+
+    def peak_bytes(self, image: NDArray[Any]) -> float:
+        """An upper estimate of the peak memory of :meth:`run` on ``image``.
+
+        The image, one float64 plane extended by the kernel, and about five float64
+        images of the output's size (the channels, their stack, and the copies that
+        turning them into pixels makes).
+        """
+        height, width = image.shape[:2]
+        kh, kw = self.kernel.shape
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        out_h, out_w = {
+            "same": (height, width),
+            "valid": (height - kh + 1, width - kw + 1),
+            "full": (height + kh - 1, width + kw - 1),
+        }[self.mode]
+        extended = (height + 2 * kh) * (width + 2 * kw) * 8.0
+        return float(image.nbytes) + extended + 5.0 * channels * out_h * out_w * 8.0
+
+    def aligned_alpha(self, image: NDArray[Any]) -> NDArray[Any] | None:
+        """The image's alpha plane, placed like the response (cut or widened by mode)."""
+        if image.ndim != 3 or image.shape[2] not in (2, 4):
+            return None
+        alpha = image[..., -1]
+        if self.mode == "same":
+            return alpha
+        kh, kw = self.kernel.shape
+        # The input pixel under output (0, 0) of 'valid' is (ar, ac); 'full' starts
+        # k - 1 pixels earlier.  A convolution flips the kernel, and so the anchor.
+        ar, ac = self.anchor
+        if self.convolve:
+            ar, ac = kh - 1 - ar, kw - 1 - ac
+        if self.mode == "valid":
+            height, width = alpha.shape
+            return alpha[ar : ar + height - kh + 1, ac : ac + width - kw + 1]
+        return np.pad(alpha, ((kh - 1 - ar, ar), (kw - 1 - ac, ac)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,9 +10,10 @@ from corr2d.cli._shared import (
     EXIT_HELP,
     make_console,
     matrix_table,
+    number_text,
     shape_text,
 )
-from corr2d.kernel_spec import KernelSpecError, load_kernel
+from corr2d.kernel_spec import KernelSpecError, describe_kernel, load_kernel
 
 __all__ = ["EPILOG", "kernels_command"]
 
@@ -38,23 +39,7 @@ def kernels_command(
 
     console = make_console()
     if name is not None:
-        base, _, params = name.partition(":")
-        try:
-            text = kernels.describe(base)
-        except ValueError:
-            text = base
-        try:
-            matrix = load_kernel(name)
-        except KernelSpecError:
-            if params or text == base:
-                raise
-            console.print(text, markup=False)
-            console.print(
-                f"  (needs parameters: e.g. corr2d kernels '{base}:key=value')", markup=False
-            )
-            return
-        console.print(text, markup=False)
-        console.print(matrix_table(matrix, precision=6))
+        _show_one(console, name)
         return
     for entry in kernels.names():
         console.print(kernels.describe(entry), markup=False, style="bold")
@@ -67,3 +52,23 @@ def kernels_command(
             console.print(matrix_table(matrix))
         else:
             console.print(f"  {shape_text(matrix.shape)} with the default parameters", markup=False)
+
+
+def _show_one(console: Any, spec: str) -> None:
+    """The kernel a specification stands for: its line, its size and sum, its matrix."""
+    header = describe_kernel(spec)
+    try:
+        matrix = load_kernel(spec)
+    except KernelSpecError:
+        if ":" in spec or "params:" not in header:
+            raise
+        console.print(header, markup=False)
+        base = spec.strip()
+        console.print(f"  (needs parameters: e.g. corr2d kernels '{base}:key=value')", markup=False)
+        return
+    console.print(header, markup=False)
+    console.print(
+        f"{shape_text(matrix.shape)}, weights sum to {number_text(float(matrix.sum()), 6)}",
+        markup=False,
+    )
+    console.print(matrix_table(matrix, precision=6))

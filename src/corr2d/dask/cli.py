@@ -74,18 +74,27 @@ class _Pixels:
 
     dtype: np.dtype
     scale: str
-    signed: bool
+    kernel: tuple[tuple[float, ...], ...]
+    source: np.dtype
     extremes: tuple[float, ...] = ()
 
     def __call__(self, block: NDArray[Any]) -> NDArray[Any]:
         from corr2d.io import to_image_dtype
 
         values = np.concatenate([block.reshape(-1), np.asarray(self.extremes, np.float64)])
-        pixels = to_image_dtype(values, self.dtype, self.scale, signed=self.signed)  # type: ignore[arg-type]
+        pixels = to_image_dtype(
+            values,
+            self.dtype,
+            self.scale,  # type: ignore[arg-type]
+            kernel=self.kernel,
+            source=self.source,
+        )
         return pixels[: block.size].reshape(block.shape)
 
 
-def lazy_pixels(response: Any, target: np.dtype, scale: str, signed: bool) -> Any:
+def lazy_pixels(
+    response: Any, target: np.dtype, scale: str, kernel: NDArray[Any], source: np.dtype
+) -> Any:
     """``response`` as pixels of ``target``, lazily; a first pass over it finds the whole
     image's extremes when ``scale`` needs them (integer outputs of 'auto' and 'abs')."""
     import dask
@@ -98,7 +107,8 @@ def lazy_pixels(response: Any, target: np.dtype, scale: str, signed: bool) -> An
             da.nanmin(response), da.nanmax(response), da.nanmin(finite), da.nanmax(finite)
         )
         extremes = tuple(float(v) for v in found if not np.isnan(v))
-    convert = _Pixels(np.dtype(target), scale, signed, extremes)
+    weights = tuple(tuple(float(v) for v in row) for row in np.asarray(kernel))
+    convert = _Pixels(np.dtype(target), scale, weights, np.dtype(source), extremes)
     return response.map_blocks(convert, dtype=target)
 
 
@@ -142,8 +152,7 @@ def filter_files(
             image, kernel, mode, boundary, fillvalue, origin, convolve, method
         )
         pixels_dtype = output_dtype(np.empty(0, image.dtype), dtype, scale)
-        signed = bool((kernel < 0).any())
-        pixels = lazy_pixels(response, pixels_dtype, scale, signed)
+        pixels = lazy_pixels(response, pixels_dtype, scale, kernel, image.dtype)
         writer = files.write_zarr if target.suffix.lower() == ".zarr" else files.write_tiff
         with _progress(f"{source.name} -> {target.name}") as advance:
             writer(target, pixels, overwrite=force, progress=advance)

@@ -19,10 +19,33 @@ from numpy.typing import ArrayLike, NDArray
 from corr2d.io._atomic import atomic_write
 from corr2d.io.errors import ImageWriteError, KernelFileError
 
-__all__ = ["KERNEL_FILE_SUFFIXES", "kernel_suffix", "parse_rows", "read_kernel", "write_kernel"]
+__all__ = [
+    "ECHO_LIMIT",
+    "KERNEL_FILE_SUFFIXES",
+    "kernel_suffix",
+    "parse_rows",
+    "read_kernel",
+    "short",
+    "write_kernel",
+]
 
 #: The suffixes of kernel files.
 KERNEL_FILE_SUFFIXES = (".npy", ".txt", ".csv")
+
+#: How much of a bad argument an error message repeats.
+ECHO_LIMIT = 40
+
+
+def short(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``repr`` of ``text``, cut to its first ``limit`` characters when longer.
+
+    >>> short("1," * 100)
+    "'1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,'... (200 characters)"
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _FRACTION = re.compile(rf"^({_NUMBER})(?:/({_NUMBER}))?$")
@@ -60,17 +83,17 @@ def parse_rows(
     elif lines and lines[-1] == "":
         lines = lines[:-1]
     if not lines or all(not line for line in lines):
-        raise error(f"{where}: no numbers found in {text!r}")
+        raise error(f"{where}: no numbers found in {short(text)}")
     rows: list[list[float]] = []
     for number, line in enumerate(lines, start=1):
         cells = [cell for cell in re.split(r"[,\s]+", line) if cell]
         if not cells:
-            raise error(f"{where}: row {number} is empty in {text!r}")
+            raise error(f"{where}: row {number} is empty in {short(text)}")
         row = []
         for cell in cells:
             value = _parse_number(cell)
             if value is None:
-                raise error(f"{where}: row {number}: {cell!r} is not a number")
+                raise error(f"{where}: row {number}: {short(cell)} is not a number")
             row.append(value)
         if rows and len(row) != len(rows[0]):
             raise error(

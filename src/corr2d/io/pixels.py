@@ -1,4 +1,10 @@
-"""Pixel values: raw floats from images, and filter responses turned back into pixels."""
+"""Pixel values: raw floats from images, and filter responses turned back into pixels.
+
+A pixel type has a *depth*, the value of white: 255 for ``uint8``, 65535 for ``uint16``
+and 1.0 for floating point.  Filter responses are in the units of the image they came
+from; :func:`to_image_dtype` moves them to the output's depth (so an 8-bit response
+written as 16-bit spans 0 to 65535) and maps them into its range by a ``scale`` rule.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-__all__ = ["SCALES", "to_float", "to_image_dtype"]
+__all__ = ["SCALES", "auto_rule", "convert_depth", "pixel_depth", "to_float", "to_image_dtype"]
 
 #: The ``scale`` rules of :func:`to_image_dtype`.
-SCALES = ("auto", "clip", "abs", "none")
+SCALES = ("auto", "clip", "signed", "abs", "none")
+
+Scale = Literal["auto", "clip", "signed", "abs", "none"]
+
+#: Weights summing to less than this fraction of their absolute sum count as summing to 0.
+ZERO_SUM_TOLERANCE = 1e-9
 
 
 def to_float(image: ArrayLike) -> NDArray[np.float64]:
@@ -26,12 +37,70 @@ def to_float(image: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(image, dtype=np.float64)
 
 
+def pixel_depth(dtype: DTypeLike) -> float:
+    """The value of white in a pixel type: 255, 65535, or 1.0 for floating point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corr2d.io.pixels import pixel_depth
+    >>> pixel_depth(np.uint8), pixel_depth(np.uint16), pixel_depth(np.float32)
+    (255.0, 65535.0, 1.0)
+    """
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        return 1.0
+    if kind in (np.uint8, np.uint16):
+        return float(np.iinfo(kind).max)
+    raise ValueError(f"pixel_depth: `dtype` must be uint8, uint16 or a floating type, got {kind}")
+
+
+def convert_depth(values: ArrayLike, source: DTypeLike, target: DTypeLike) -> NDArray[np.float64]:
+    """Values in ``source``'s units, in ``target``'s: times ``depth(target) / depth(source)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corr2d.io.pixels import convert_depth
+    >>> convert_depth([[0, 128, 255]], np.uint8, np.uint16)
+    array([[    0., 32896., 65535.]])
+    >>> convert_depth([[0, 255]], np.uint8, np.float32)
+    array([[0., 1.]])
+    """
+    factor = pixel_depth(target) / pixel_depth(source)
+    return np.asarray(values, dtype=np.float64) * factor
+
+
+def auto_rule(kernel: ArrayLike) -> tuple[Literal["clip", "signed"], float]:
+    """The rule ``scale='auto'`` applies to a kernel's response, and the divisor.
+
+    Weights summing to ``s > 0`` keep brightness once divided by ``s`` (a blur, a
+    sharpen, an unnormalised box): ``('clip', s)``.  Weights summing to 0 (derivatives,
+    Laplacians) or less give responses around 0: ``('signed', 1.0)``.
+
+    Examples
+    --------
+    >>> from corr2d import kernels
+    >>> from corr2d.io.pixels import auto_rule
+    >>> auto_rule(kernels.get("sharpen")), auto_rule(kernels.get("sobel-dx"))
+    (('clip', 1.0), ('signed', 1.0))
+    >>> auto_rule([[1, 1], [1, 1]])
+    ('clip', 4.0)
+    """
+    weights = np.asarray(kernel, dtype=np.float64)
+    total = float(weights.sum())
+    if total > ZERO_SUM_TOLERANCE * float(np.abs(weights).sum()):
+        return "clip", total
+    return "signed", 1.0
+
+
 def to_image_dtype(
     values: ArrayLike,
     dtype: DTypeLike,
-    scale: Literal["auto", "clip", "abs", "none"] = "auto",
+    scale: Scale = "auto",
     *,
-    signed: bool | None = None,
+    kernel: ArrayLike | None = None,
+    source: DTypeLike | None = None,
 ) -> NDArray[Any]:
     """Turn a filter response into pixel values of ``dtype`` by a ``scale`` rule.
 
@@ -40,45 +109,53 @@ def to_image_dtype(
     values : array_like
         The response, any real numbers (NaN becomes 0 for integer outputs).
     dtype : {uint8, uint16, float32, float64}
-        The output pixel type.  Its range is ``[0, 255]``, ``[0, 65535]``, or (floats)
-        unbounded.
-    scale : {'auto', 'clip', 'abs', 'none'}, optional
-        For integer ``dtype``, with ``top`` the largest value:
+        The output pixel type.  White is 255, 65535 or (floating point) 1.0.
+    scale : {'auto', 'clip', 'signed', 'abs', 'none'}, optional
+        With ``top`` the value of white, after the change of depth below:
 
         ``'auto'`` (default)
-            an *unsigned* response is kept as it is when it fits in ``[0, top]``
-            (a blur of an 8-bit image stays in 8-bit units) and otherwise scaled by
-            ``top / max`` so its maximum becomes ``top``; a *signed* response is mapped
-            symmetrically around mid-grey, ``(v / max|v| + 1) * top / 2``, so 0 becomes
-            mid-grey (128 or 32768), ``+max|v|`` white and ``-max|v|`` black.
+            keeps the look of the kernel's output.  For a kernel whose weights sum to
+            ``s > 0`` (blur, sharpen: brightness-keeping once divided by ``s``) the
+            response is divided by ``s`` and, for integer types, clipped to
+            ``[0, top]``, as OpenCV's ``filter2D`` saturates.  For weights summing to 0
+            (derivatives) or less, integer types get the ``'signed'`` map and floating
+            types keep the values.  Without ``kernel``: ``'signed'`` if a value is
+            negative, else ``'abs'``.
         ``'clip'``
-            values are rounded and clipped to ``[0, top]``: negatives become 0.
+            values clipped to ``[0, top]``.
+        ``'signed'``
+            ``(v / max|v| + 1) * top / 2``: 0 is mid-grey (128, 32768 or 0.5), the
+            strongest response white or black.
         ``'abs'``
-            the magnitude ``|v|``, then the unsigned rule of ``'auto'``.
+            the magnitude ``|v|``, for integer types kept where it fits in
+            ``[0, top]`` and otherwise scaled by ``top / max`` so its maximum is white.
         ``'none'``
-            not allowed for integer types: raw values need a floating ``dtype``.
+            the raw values, not even moved to another depth; needs a floating ``dtype``.
 
-        For floating ``dtype``, ``'auto'`` and ``'none'`` keep the values, ``'clip'``
-        clips them to ``[0, 1]`` and ``'abs'`` takes ``|v|``.
-    signed : bool, optional
-        Whether the response is signed (for ``'auto'``).  By default it is signed if any
-        value is negative; pass True for a kernel with negative weights, so that a flat
-        region is mid-grey whatever the image.
+        Integer outputs are rounded to the nearest integer.
+    kernel : array_like, optional
+        The kernel that made the response, for ``'auto'``.
+    source : dtype, optional
+        The pixel type of the filtered image, whose units ``values`` are in.  Every
+        rule but ``'none'`` first multiplies by ``depth(dtype) / depth(source)``
+        (:func:`convert_depth`), so an 8-bit response written as 16-bit keeps its
+        look.  Default: ``dtype`` (no change of depth).
 
     Returns
     -------
-    pixels : ndarray of ``dtype``
+    pixels : ndarray of ``dtype``, the shape of ``values``
 
     Examples
     --------
     >>> import numpy as np
     >>> from corr2d.io import to_image_dtype
-    >>> to_image_dtype([[0.0, 100.0, 200.0]], np.uint8)
-    array([[  0, 100, 200]], dtype=uint8)
-    >>> to_image_dtype([[0.0, 255.0, 510.0]], np.uint8)
+    >>> sharpen = [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]
+    >>> to_image_dtype([[-20.0, 100.0, 300.0]], np.uint8, kernel=sharpen)
+    array([[  0, 100, 255]], dtype=uint8)
+    >>> to_image_dtype([[-2.0, 0.0, 2.0]], np.uint8, kernel=[[-1, 0, 1]])
     array([[  0, 128, 255]], dtype=uint8)
-    >>> to_image_dtype([[-2.0, 0.0, 2.0]], np.uint8)
-    array([[  0, 128, 255]], dtype=uint8)
+    >>> to_image_dtype([[0.0, 100.0, 255.0]], np.uint16, source=np.uint8)
+    array([[    0, 25700, 65535]], dtype=uint16)
     >>> to_image_dtype([[-2.0, 0.0, 300.0]], np.uint8, "clip")
     array([[  0,   0, 255]], dtype=uint8)
     """
@@ -86,44 +163,56 @@ def to_image_dtype(
         raise ValueError(
             f"to_image_dtype: `scale` must be one of {', '.join(map(repr, SCALES))}, got {scale!r}"
         )
-    target = np.dtype(dtype)
-    v = np.asarray(values, dtype=np.float64)
     if np.iscomplexobj(values):
         raise TypeError("to_image_dtype: `values` must be real, got complex values")
-    if target.kind == "f":
-        if scale == "clip":
-            v = np.clip(v, 0.0, 1.0)
-        elif scale == "abs":
-            v = np.abs(v)
-        return v.astype(target)
-    if target not in (np.uint8, np.uint16):
+    target = np.dtype(dtype)
+    if target.kind != "f" and target not in (np.uint8, np.uint16):
         raise ValueError(
             f"to_image_dtype: `dtype` must be uint8, uint16, float32 or float64, got {target}"
         )
     if scale == "none":
-        raise ValueError(
-            "to_image_dtype: `scale` must not be 'none' for an integer dtype "
-            f"({target}); raw values need float32 or float64"
-        )
-    top = float(np.iinfo(target).max)
-    v = np.where(np.isnan(v), 0.0, v)
-    if scale == "abs":
+        if target.kind != "f":
+            raise ValueError(
+                "to_image_dtype: `scale` must not be 'none' for an integer dtype "
+                f"({target}); raw values need float32 or float64"
+            )
+        return np.asarray(values, dtype=np.float64).astype(target)
+    v = convert_depth(values, target if source is None else source, target)
+    top = pixel_depth(target)
+    integer = target.kind != "f"
+    if integer:
+        v = np.where(np.isnan(v), 0.0, v)
+    rule, divisor = _concrete_rule(scale, v, kernel)
+    if rule == "clip":
+        v = v / divisor
+        if integer or scale == "clip":
+            v = np.clip(v, 0.0, top)
+    elif rule == "signed":
+        if integer or scale == "signed":
+            v = _signed(v, top)
+    else:  # abs
         v = np.abs(v)
-    if scale == "auto":
-        is_signed = bool((v < 0).any()) if signed is None else signed
-        if is_signed:
-            peak = float(np.max(np.abs(v))) if v.size else 0.0
-            if peak > 0 and np.isfinite(peak):
-                v = (v / peak + 1.0) * (top / 2.0)
-            else:
-                v = np.full_like(v, top / 2.0)
-        else:
-            v = np.maximum(v, 0.0)
-            peak = float(v.max()) if v.size else 0.0
-            if peak > top and np.isfinite(peak):
-                v = v * (top / peak)
-    elif scale == "abs":
         peak = float(v.max()) if v.size else 0.0
-        if peak > top and np.isfinite(peak):
+        if integer and peak > top and np.isfinite(peak):
             v = v * (top / peak)
+    if not integer:
+        return v.astype(target)
     return np.rint(np.clip(v, 0.0, top)).astype(target)
+
+
+def _concrete_rule(
+    scale: str, v: NDArray[np.float64], kernel: ArrayLike | None
+) -> tuple[str, float]:
+    if scale != "auto":
+        return scale, 1.0
+    if kernel is not None:
+        return auto_rule(kernel)
+    return ("signed" if bool((v < 0).any()) else "abs"), 1.0
+
+
+def _signed(v: NDArray[np.float64], top: float) -> NDArray[np.float64]:
+    finite = np.abs(v[np.isfinite(v)])
+    peak = float(finite.max()) if finite.size else 0.0
+    if peak == 0.0:
+        return np.full_like(v, top / 2.0)
+    return (np.clip(v / peak, -1.0, 1.0) + 1.0) * (top / 2.0)
