@@ -425,6 +425,19 @@ def test_kernels_listing() -> None:
     assert_one_line_error(code, err, 2, "unknown name")
 
 
+def test_bench_skips_peers_over_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corr2d.cli import bench
+
+    # The defaults' largest torch case would unfold 8 GB of patches: it must be skipped.
+    largest = max(bench.DEFAULT_SIZES)
+    assert bench.peer_memory("torch conv2d", largest, max(bench.DEFAULT_KERNELS), 8) > 2**32
+    monkeypatch.setattr(bench, "MEMORY_LIMIT", 64 * 64 * 5 * 5 * 8 - 1)
+    code, out, err = run("bench", "--sizes", "64", "--kernels", "5", "--repeat", "1")
+    assert code == 0, err
+    assert re.search(r"torch conv2d\s+skipped \(> 1 GiB\)", out)
+    assert re.search(r"cv2.filter2D\s+[\d.]+ ms", out)
+
+
 def test_bench_quick_runs() -> None:
     code, out, err = run("bench", "--quick", "--sizes", "32", "--kernels", "3", "--repeat", "1")
     assert code == 0, err
