@@ -96,6 +96,31 @@ def test_filter_command_on_the_cluster(cluster, tmp_path: Path):
     )
 
 
+def test_estimate_kernel_on_the_cluster_equals_in_memory(client):
+    """1e-10 relative on a well-conditioned pair; the same rank on a rank-deficient one."""
+    import warnings
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((260, 240))
+    K = rng.standard_normal((7, 7))
+    Y = corr2d.correlate2d(X, K, "same", "symm") + 0.5
+    options = {"mode": "same", "boundary": "symm", "bias": True}
+    memory = corr2d.estimate_kernel(X, Y, (7, 7), **options)
+    lazy = cdask.estimate_kernel(
+        da.from_array(X, chunks=(64, 80)), da.from_array(Y, chunks=100), (7, 7), **options
+    )
+    assert lazy.rank == memory.rank == 50
+    assert np.abs(lazy.kernel - memory.kernel).max() <= 1e-10 * np.abs(memory.kernel).max()
+    assert lazy.bias == pytest.approx(memory.bias, rel=1e-10)
+    flat = np.tile(rng.standard_normal(240), (260, 1))  # every row the same
+    Y = corr2d.correlate2d(flat, K, "valid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = corr2d.estimate_kernel(flat, Y, (7, 7))
+        lazy = cdask.estimate_kernel(da.from_array(flat, chunks=70), Y, (7, 7))
+    assert lazy.rank == memory.rank == 7 and not lazy.identifiable
+
+
 def _slowly(block: np.ndarray) -> np.ndarray:
     time.sleep(0.15)
     return block

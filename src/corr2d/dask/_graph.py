@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from corr2d.dask._halo import FILL, AxisPlan, Run, Window
 
-__all__ = ["BlockFunction", "map_windows"]
+__all__ = ["BlockFunction", "WindowAssembler", "map_windows", "window_task"]
 
 #: Computes one output block from its window; both have the two sliding axes last.
 BlockFunction = Callable[[NDArray[Any]], NDArray[Any]]
@@ -30,8 +30,8 @@ _INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
-class _Assemble:
-    """The task of one output block: window from strips, then ``function(window)``."""
+class WindowAssembler:
+    """Copies one output block's strips into its window (the sliding axes last)."""
 
     rows: Window
     cols: Window
@@ -39,12 +39,6 @@ class _Assemble:
     lead: tuple[int, ...]  # the block's shape along the other axes
     dtype: np.dtype
     fill: Any
-    function: BlockFunction
-
-    def __call__(self, *strips: NDArray[Any]) -> NDArray[Any]:
-        window = self.window(strips)
-        out = self.function(window)
-        return np.moveaxis(out, (-2, -1), self.axes)
 
     def window(self, strips: tuple[NDArray[Any], ...]) -> NDArray[Any]:
         """The block's window, the sliding axes last, in the working dtype."""
@@ -68,6 +62,18 @@ class _Assemble:
                 strip, row_lo, col_lo = pieces[row_run.chunk, col_run.chunk]
                 target[...] = strip[..., _source(row_run, row_lo), _source(col_run, col_lo)]
         return window
+
+
+@dataclass(frozen=True)
+class _MapBlock:
+    """The task of one output block: its window, then ``function(window)``."""
+
+    assembler: WindowAssembler
+    function: BlockFunction
+
+    def __call__(self, *strips: NDArray[Any]) -> NDArray[Any]:
+        out = self.function(self.assembler.window(strips))
+        return np.moveaxis(out, (-2, -1), self.assembler.axes)
 
 
 def _span(run: Run) -> slice:
@@ -140,35 +146,50 @@ def map_windows(
     for axis, sizes in (other_chunks or {}).items():
         chunks[axis] = tuple(sizes)
     layer: dict[Any, Any] = {}
-    block_ranges = [range(len(c)) for c in chunks]
-    for index in product(*block_ranges):
-        rows = plans[0].windows[index[axes[0]]]
-        cols = plans[1].windows[index[axes[1]]]
-        dependencies = []
-        for (row_chunk, row_lo, row_hi), (col_chunk, col_lo, col_hi) in product(
-            rows.reads, cols.reads
-        ):
-            source = list(index)
-            source[axes[0]], source[axes[1]] = row_chunk, col_chunk
-            source_key = (x.name, *source)
-            whole = (row_lo, row_hi) == (0, x.chunks[axes[0]][row_chunk]) and (col_lo, col_hi) == (
-                0,
-                x.chunks[axes[1]][col_chunk],
-            )
-            if whole:
-                dependencies.append(source_key)
-                continue
-            strip_key = (strip_name, *source, row_lo, row_hi, col_lo, col_hi)
-            if strip_key not in layer:
-                selection = [slice(None)] * x.ndim
-                selection[axes[0]] = slice(row_lo, row_hi)
-                selection[axes[1]] = slice(col_lo, col_hi)
-                layer[strip_key] = (operator.getitem, source_key, tuple(selection))
-            dependencies.append(strip_key)
-        lead = tuple(x.chunks[axis][index[axis]] for axis in range(x.ndim) if axis not in axes)
-        task = _Assemble(rows, cols, axes, lead, np.dtype(window_dtype), fill, function)
+    for index in product(*[range(len(c)) for c in chunks]):
+        assembler, dependencies = window_task(
+            x, axes, plans, index, np.dtype(window_dtype), fill, strip_name, layer
+        )
         out_key = (out_name, *index)
-        layer[out_key] = (task, *dependencies)
+        layer[out_key] = (_MapBlock(assembler, function), *dependencies)
     graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
     return da.Array(graph, out_name, tuple(chunks), meta=meta)
+
+
+def window_task(
+    x: Any,
+    axes: tuple[int, int],
+    plans: tuple[AxisPlan, AxisPlan],
+    index: tuple[int, ...],
+    dtype: np.dtype,
+    fill: Any,
+    strip_name: str,
+    layer: dict[Any, Any],
+) -> tuple[WindowAssembler, list[Any]]:
+    """The assembler of output block ``index`` and the keys of the strips it reads.
+
+    Slicing tasks for strips (parts of chunks) are added to ``layer`` under
+    ``strip_name``; whole chunks are read under their own keys.
+    """
+    rows = plans[0].windows[index[axes[0]]]
+    cols = plans[1].windows[index[axes[1]]]
+    dependencies = []
+    for (row_chunk, row_lo, row_hi), (col_chunk, col_lo, col_hi) in product(rows.reads, cols.reads):
+        source = list(index)
+        source[axes[0]], source[axes[1]] = row_chunk, col_chunk
+        source_key = (x.name, *source)
+        whole_rows = (row_lo, row_hi) == (0, x.chunks[axes[0]][row_chunk])
+        whole_cols = (col_lo, col_hi) == (0, x.chunks[axes[1]][col_chunk])
+        if whole_rows and whole_cols:
+            dependencies.append(source_key)
+            continue
+        strip_key = (strip_name, *source, row_lo, row_hi, col_lo, col_hi)
+        if strip_key not in layer:
+            selection = [slice(None)] * x.ndim
+            selection[axes[0]] = slice(row_lo, row_hi)
+            selection[axes[1]] = slice(col_lo, col_hi)
+            layer[strip_key] = (operator.getitem, source_key, tuple(selection))
+        dependencies.append(strip_key)
+    lead = tuple(x.chunks[axis][index[axis]] for axis in range(x.ndim) if axis not in axes)
+    return WindowAssembler(rows, cols, axes, lead, dtype, fill), dependencies
