@@ -47,6 +47,15 @@ def photo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def rgba(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(6)
+    path = tmp_path / "rgba.tif"
+    pixels = rng.integers(0, 256, (90, 110, 4)).astype(np.uint8)
+    tifffile.imwrite(path, pixels, tile=(32, 32), photometric="rgb", extrasamples=("unassalpha",))
+    return path
+
+
+@pytest.fixture
 def grey16(tmp_path: Path) -> Path:
     rng = np.random.default_rng(5)
     path = tmp_path / "grey16.tif"
@@ -63,10 +72,11 @@ def grey16(tmp_path: Path) -> Path:
         ["-k", "laplacian-4", "--scale", "abs", "--boundary", "mirror"],
         ["-k", "box:size=4", "--origin", "-1,0", "--boundary", "nearest"],
         ["-k", "sharpen", "--scale", "none", "--dtype", "float32", "--mode", "valid"],
+        ["-k", "sharpen", "--dtype", "uint16", "--mode", "full", "--scale", "signed"],
     ],
 )
-def test_streamed_filter_writes_what_the_in_memory_filter_writes(photo, grey16, options):
-    for source in (photo, grey16):
+def test_streamed_filter_writes_what_the_in_memory_filter_writes(photo, grey16, rgba, options):
+    for source in (photo, grey16, rgba):
         memory, streamed = source.with_suffix(".memory.tif"), source.with_suffix(".stream.tif")
         code, _, err = run("filter", source, memory, *options)
         assert code == 0, err
@@ -201,3 +211,50 @@ def test_interrupted_job_leaves_no_partial_output(tmp_path):
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+
+
+def test_streamed_estimate_recovers_the_kernel(tmp_path):
+    """The README's loop on files: filter with --scale none, then estimate, streamed."""
+    rng = np.random.default_rng(12)
+    source = tmp_path / "x.tif"
+    tifffile.imwrite(source, rng.random((300, 280)).astype(np.float32), tile=(64, 64))
+    target = tmp_path / "y.tif"
+    code, _, err = run(
+        "filter",
+        source,
+        target,
+        "-k",
+        "sobel-dy",
+        "--scale",
+        "none",
+        "--boundary",
+        "fill",
+        "--chunks",
+        "100",
+    )
+    assert code == 0, err
+    save = tmp_path / "k.npy"
+    code, out, err = run(
+        "estimate", source, target, "--size", "3x3", "--chunks", "96", "--save", save
+    )
+    assert code == 0, err
+    assert "rank: 9 of 9 unknowns (identifiable)" in out
+    from corr2d import kernels
+
+    np.testing.assert_allclose(np.load(save), kernels.get("sobel-dy"), atol=1e-4)
+    code, out, err = run("estimate", source, target, "--size", "3x3")  # in memory
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("extra", "text"),
+    [
+        (["--method", "fft"], "--method fft needs the images in memory"),
+        (["--plot", "figs"], "--plot draws images held in memory"),
+    ],
+)
+def test_streamed_estimate_refuses_what_needs_memory(tmp_path, extra, text):
+    source = tmp_path / "x.tif"
+    tifffile.imwrite(source, np.ones((40, 40), np.float32), tile=(16, 16))
+    got, _, err = run("estimate", source, source, "--size", "3", "--chunks", "16", *extra)
+    one_line_error(got, err, 2, text)

@@ -2,10 +2,11 @@
 
 A command streams its files (reads them chunk by chunk and writes its output band by
 band, through :mod:`corr2d.dask`) when asked to with ``--chunks`` or ``--scheduler`` (or
-the ``CORR2D_SCHEDULER`` environment variable), when a file is a Zarr array, or when a
-single input TIFF stored in tiles or strips has more than :data:`STREAM_PIXELS` pixels
-and the output is a TIFF.  Everything else runs in memory as before.  This module does
-not import Dask: the work is done in :mod:`corr2d.dask.cli`, imported only to stream.
+the ``CORR2D_SCHEDULER`` environment variable), when a file is a Zarr array, or when an
+input TIFF stored in tiles or strips has more than :data:`STREAM_PIXELS` pixels (for
+``filter``: a single input, and a TIFF output).  Everything else runs in memory as
+before.  This module does not import Dask: the work is done in :mod:`corr2d.dask.cli`,
+imported only to stream.
 """
 
 from __future__ import annotations
@@ -86,12 +87,15 @@ SchedulerOption = Annotated[
 ]
 
 
-def wanted(inputs: Sequence[Path], output: Path, chunks: Any, scheduler: str | None) -> bool:
-    """Whether a command on ``inputs`` writing ``output`` streams its files."""
+def wanted(inputs: Sequence[Path], output: Path | None, chunks: Any, scheduler: str | None) -> bool:
+    """Whether a command on ``inputs`` writing the image ``output`` (None: no image)
+    streams its files."""
     if chunks is not None or scheduler is not None:
         return True
-    if any(_is_zarr(path) for path in [*inputs, output]):
+    if any(_is_zarr(path) for path in [*inputs, *([output] if output else [])]):
         return True
+    if output is None:  # estimate: a pair, either of them large
+        return any(_large_segmented_tiff(path) for path in inputs)
     return (
         len(inputs) == 1
         and output.suffix.lower() in (".tif", ".tiff")

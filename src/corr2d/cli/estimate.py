@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import numpy as np
 import typer
 
+from corr2d.cli import _streaming
 from corr2d.cli._options import (
     ForceOption,
     MaxPixelsOption,
@@ -80,6 +81,8 @@ def estimate_command(
     ] = None,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    chunks: _streaming.ChunksOption = None,
+    scheduler: _streaming.SchedulerOption = None,
 ) -> None:
     """Recover the kernel K with Y = correlate(X, K) (+ bias) from two images.
 
@@ -90,6 +93,13 @@ def estimate_command(
     from corr2d import estimate_kernel
 
     size = size_option.pair
+    if _streaming.wanted([x_path, y_path], None, chunks, scheduler):
+        _streaming.load().estimate_files(
+            x_path, y_path, size, method=method, mode=mode, bias=bias, alpha=alpha,
+            convolve=convolve, save=save, plot=plot, force=force, max_pixels=max_pixels,
+            chunks=chunks, address=scheduler,
+        )  # fmt: skip
+        return
     X, Y = read_pair(x_path, y_path, max_pixels)
     relation = infer_relation(X.shape, Y.shape, size, mode)
     boundary = "wrap" if method == "fft" else "fill"  # Fourier division: periodic data

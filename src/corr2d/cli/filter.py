@@ -106,28 +106,6 @@ def filter_command(
     inputs, output = paths[:-1], paths[-1]
     origin = origin_option.pair if origin_option is not None else None
     anchor = _anchor(kernel.shape, mode, origin)
-    if _streaming.wanted(inputs, output, chunks, scheduler):
-        _streaming.load().filter_files(
-            inputs,
-            output,
-            kernel=kernel,
-            mode=mode,
-            boundary=BOUNDARY_NAMES[boundary],
-            fillvalue=fillvalue,
-            origin=origin,
-            convolve=convolve,
-            method=method,
-            scale=scale,
-            dtype=dtype,
-            force=force,
-            max_pixels=max_pixels,
-            chunks=chunks,
-            address=scheduler,
-            plot=plot,
-        )
-        return
-    check_inputs(inputs)
-    outputs, targets = _plan_outputs(inputs, output, plot, scale, dtype, force)
     job = _Job(
         kernel=kernel,
         mode=mode,
@@ -141,6 +119,13 @@ def filter_command(
         dtype=dtype,
         max_pixels=max_pixels,
     )
+    if _streaming.wanted(inputs, output, chunks, scheduler):
+        _streaming.load().filter_files(
+            inputs, output, job, force=force, chunks=chunks, address=scheduler, plot=plot
+        )
+        return
+    check_inputs(inputs)
+    outputs, targets = _plan_outputs(inputs, output, plot, scale, dtype, force)
     console = make_console()
     if len(inputs) == 1:
         with outputs:

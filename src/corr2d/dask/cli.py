@@ -22,21 +22,24 @@ from numpy.typing import NDArray
 
 from corr2d.cli._shared import (
     EXIT_FAILURE,
+    EXIT_INPUT,
     EXIT_OUTPUT,
     EXIT_USAGE,
     Output,
     check_inputs,
     check_outputs,
+    emit_warnings,
     fail,
     make_console,
     output_dtype,
     same_file,
+    save_kernel,
     shape_text,
 )
 from corr2d.dask import files
 from corr2d.dask.correlate import convolve2d, correlate2d
 
-__all__ = ["filter_files", "lazy_pixels", "scheduler"]
+__all__ = ["estimate_files", "filter_files", "lazy_pixels", "scheduler"]
 
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = 10
@@ -74,7 +77,7 @@ class _Pixels:
 
     dtype: np.dtype
     scale: str
-    kernel: tuple[tuple[float, ...], ...]
+    kernel: NDArray[np.float64] | None
     source: np.dtype
     extremes: tuple[float, ...] = ()
 
@@ -93,45 +96,49 @@ class _Pixels:
 
 
 def lazy_pixels(
-    response: Any, target: np.dtype, scale: str, kernel: NDArray[Any], source: np.dtype
+    response: Any,
+    target: np.dtype,
+    scale: str,
+    *,
+    kernel: NDArray[np.float64] | None = None,
+    source: np.dtype | None = None,
 ) -> Any:
-    """``response`` as pixels of ``target``, lazily; a first pass over it finds the whole
-    image's extremes when ``scale`` needs them (integer outputs of 'auto' and 'abs')."""
+    """``response`` as pixels of ``target``, lazily, as :func:`corr2d.io.to_image_dtype`
+    turns a whole response into pixels; a first pass over the response finds its
+    extremes when the rule needs them (a signed or magnitude map)."""
     import dask
     import dask.array as da
 
+    from corr2d.io.pixels import auto_rule
+
+    rule = auto_rule(kernel)[0] if scale == "auto" and kernel is not None else scale
     extremes: tuple[float, ...] = ()
-    if scale in ("auto", "abs", "signed") and target.kind != "f":
+    if rule in ("signed", "abs") or (rule == "auto" and target.kind != "f"):
         finite = da.where(da.isfinite(response), response, np.nan)
         found = dask.compute(
             da.nanmin(response), da.nanmax(response), da.nanmin(finite), da.nanmax(finite)
         )
         extremes = tuple(float(v) for v in found if not np.isnan(v))
-    weights = tuple(tuple(float(v) for v in row) for row in np.asarray(kernel))
-    convert = _Pixels(np.dtype(target), scale, weights, np.dtype(source), extremes)
+    source_dtype = np.dtype(source if source is not None else target)
+    convert = _Pixels(np.dtype(target), scale, kernel, source_dtype, extremes)
     return response.map_blocks(convert, dtype=target)
 
 
 def filter_files(
     inputs: list[Path],
     output: Path,
+    job: Any,
     *,
-    kernel: NDArray[np.float64],
-    mode: str,
-    boundary: str,
-    fillvalue: float,
-    origin: tuple[int, int] | None,
-    convolve: bool,
-    method: str,
-    scale: str,
-    dtype: str,
     force: bool,
-    max_pixels: int,
     chunks: tuple[int, int] | str | None,
     address: str | None,
     plot: Path | None = None,
 ) -> None:
-    """``corr2d filter`` streamed: one input to one tiled TIFF or Zarr output."""
+    """``corr2d filter`` streamed: one input to one tiled TIFF or Zarr output.
+
+    ``job`` is the command's :class:`corr2d.cli.filter._Job`: the kernel and options,
+    and the rule placing the alpha plane beside the response.
+    """
     if plot is not None:
         fail(
             "--plot draws images held in memory; it cannot be used with streamed files", EXIT_USAGE
@@ -145,23 +152,124 @@ def filter_files(
     source, target = inputs[0], output
     _check_stream_inputs(inputs)
     _check_stream_output(target, inputs, force)
-    size = _chunk_size(chunks, max_pixels)
+    size = _chunk_size(chunks, job.max_pixels)
     with scheduler(address):
-        image = files.open_image(source, chunks=size, max_pixels=max_pixels)
-        response = _filter_lazily(
-            image, kernel, mode, boundary, fillvalue, origin, convolve, method
+        image = files.open_image(source, chunks=size, max_pixels=job.max_pixels)
+        _check_kernel_fits(source, image.shape, job.kernel.shape)
+        response = _filter_lazily(image, job)
+        pixels_dtype = output_dtype(np.empty(0, image.dtype), job.dtype, job.scale)
+        pixels = lazy_pixels(
+            response, pixels_dtype, job.scale, kernel=job.kernel, source=image.dtype
         )
-        pixels_dtype = output_dtype(np.empty(0, image.dtype), dtype, scale)
-        pixels = lazy_pixels(response, pixels_dtype, scale, kernel, image.dtype)
+        alpha = job.aligned_alpha(image)
+        if alpha is not None:
+            plane = lazy_pixels(alpha, pixels_dtype, "clip", source=image.dtype)
+            channels = pixels if pixels.ndim == 3 else pixels[..., None]
+            pixels = _beside([channels, plane[..., None]])
         writer = files.write_zarr if target.suffix.lower() == ".zarr" else files.write_tiff
         with _progress(f"{source.name} -> {target.name}") as advance:
             writer(target, pixels, overwrite=force, progress=advance)
     blocks = response.npartitions
     make_console().print(
-        f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels_dtype}, scale {scale}, "
-        f"streamed in {blocks} chunk{'s' if blocks != 1 else ''})",
+        f"{source} -> {target} ({shape_text(response.shape)}, {pixels_dtype}, scale "
+        f"{job.scale}, streamed in {blocks} chunk{'s' if blocks != 1 else ''})",
         markup=False,
     )
+
+
+def estimate_files(
+    x_path: Path,
+    y_path: Path,
+    size: tuple[int, int],
+    *,
+    method: str,
+    mode: str,
+    bias: bool,
+    alpha: float | None,
+    convolve: bool,
+    boundary: str = "fill",
+    save: Path | None,
+    plot: Path | None,
+    force: bool,
+    max_pixels: int,
+    chunks: tuple[int, int] | str | None,
+    address: str | None,
+) -> None:
+    """``corr2d estimate`` streamed: the pair read chunk by chunk, the equations of every
+    chunk merged (:func:`corr2d.dask.estimate_kernel`), the report printed."""
+    import warnings
+
+    from corr2d.cli._pairs import infer_relation
+    from corr2d.dask.estimate import estimate_kernel
+
+    if plot is not None:
+        fail(
+            "--plot draws images held in memory; it cannot be used with streamed files", EXIT_USAGE
+        )
+    if method not in ("lstsq", "ridge"):
+        fail(
+            f"--method {method} needs the images in memory; streamed files are solved by "
+            "lstsq or ridge",
+            EXIT_USAGE,
+        )
+    _check_stream_inputs([x_path, y_path])
+    outputs = check_outputs(
+        [Output(save, "kernel", "--save") if save is not None else None], [x_path, y_path], force
+    )
+    size_at_once = _chunk_size(chunks, max_pixels)
+    with scheduler(address):
+        X, Y = (
+            files.open_image(p, chunks=size_at_once, max_pixels=max_pixels)
+            for p in (x_path, y_path)
+        )
+        channels = [1 if a.ndim == 2 else a.shape[2] for a in (X, Y)]
+        if channels[0] != channels[1]:
+            fail(
+                f"{x_path} has {channels[0]} channel(s) but {y_path} has {channels[1]}; give "
+                "two grey or two colour images",
+                EXIT_INPUT,
+            )
+        relation = infer_relation(X.shape, Y.shape, size, mode)
+        xs = [X] if X.ndim == 2 else [X[..., c] for c in range(X.shape[2])]
+        ys = [Y] if Y.ndim == 2 else [Y[..., c] for c in range(Y.shape[2])]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = estimate_kernel(
+                xs if len(xs) > 1 else xs[0],
+                ys if len(ys) > 1 else ys[0],
+                size,
+                bias=bias,
+                method=method,  # type: ignore[arg-type]
+                alpha=alpha,
+                mode=relation,  # type: ignore[arg-type]
+                boundary=boundary,  # type: ignore[arg-type]
+                convolution=convolve,
+            )
+    emit_warnings(caught)
+    console = make_console()
+    console.print(str(result), markup=False)
+    with outputs:
+        save_kernel(outputs, save, result.kernel)
+    if save is not None:
+        console.print(f"kernel: {save}", markup=False)
+
+
+def _beside(parts: list[Any]) -> Any:
+    """Colour channels and the alpha plane side by side, chunks aligned."""
+    import dask.array as da
+
+    first = parts[0]
+    aligned = [part.rechunk((*first.chunks[:2], part.shape[2])) for part in parts]
+    return da.concatenate(aligned, axis=2)
+
+
+def _check_kernel_fits(source: Path, shape: tuple[int, ...], kernel: tuple[int, ...]) -> None:
+    if kernel[0] > shape[0] or kernel[1] > shape[1]:
+        fail(
+            f"{source}: the kernel ({kernel[0]}x{kernel[1]}) is larger than the image "
+            f"({shape[0]}x{shape[1]}); give a kernel no larger than the image",
+            EXIT_INPUT,
+        )
 
 
 def _chunk_size(chunks: tuple[int, int] | str | None, max_pixels: int) -> tuple[int, int] | None:
@@ -177,30 +285,20 @@ def _chunk_size(chunks: tuple[int, int] | str | None, max_pixels: int) -> tuple[
     return chunks
 
 
-def _filter_lazily(
-    image: Any,
-    kernel: NDArray[np.float64],
-    mode: str,
-    boundary: str,
-    fillvalue: float,
-    origin: tuple[int, int] | None,
-    convolve: bool,
-    method: str,
-) -> Any:
-    """:func:`corr2d.filtering.filter_image`, lazily: each colour channel (alpha dropped)."""
-    operation = convolve2d if convolve else correlate2d
+def _filter_lazily(image: Any, job: Any) -> Any:
+    """:func:`corr2d.filtering.filter_image`, lazily: each colour channel (alpha apart)."""
+    operation = convolve2d if job.convolve else correlate2d
     if image.ndim == 3:
         image = image[..., :3] if image.shape[2] >= 3 else image[..., 0]
-    axes = (0, 1) if image.ndim == 3 else (-2, -1)
     return operation(
         image,
-        kernel,
-        mode,  # type: ignore[arg-type]
-        boundary,  # type: ignore[arg-type]
-        fillvalue,
-        origin=origin,
-        method=method,  # type: ignore[arg-type]
-        axes=axes,
+        job.kernel,
+        job.mode,
+        job.boundary,
+        job.fillvalue,
+        origin=job.origin,
+        method=job.method,
+        axes=(0, 1) if image.ndim == 3 else (-2, -1),
     )
 
 
