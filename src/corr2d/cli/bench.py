@@ -254,11 +254,13 @@ def bench_command(
     """Time corr2d's 'same' correlation against the installed peers.
 
     Peers, when importable: scipy.signal.correlate2d, scipy.ndimage.correlate,
-    scipy.signal.fftconvolve, cv2.filter2D and torch's conv2d.  Prints the median time
-    of each and its ratio to corr2d (above 1: corr2d is faster).  With the defaults it
-    finishes in under a minute and under 2 GiB of memory on a 2-core machine: each case
-    stops timing after 0.5 s, the direct SciPy loop is skipped past 3e8 multiply-adds and
-    a peer needing over 1 GiB (torch's patch copies for large kernels) is skipped.
+    scipy.signal.fftconvolve, cv2.filter2D and torch's conv2d.
+
+    Prints each median time and its ratio to corr2d (above 1: corr2d is faster).
+
+    The defaults finish in under a minute and under 2 GiB on a 2-core machine.
+    Each case stops timing after 0.5 s; the direct SciPy loop is skipped past
+    3e8 multiply-adds, and a peer needing over 1 GiB (torch) is skipped.
     """
 
     def numbers(text: str | None, default: tuple[int, ...], option: str) -> tuple[int, ...]:

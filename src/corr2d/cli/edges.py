@@ -65,8 +65,9 @@ def edges_command(
 ) -> None:
     """Edges: the gradient magnitude sqrt(dx^2 + dy^2), or one derivative with --axis.
 
-    With [bold]--scale auto[/bold] the magnitude is scaled so the strongest edge is white,
-    and a single derivative is drawn around mid-grey (0 is grey).
+    With [bold]--scale auto[/bold] the magnitude is kept where it fits the pixel type
+    and otherwise scaled so the strongest edge is white ('abs'); a single derivative
+    is drawn around mid-grey, 0 being grey ('signed').
     """
     from corr2d import kernels
     from corr2d.filtering import EDGE_OPERATORS, gradient_image

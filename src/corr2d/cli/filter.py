@@ -96,10 +96,10 @@ def filter_command(
 ) -> None:
     """Filter images with a kernel: 2-D cross-correlation, channel by channel.
 
-    Colour images are filtered per channel and an alpha channel is passed through;
-    8-bit, 16-bit and floating-point images keep their type unless [bold]--dtype[/bold]
-    says otherwise (values are then moved to the new depth: 8-bit white 255 becomes
-    16-bit white 65535).
+    Colour images are filtered per channel; an alpha channel is passed through.
+
+    Images keep their pixel type unless [bold]--dtype[/bold] says otherwise, and then
+    values move to the new depth: 8-bit white (255) becomes 16-bit white (65535).
     """
     if len(paths) < 2:
         fail("filter needs at least one INPUT and an OUTPUT", EXIT_USAGE)
