@@ -46,6 +46,7 @@ __all__ = [
     "KernelEstimate",
     "estimate_kernel",
     "estimate_memory",
+    "memory_text",
 ]
 
 #: The solvers of :func:`estimate_kernel`.
@@ -616,14 +617,21 @@ def _check_memory(func: str, problem: _Problem) -> None:
         fail(
             func,
             "kernel_shape",
-            f"small enough for this machine's memory: it needs about {_gib(need)} "
-            f"({problem.n_unknowns} unknowns), and {_gib(free)} is available",
+            f"small enough for this machine's memory: it needs about {memory_text(need)} "
+            f"({problem.n_unknowns} unknowns), and {memory_text(free)} is available",
             (problem.kh, problem.kw),
             MemoryError,
         )
 
 
-def _gib(n_bytes: int) -> str:
+def memory_text(n_bytes: int) -> str:
+    """Bytes for people: MiB below a GiB, GiB above.
+
+    >>> memory_text(3 * 2**20), memory_text(5 * 2**30)
+    ('3 MiB', '5.0 GiB')
+    """
+    if n_bytes < 2**30:
+        return f"{n_bytes / 2**20:.0f} MiB"
     return f"{n_bytes / 2**30:.1f} GiB"
 
 

@@ -1,7 +1,9 @@
-"""Image pairs for ``estimate`` and ``learn``: read, matched, and related by a mode."""
+"""Image pairs for ``estimate`` and ``learn``: read, related by a mode and a border rule,
+checked before any work, and explained when they do not fit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,40 +12,59 @@ from numpy.typing import NDArray
 
 from corr2d.cli._shared import (
     EXIT_INPUT,
+    EXIT_USAGE,
     check_inputs,
     fail,
     shape_text,
 )
 
-__all__ = ["channel_planes", "infer_relation", "predict", "read_pair"]
+__all__ = [
+    "Relation",
+    "check_job",
+    "colour_planes",
+    "explain_misfit",
+    "infer_mode",
+    "predict",
+    "read_pair",
+    "relation_from_options",
+]
 
 
 def read_pair(x_path: Path, y_path: Path, max_pixels: int) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Both images, with the same number of colour channels (an alpha channel ignored)."""
     from corr2d.io import read_image
 
     check_inputs([x_path, y_path])
     X = read_image(x_path, max_pixels=max_pixels)
     Y = read_image(y_path, max_pixels=max_pixels)
-    x_channels = 1 if X.ndim == 2 else X.shape[2]
-    y_channels = 1 if Y.ndim == 2 else Y.shape[2]
+    x_channels, y_channels = _colour_count(X), _colour_count(Y)
     if x_channels != y_channels:
         fail(
-            f"{x_path} has {x_channels} channel(s) but {y_path} has {y_channels}; give "
-            "two grey or two colour images",
+            f"{x_path} has {x_channels} colour channel(s) but {y_path} has {y_channels}; "
+            "give two grey or two colour images",
             EXIT_INPUT,
         )
     return X, Y
 
 
-def channel_planes(image: NDArray[Any]) -> list[NDArray[np.float64]]:
+def _colour_count(image: NDArray[Any]) -> int:
+    """Channels other than alpha (the last of 2 or 4)."""
+    if image.ndim == 2:
+        return 1
+    channels = image.shape[2]
+    return channels - 1 if channels in (2, 4) else channels
+
+
+def colour_planes(image: NDArray[Any]) -> list[NDArray[np.float64]]:
+    """The colour channels as float64 planes, values as stored; alpha dropped."""
     from corr2d.io import to_float
 
     if image.ndim == 2:
         return [to_float(image)]
-    return [to_float(image[..., c]) for c in range(image.shape[2])]
+    return [to_float(image[..., c]) for c in range(_colour_count(image))]
 
 
-def infer_relation(
+def infer_mode(
     x_shape: tuple[int, ...], y_shape: tuple[int, ...], size: tuple[int, int], mode: str
 ) -> str:
     """The mode relating X's and Y's sizes, checked (or inferred for 'auto')."""
@@ -75,15 +96,244 @@ def infer_relation(
     return mode
 
 
-def predict(
-    x: NDArray[Any],
-    kernel: NDArray[Any],
-    bias: float,
+@dataclass(frozen=True)
+class Relation:
+    """How Y was made from X: the mode, the border rule (the library's name), the origin."""
+
+    mode: str
+    boundary: str
+    fillvalue: float
+    origin: tuple[int, int] | None
+    convolution: bool
+
+    def describe(self) -> str:
+        parts = [self.mode]
+        if self.mode != "valid":
+            parts.append(f"boundary {self.boundary}")
+            if self.boundary == "fill":
+                parts.append(f"fill value {self.fillvalue:g}")
+        if self.origin is not None:
+            parts.append(f"origin {self.origin[0]},{self.origin[1]}")
+        if self.convolution:
+            parts.append("convolution")
+        return ", ".join(parts)
+
+    def keywords(self) -> dict[str, Any]:
+        """The keywords of :func:`corr2d.estimate_kernel` for this relation."""
+        return {
+            "mode": self.mode,
+            "boundary": self.boundary,
+            "fillvalue": self.fillvalue,
+            "origin": self.origin,
+            "convolution": self.convolution,
+        }
+
+    def pads(self, size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The border widths that make this relation a 'valid' correlation."""
+        from corr2d.core.correlate import _pads, same_mode_anchor
+
+        anchor = same_mode_anchor("--origin", size, self.mode, self.origin)
+        return _pads(self.mode, size, self.convolution, anchor)
+
+    def extend(self, x: NDArray[Any], size: tuple[int, int]) -> NDArray[np.float64]:
+        """``x`` extended past its border as this relation extends it."""
+        from corr2d.core._padding import BOUNDARY_MODES, pad2d
+
+        return pad2d(
+            np.asarray(x, dtype=np.float64),
+            self.pads(size),
+            BOUNDARY_MODES[self.boundary],
+            self.fillvalue,
+        )
+
+
+def relation_from_options(
+    x_shape: tuple[int, ...],
+    y_shape: tuple[int, ...],
+    size: tuple[int, int],
     mode: str,
+    boundary: str,
+    fillvalue: float,
+    origin: tuple[int, int] | None,
     convolution: bool,
-    boundary: str = "fill",
-) -> NDArray[Any]:
+) -> Relation:
+    """The relation the options describe, checked against the images' sizes."""
+    from corr2d.cli._options import BOUNDARY_NAMES
+
+    relation = Relation(
+        infer_mode(x_shape, y_shape, size, mode),
+        BOUNDARY_NAMES[boundary],
+        fillvalue,
+        origin,
+        convolution,
+    )
+    if origin is not None:
+        if relation.mode != "same":
+            fail(f"--origin places the kernel in --mode same, and Y is {relation.mode}", EXIT_USAGE)
+        try:
+            relation.pads(size)
+        except ValueError as exc:
+            fail(str(exc).replace("--origin: `origin` must", "--origin must"), EXIT_USAGE)
+    return relation
+
+
+def check_job(
+    X: NDArray[Any],
+    Y: NDArray[Any],
+    size: tuple[int, int],
+    bias: bool,
+    method: str,
+) -> None:
+    """Refuse, before any work, what cannot be estimated or would not fit in memory."""
+    from corr2d.estimate import available_memory, estimate_memory, memory_text
+
+    kh, kw = size
+    height, width = X.shape[:2]
+    if kh > height or kw > width:
+        fail(
+            f"--size {kh}x{kw}: the kernel is larger than the image ({height}x{width}); "
+            "give a kernel no larger than X",
+            EXIT_USAGE,
+        )
+    channels = _colour_count(X)
+    unknowns = kh * kw + int(bias)
+    equations = Y.shape[0] * Y.shape[1] * channels
+    if unknowns > equations:
+        fail(
+            f"--size {kh}x{kw}: {unknowns} unknowns but the images give only {equations} "
+            f"equations (output pixels x channels); give a smaller --size",
+            EXIT_USAGE,
+        )
+    planes = 8 * (X.shape[0] * X.shape[1] + Y.shape[0] * Y.shape[1]) * channels
+    need = (
+        X.nbytes
+        + Y.nbytes
+        + 2 * planes
+        + estimate_memory([X.shape[:2]] * channels, size, bias=bias, method=method)
+    )
+    free = available_memory()
+    if free is not None and need > free:
+        fail(
+            f"--size {kh}x{kw}: this job needs about {memory_text(need)} and "
+            f"{memory_text(free)} is available; give a smaller --size or smaller images",
+            EXIT_INPUT,
+        )
+
+
+def predict(x: NDArray[Any], kernel: NDArray[Any], bias: float, relation: Relation) -> NDArray[Any]:
+    """``Y`` as the relation makes it from ``x`` with ``kernel`` (plus ``bias``)."""
     from corr2d import convolve2d, correlate2d
 
-    operation = convolve2d if convolution else correlate2d
-    return operation(x, kernel, mode, boundary) + bias  # type: ignore[arg-type]
+    operation = convolve2d if relation.convolution else correlate2d
+    return (
+        operation(
+            x,
+            kernel,
+            relation.mode,  # type: ignore[arg-type]
+            relation.boundary,  # type: ignore[arg-type]
+            relation.fillvalue,
+            origin=relation.origin,
+        )
+        + bias
+    )
+
+
+#: The border rules tried when the interior of a pair fits and its border does not.
+_BORDER_RULES = ("symm", "fill", "wrap", "mirror", "nearest")
+
+
+def explain_misfit(
+    xs: list[NDArray[Any]],
+    ys: list[NDArray[Any]],
+    size: tuple[int, int],
+    relation: Relation,
+    bias: bool,
+    y_dtype: np.dtype,
+    relative_residual: float,
+    method: str = "lstsq",
+) -> str:
+    """One line: the pair is not a correlation under these settings, the likely cause and
+    the flag to try, found by estimating again under other assumptions."""
+    from corr2d.estimate import FIT_RTOL
+
+    head = (
+        f"the pair is not explained by a correlation under these settings (relative "
+        f"residual {relative_residual:.2g} > {FIT_RTOL:g}): "
+    )
+    if method != "lstsq":
+        solved = _fit(xs, ys, size, relation, bias)
+        if solved <= FIT_RTOL:
+            return head + (
+                f"--method {method} stopped short; the least-squares kernel fits (relative "
+                f"residual {solved:.1e}): use --method lstsq"
+                + (", or more --steps" if method == "gd" else "")
+            )
+    if relation.mode != "valid":
+        interior = _interior_fit(xs, ys, size, relation, bias)
+        if interior <= FIT_RTOL:
+            for boundary in _BORDER_RULES:
+                if boundary == relation.boundary:
+                    continue
+                fit = _fit(xs, ys, size, replace(relation, boundary=boundary), bias)
+                if fit <= FIT_RTOL:
+                    return (
+                        head + f"likely the border rule; --boundary {boundary} fits (relative "
+                        f"residual {fit:.1e})"
+                    )
+            return (
+                head + f"likely the border rule: the interior fits (relative residual "
+                f"{interior:.1e}) but no --boundary does; try --fillvalue or --origin"
+            )
+    with_bias = _fit(xs, ys, size, relation, True) if not bias else relative_residual
+    if y_dtype.kind in "ui":
+        advice = (
+            f"; --bias gets to {with_bias:.2g}"
+            if not bias and with_bias < relative_residual
+            else ""
+        )
+        return (
+            head + f"likely output scaling: Y holds {y_dtype} pixels, rounded, clipped and "
+            "perhaps shifted to mid-grey; filter with --scale none (float TIFF) and estimate "
+            f"from that{advice}"
+        )
+    if not bias and with_bias <= FIT_RTOL:
+        return head + f"Y has a constant offset; --bias fits (relative residual {with_bias:.1e})"
+    return (
+        head + "likely a nonlinear step (clipping, absolute value, a threshold) or noise; "
+        "try --bias, or --method ridge for noise"
+    )
+
+
+def _fit(
+    xs: list[NDArray[Any]],
+    ys: list[NDArray[Any]],
+    size: tuple[int, int],
+    relation: Relation,
+    bias: bool,
+) -> float:
+    """The relative residual of the least-squares kernel under ``relation``."""
+    import warnings
+
+    from corr2d import estimate_kernel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimate_kernel(xs, ys, size, bias=bias, **relation.keywords()).relative_residual
+
+
+def _interior_fit(
+    xs: list[NDArray[Any]],
+    ys: list[NDArray[Any]],
+    size: tuple[int, int],
+    relation: Relation,
+    bias: bool,
+) -> float:
+    """The fit of the outputs whose window lies inside X (no border rule involved)."""
+    (top, _), (left, _) = relation.pads(size)
+    kh, kw = size
+    inner = []
+    for x, y in zip(xs, ys, strict=True):
+        rows, cols = x.shape[0] - kh + 1, x.shape[1] - kw + 1
+        inner.append(y[top : top + rows, left : left + cols])
+    valid = Relation("valid", relation.boundary, relation.fillvalue, None, relation.convolution)
+    return _fit(xs, inner, size, valid, bias)

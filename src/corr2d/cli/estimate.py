@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import typer
 
 from corr2d.cli import _streaming
 from corr2d.cli._options import (
+    BOUNDARY_HELP,
+    Boundary,
     ForceOption,
     MaxPixelsOption,
+    OriginOption,
     Pair,
     SaveKernelOption,
     parse_size,
 )
-from corr2d.cli._pairs import channel_planes, infer_relation, predict, read_pair
+from corr2d.cli._pairs import (
+    Relation,
+    check_job,
+    colour_planes,
+    explain_misfit,
+    predict,
+    read_pair,
+    relation_from_options,
+)
 from corr2d.cli._shared import (
     EXIT_HELP,
+    EXIT_USAGE,
     Output,
     check_outputs,
     emit_warnings,
+    fail,
     make_console,
     matrix_table,
     save_kernel,
@@ -35,10 +49,29 @@ __all__ = ["EPILOG", "estimate_command"]
 
 EPILOG = (
     "[bold]Examples[/bold]\n\n"
+    "  corr2d filter X.png Y.tif --kernel sobel-dy --scale none\n"
     "  corr2d estimate X.png Y.tif --size 3x3\n\n"
     "  corr2d estimate X.png Y.png --size 5x5 --method ridge --bias --save K.npy --plot figs/\n\n"
-    + EXIT_HELP
+    "  corr2d estimate X.png Y.tif --size 3x3 --boundary wrap --method fft\n\n" + EXIT_HELP
 )
+
+ModeOption = Annotated[
+    Literal["auto", "valid", "same", "full"],
+    typer.Option(
+        help="How Y's size relates to X's, as in corr2d filter; 'auto' infers same, valid or "
+        "full from the sizes."
+    ),
+]
+BoundaryOption = Annotated[
+    Boundary,
+    typer.Option(
+        help="How X was extended past its border when Y was made (same and full); the "
+        "default is corr2d filter's. " + BOUNDARY_HELP
+    ),
+]
+FillvalueOption = Annotated[
+    float, typer.Option(help="The value outside X for --boundary fill/constant.")
+]
 
 
 def estimate_command(
@@ -57,20 +90,19 @@ def estimate_command(
     method: Annotated[
         Literal["lstsq", "ridge", "fft", "gd"],
         typer.Option(
-            help="Least squares, ridge, Fourier division (periodic data: Y the size of X, "
-            "made with --boundary wrap), or gradient descent."
+            help="Least squares, ridge, Fourier division (periodic data: --boundary wrap), "
+            "or the chapter's gradient descent."
         ),
     ] = "lstsq",
-    mode: Annotated[
-        Literal["auto", "valid", "same", "full"],
-        typer.Option(
-            help="How Y's size relates to X's; 'auto' infers same/valid/full from the sizes."
-        ),
-    ] = "auto",
+    mode: ModeOption = "auto",
+    boundary: BoundaryOption = "symm",
+    fillvalue: FillvalueOption = 0.0,
+    origin_option: OriginOption = None,
     bias: Annotated[bool, typer.Option("--bias", help="Also estimate a constant offset.")] = False,
     alpha: Annotated[
         float | None, typer.Option(min=0.0, help="Regularisation of ridge and fft.")
     ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Most steps of --method gd.")] = 500,
     convolve: Annotated[
         bool, typer.Option("--convolve", help="Y was made by convolution, not correlation.")
     ] = False,
@@ -84,11 +116,14 @@ def estimate_command(
     chunks: _streaming.ChunksOption = None,
     scheduler: _streaming.SchedulerOption = None,
 ) -> None:
-    """Recover the kernel K with Y = correlate(X, K) (+ bias) from two images.
+    """Recover the kernel K with Y = correlate2d(X, K, mode, boundary) (+ bias).
 
     Pixel values are used as stored (no rescaling), so X and Y should share a scale:
     for an exact answer store Y as float TIFF ([bold]corr2d filter --scale none[/bold]).
-    Colour images give one equation set per channel, solved together.
+    The border rule defaults to filter's, so filter's output needs no flags here.
+    Colour images give one equation set per channel, solved together.  The result
+    reports the fit (relative residual) beside identifiability (rank): above 1e-3 the
+    pair is not a correlation under these settings, and a line says the likely cause.
     """
     from corr2d import estimate_kernel
 
@@ -101,8 +136,17 @@ def estimate_command(
         )  # fmt: skip
         return
     X, Y = read_pair(x_path, y_path, max_pixels)
-    relation = infer_relation(X.shape, Y.shape, size, mode)
-    boundary = "wrap" if method == "fft" else "fill"  # Fourier division: periodic data
+    origin = origin_option.pair if origin_option is not None else None
+    relation = relation_from_options(
+        X.shape, Y.shape, size, mode, boundary, fillvalue, origin, convolve
+    )
+    if method == "fft" and (relation.boundary != "wrap" or relation.mode == "valid"):
+        fail(
+            "--method fft needs periodic data: Y of X's size (or full) made with --boundary "
+            f"wrap, here {relation.describe()}; give --boundary wrap, or another --method",
+            EXIT_USAGE,
+        )
+    check_job(X, Y, size, bias, method)
     figure = plot / "estimate.png" if plot is not None else None
     outputs = check_outputs(
         [
@@ -113,22 +157,56 @@ def estimate_command(
         [x_path, y_path],
         force,
     )
-    xs, ys = channel_planes(X), channel_planes(Y)
+    xs, ys = colour_planes(X), colour_planes(Y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = estimate_kernel(
-            xs if len(xs) > 1 else xs[0],
-            ys if len(ys) > 1 else ys[0],
+            xs,
+            ys,
             size,
             bias=bias,
             method=method,
             alpha=alpha,
-            mode=relation,  # type: ignore[arg-type]
-            boundary=boundary,  # type: ignore[arg-type]
-            convolution=convolve,
+            steps=steps,
+            progress=_gd_progress(steps) if method == "gd" else None,
+            **relation.keywords(),
         )
     emit_warnings(caught)
+    misfit = (
+        None
+        if result.fits
+        else explain_misfit(xs, ys, size, relation, bias, Y.dtype, result.relative_residual, method)
+    )
+    _print_result(result, size, relation, misfit)
+    with outputs:
+        save_kernel(outputs, save, result.kernel)
+        if figure is not None:
+            from corr2d.plot import plot_kernel_estimate
 
+            residual = np.mean(
+                [
+                    y - predict(x, result.kernel, result.bias or 0.0, relation)
+                    for x, y in zip(xs, ys, strict=True)
+                ],
+                axis=0,
+            )
+            plot_kernel_estimate(
+                result.kernel,
+                residual,
+                outputs.stage(figure),
+                title=f"{x_path.name} -> {y_path.name}",
+            )
+    console = make_console()
+    if save is not None:
+        console.print(f"kernel: {save}", markup=False)
+    if figure is not None:
+        console.print(f"figure: {figure}", markup=False)
+
+
+def _print_result(
+    result: Any, size: tuple[int, int], relation: Relation, misfit: str | None
+) -> None:
+    """The kernel table and the facts; the misfit line (stderr) when Y is not explained."""
     from rich.table import Table
 
     console = make_console()
@@ -136,11 +214,15 @@ def estimate_command(
     facts = Table(box=None, show_header=False, pad_edge=False)
     facts.add_column(style="bold")
     facts.add_column()
-    facts.add_row(
-        "method", f"{result.method} (Y from X: {relation}{', convolution' if convolve else ''})"
-    )
+    facts.add_row("method", f"{result.method} ({result.solver})")
+    facts.add_row("Y from X", relation.describe())
     facts.add_row("bias", "none" if result.bias is None else f"{result.bias:.6g}")
     facts.add_row("residual (RMS)", f"{result.residual:.3e}")
+    facts.add_row(
+        "fit",
+        f"relative residual {result.relative_residual:.2e} "
+        + ("(Y explained)" if result.fits else "(Y NOT explained)"),
+    )
     facts.add_row("rank", f"{result.rank} of {result.n_unknowns} unknowns")
     facts.add_row("condition number", f"{result.condition_number:.3e}")
     facts.add_row(
@@ -150,25 +232,24 @@ def estimate_command(
         else f"NO: {result.n_unknowns - result.rank} combination(s) undetermined",
     )
     console.print(facts)
-    with outputs:
-        save_kernel(outputs, save, result.kernel)
-        if figure is not None:
-            from corr2d.plot import plot_kernel_estimate
+    if misfit is not None:
+        sys.stderr.write(f"corr2d: warning: {misfit}\n")
+        sys.stderr.flush()
 
-            residual = np.stack(
-                [
-                    y - predict(x, result.kernel, result.bias or 0.0, relation, convolve, boundary)
-                    for x, y in zip(xs, ys, strict=True)
-                ],
-                axis=-1,
-            ).mean(axis=-1)
-            plot_kernel_estimate(
-                result.kernel,
-                residual,
-                outputs.stage(figure),
-                title=f"{x_path.name} -> {y_path.name}",
+
+def _gd_progress(steps: int) -> Any:
+    """Gradient descent's progress: a bar on a terminal, else a line every tenth."""
+    if sys.stderr.isatty():
+        return True
+    every = max(1, steps // 10)
+
+    def report(step: int, loss: float) -> None:
+        from corr2d.nn.train import format_loss
+
+        if step % every == 0 or step == 1:
+            sys.stderr.write(
+                f"gradient descent: step {step} of at most {steps}, loss {format_loss(loss)}\n"
             )
-    if save is not None:
-        console.print(f"kernel: {save}", markup=False)
-    if figure is not None:
-        console.print(f"figure: {figure}", markup=False)
+            sys.stderr.flush()
+
+    return report
