@@ -342,7 +342,7 @@ def test_a_job_larger_than_memory_is_refused_before_any_work(rng, monkeypatch):
     with pytest.raises(
         MemoryError,
         match=r"estimate_kernel: `kernel_shape` must be small enough for this machine's "
-        r"memory: it needs about 0.1 GiB \(1600 unknowns\), and 0.1 GiB is available",
+        r"memory: it needs about 114 MiB \(1600 unknowns\), and 100 MiB is available",
     ):
         estimate_kernel(X, X[:21, :21], (40, 40))
     assert estimate_module.estimate_memory([(60, 60)], (40, 40)) > 100 * 2**20
