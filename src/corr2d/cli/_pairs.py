@@ -23,7 +23,7 @@ __all__ = [
     "check_job",
     "colour_planes",
     "explain_misfit",
-    "infer_mode",
+    "infer_relation",
     "predict",
     "read_pair",
     "relation_from_options",
@@ -64,7 +64,7 @@ def colour_planes(image: NDArray[Any]) -> list[NDArray[np.float64]]:
     return [to_float(image[..., c]) for c in range(_colour_count(image))]
 
 
-def infer_mode(
+def infer_relation(
     x_shape: tuple[int, ...], y_shape: tuple[int, ...], size: tuple[int, int], mode: str
 ) -> str:
     """The mode relating X's and Y's sizes, checked (or inferred for 'auto')."""
@@ -161,7 +161,7 @@ def relation_from_options(
     from corr2d.cli._options import BOUNDARY_NAMES
 
     relation = Relation(
-        infer_mode(x_shape, y_shape, size, mode),
+        infer_relation(x_shape, y_shape, size, mode),
         BOUNDARY_NAMES[boundary],
         fillvalue,
         origin,
