@@ -66,6 +66,10 @@ def interleaved(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, li
     return times
 
 
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -85,6 +89,10 @@ def main() -> None:
     smooth /= np.abs(smooth).max()
     Y_smooth = correlate2d(smooth, kernel, "valid")
 
+    solvers = {
+        "estimate_kernel lstsq (valid)": lambda: estimate_kernel(X, Y, k).solver,
+        "estimate_kernel lstsq, smooth image": lambda: estimate_kernel(smooth, Y_smooth, k).solver,
+    }
     cases: dict[str, tuple[Callable[[], Any], np.ndarray | None]] = {
         "plain NumPy loop (valid)": (lambda: plain_normal_equations(X, Y, k), None),
         "estimate_kernel lstsq (valid)": (lambda: estimate_kernel(X, Y, k).kernel, None),
@@ -106,29 +114,30 @@ def main() -> None:
             lambda: plain_normal_equations(smooth, Y_smooth, k),
             None,
         ),
-        "estimate_kernel lstsq, smooth image (QR)": (
+        "estimate_kernel lstsq, smooth image": (
             lambda: estimate_kernel(smooth, Y_smooth, k).kernel,
             None,
         ),
     }
     runs = {name: run for name, (run, _) in cases.items()}
     times = interleaved(runs, args.rounds)
-    patch_gb = (size - k + 1) ** 2 * k**2 * 8 / 1e9
+    patch_mb = (size - k + 1) ** 2 * k**2 * 8 / 2**20
     print(
-        f"{size}x{size} float64 pair, {k}x{k} kernel (a whole patch matrix: {patch_gb:.1f} GB); "
+        f"{size}x{size} float64 pair, {k}x{k} kernel (a whole patch matrix: {patch_mb:.0f} MiB); "
         f"median of {args.rounds} interleaved rounds [min-max]"
     )
     print()
-    print("| contender | time (s) | peak memory (MiB) | max abs error |")
+    print("| contender | time (ms) | peak memory (MiB) | max abs error |")
     print("|---|---:|---:|---:|")
     plain_median = statistics.median(times["plain NumPy loop (valid)"])
     for name, run in runs.items():
-        spread = times[name]
+        spread = [1e3 * t for t in times[name]]
         peak = peak_mib(run)
         error = float(np.abs(run() - kernel).max())
+        label = f"{name} ({solvers[name]()})" if name in solvers else name
         print(
-            f"| {name} | {statistics.median(spread):.2f} [{min(spread):.2f}-{max(spread):.2f}] "
-            f"| {peak:.0f} | {error:.1e} |"
+            f"| {label} | {_ms(statistics.median(spread))} [{_ms(min(spread))}-"
+            f"{_ms(max(spread))}] | {peak:.0f} | {error:.1e} |"
         )
     ours = statistics.median(times["estimate_kernel lstsq (valid)"])
     print()
