@@ -15,9 +15,11 @@ How arrays are drawn:
   out the rest; the colour bar's arrows mark clipped values) and ``max |v|`` below;
 * other arrays in grey from their minimum to their maximum, with a colour bar.
 
-Cells of small arrays are labelled with their values, in a font scaled to the cell,
-and left unlabelled when the cells are too small to read (about 12x12 cells in a
-panel of these figures), so kernels stay legible up to 15x15 and beyond.
+Cells of small arrays are labelled with their values, all to the same decimals (two
+significant digits of the largest, three up to 5x5), in a font sized so the longest
+label fills at most 80% of a cell, and left unlabelled when that font would be under
+5.5 points (past about 12x12 cells in a panel of these figures); so kernels stay
+legible up to 15x15 and beyond.
 """
 
 from __future__ import annotations
@@ -185,12 +187,15 @@ def _label_cells(figure: Any, axes: Any, plane: NDArray[Any], norm: Any, signed:
     box = axes.get_window_extent()
     rows, cols = plane.shape
     cell_points = min(box.width / cols, box.height / rows) * 72.0 / figure.dpi
-    if cell_points * 0.85 < MIN_LABEL_POINTS:
+    if cell_points * 0.7 < MIN_LABEL_POINTS:
         return
-    digits = 3 if max(rows, cols) <= 5 else 2
-    texts = [_format_value(value, digits) for value in plane.ravel()]
-    widest = max(len(text) for text in texts)
-    size = min(9.0, cell_points * 0.85, cell_points * 1.7 / max(widest, 1))
+    texts = _cell_texts(plane, digits=3 if max(rows, cols) <= 5 else 2)
+    # Measure the longest label at 10 points; labels fill at most 80% of a cell's width.
+    probe = axes.text(0, 0, max(texts, key=len), fontsize=10.0)
+    width_at_10 = probe.get_window_extent(figure.canvas.get_renderer()).width
+    probe.remove()
+    cell_pixels = min(box.width / cols, box.height / rows)
+    size = min(9.0, cell_points * 0.7, 10.0 * 0.8 * cell_pixels / max(width_at_10, 1.0))
     if size < MIN_LABEL_POINTS:
         return
     for (row, col), text in zip(np.ndindex(rows, cols), texts, strict=True):
@@ -205,6 +210,29 @@ def _label_cells(figure: Any, axes: Any, plane: NDArray[Any], norm: Any, signed:
             fontsize=size,
             color="white" if dark else "black",
         )
+
+
+def _cell_texts(plane: NDArray[Any], digits: int) -> list[str]:
+    """Cell labels on one scale: ``digits`` significant digits of the largest value.
+
+    Every label has the same number of decimals (trailing zeros dropped), so values far
+    below the largest read as 0 -- as their colour does -- instead of as ``7.2e-09``.
+    """
+    values = plane.ravel()
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e6:
+        return [_format_value(value) for value in values]
+    peak = float(np.abs(finite).max()) if finite.size else 0.0
+    decimals = 0 if peak == 0 else int(np.clip(digits - 1 - np.floor(np.log10(peak)), 0, 8))
+    texts = []
+    for value in values:
+        if not np.isfinite(value):
+            texts.append(str(value))
+            continue
+        text = f"{value:.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        texts.append("0" if text in ("-0", "") else text)
+    return texts
 
 
 def _format_value(value: float, digits: int = 3) -> str:
