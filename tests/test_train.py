@@ -339,7 +339,7 @@ def test_cg_and_tol_argument_errors(edge_pair):
     X, Y = edge_pair
     with pytest.raises(ValueError, match=r"fit: `optimizer` must be 'sgd', 'adam' or an Optimizer"):
         fit(Sequential(Conv2D((1, 2)), ReLU()), X, Y, optimizer="cg")
-    with pytest.raises(ValueError, match=r"fit: `tol` must be None or a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"fit: `tol` must be None or a number in \[0, 1\]"):
         fit(Conv2D((1, 2)), X, Y, tol=-1.0)
     with pytest.raises(TypeError, match=r"fit: `tol` must be None or a real number"):
         fit(Conv2D((1, 2)), X, Y, tol="small")

@@ -143,8 +143,8 @@ def _check_tol(func: str, tol: Any) -> None:
         tol, (int, float, np.integer, np.floating)
     ):
         fail(func, "tol", "None or a real number", tol, TypeError)
-    if not 0 <= tol < 1:
-        fail(func, "tol", "None or a number in [0, 1)", tol)
+    if not 0 <= tol <= 1:
+        fail(func, "tol", "None or a number in [0, 1]", tol)
 
 
 def fit(
