@@ -269,3 +269,22 @@ def test_streamed_estimate_refuses_what_needs_memory(tmp_path, extra, text):
     tifffile.imwrite(source, np.ones((40, 40), np.float32), tile=(16, 16))
     got, _, err = run("estimate", source, source, "--size", "3", "--chunks", "16", *extra)
     one_line_error(got, err, 2, text)
+
+
+def test_streamed_estimate_with_origin_and_fill_value(tmp_path):
+    """An even kernel placed by --origin, a constant border of 0.5: recovered streamed."""
+    rng = np.random.default_rng(13)
+    source, target = tmp_path / "x.tif", tmp_path / "y.tif"
+    tifffile.imwrite(source, rng.random((200, 180)).astype(np.float32), tile=(32, 32))
+    options = ["--boundary", "constant", "--fillvalue", "0.5", "--origin", "-1,0"]
+    code, _, err = run(
+        "filter", source, target, "-k", "box:size=4", "--scale", "none", *options, "--chunks", "64"
+    )
+    assert code == 0, err
+    save = tmp_path / "k.npy"
+    code, out, err = run(
+        "estimate", source, target, "--size", "4x4", *options, "--chunks", "64", "--save", save
+    )
+    assert code == 0, err
+    assert "identifiable" in out
+    np.testing.assert_allclose(np.load(save), np.full((4, 4), 1 / 16), atol=1e-5)

@@ -130,12 +130,11 @@ def estimate_command(
 
     size = size_option.pair
     if _streaming.wanted([x_path, y_path], None, chunks, scheduler):
-        if origin_option is not None or fillvalue != 0:
-            fail("--origin and --fillvalue need the images in memory, not streamed", EXIT_USAGE)
         _streaming.load().estimate_files(
             x_path, y_path, size, method=method, mode=mode, bias=bias, alpha=alpha,
-            convolve=convolve, boundary=BOUNDARY_NAMES[boundary], save=save, plot=plot,
-            force=force, max_pixels=max_pixels, chunks=chunks, address=scheduler,
+            convolve=convolve, boundary=BOUNDARY_NAMES[boundary], fillvalue=fillvalue,
+            origin=origin_option.pair if origin_option is not None else None, save=save,
+            plot=plot, force=force, max_pixels=max_pixels, chunks=chunks, address=scheduler,
         )  # fmt: skip
         return
     X, Y = read_pair(x_path, y_path, max_pixels)

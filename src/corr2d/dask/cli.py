@@ -188,6 +188,8 @@ def estimate_files(
     alpha: float | None,
     convolve: bool,
     boundary: str = "fill",
+    fillvalue: float = 0.0,
+    origin: tuple[int, int] | None = None,
     save: Path | None,
     plot: Path | None,
     force: bool,
@@ -199,7 +201,7 @@ def estimate_files(
     chunk merged (:func:`corr2d.dask.estimate_kernel`), the report printed."""
     import warnings
 
-    from corr2d.cli._pairs import infer_relation
+    from corr2d.cli._pairs import relation_from_options
     from corr2d.dask.estimate import estimate_kernel
 
     if plot is not None:
@@ -229,7 +231,9 @@ def estimate_files(
                 "two grey or two colour images",
                 EXIT_INPUT,
             )
-        relation = infer_relation(X.shape, Y.shape, size, mode)
+        relation = relation_from_options(
+            X.shape, Y.shape, size, mode, boundary, fillvalue, origin, convolve
+        )
         xs = [X] if X.ndim == 2 else [X[..., c] for c in range(X.shape[2])]
         ys = [Y] if Y.ndim == 2 else [Y[..., c] for c in range(Y.shape[2])]
         with warnings.catch_warnings(record=True) as caught:
@@ -241,9 +245,7 @@ def estimate_files(
                 bias=bias,
                 method=method,  # type: ignore[arg-type]
                 alpha=alpha,
-                mode=relation,  # type: ignore[arg-type]
-                boundary=boundary,  # type: ignore[arg-type]
-                convolution=convolve,
+                **relation.keywords(),
             )
     emit_warnings(caught)
     console = make_console()
