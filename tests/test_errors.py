@@ -112,7 +112,7 @@ WEIGHT = np.ones((2, 4, 3, 3))
         (
             lambda: corr2d.conv2d(BATCH, WEIGHT, groups=0),
             ValueError,
-            r"conv2d: `groups` must be a positive int, got 0",
+            r"conv2d: `groups` must be an int >= 1, got 0",
         ),
         (
             lambda: corr2d.conv2d(BATCH, WEIGHT, stride=0),

@@ -374,18 +374,25 @@ def test_registry_errors_name_the_function_and_the_choices() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda: kernels.finite_difference(0), ValueError, "`order` must be >= 1, got 0"),
+        (lambda: kernels.finite_difference(0), ValueError, r"`order` must be an int in \[1, 56\]"),
         (lambda: kernels.finite_difference(1.5), TypeError, "`order` must be an int"),
         (lambda: kernels.finite_difference(1, "z"), ValueError, "`axis` must be one of"),
         (lambda: kernels.finite_difference(2, accuracy=3), ValueError, "even"),
         (lambda: kernels.fornberg_weights(2, [0, 1]), ValueError, "longer than order"),
         (lambda: kernels.fornberg_weights(1, [0, 0, 1]), ValueError, "distinct"),
-        (lambda: kernels.gaussian(0.0), ValueError, "`sigma` must be a positive"),
+        (lambda: kernels.gaussian(0.0), ValueError, "`sigma` must be a finite real number > 0"),
         (lambda: kernels.gaussian(1.0, truncate=-1), ValueError, "`truncate`"),
         (lambda: kernels.box(0), ValueError, "`size` must be >= 1"),
-        (lambda: kernels.integral(1, rule="trapezoid"), ValueError, "`length` must be >= 2"),
+        (lambda: kernels.integral(1, rule="trapezoid"), ValueError, "`length` must be an int >= 2"),
         (lambda: kernels.directional_derivative(0, 0), ValueError, "non-zero direction"),
         (lambda: kernels.directional_derivative("1", 0), TypeError, "`vx`"),
+        (lambda: kernels.directional_derivative(10**400, 0), ValueError, "`vx` must be a finite"),
+        (lambda: kernels.finite_difference(2000), ValueError, r"`order` must be .*56\], got 2000"),
+        (lambda: kernels.get("finite-difference", order=2000), ValueError, "got 2000"),
+        (lambda: kernels.finite_difference(1, accuracy=100), ValueError, "`accuracy`"),
+        (lambda: kernels.box(100_000), MemoryError, r"kernels.box: `size` must be small enough"),
+        (lambda: kernels.gaussian(1e15), MemoryError, r"`sigma` must be small enough"),
+        (lambda: kernels.integral(10**15), MemoryError, r"`length` must be small enough"),
     ],
 )
 def test_bad_arguments_raise_with_the_house_message(

@@ -333,14 +333,14 @@ def test_parameter_counts_and_repr():
             r"`groups` must be a divisor of "
             r"in_channels \(3\)",
         ),
-        (lambda: Conv2D(2, in_channels=0), ValueError, r"`in_channels` must be a positive int"),
-        (lambda: Conv2D(2, in_channels=1.5), TypeError, r"`in_channels` must be a positive int"),
+        (lambda: Conv2D(2, in_channels=0), ValueError, r"`in_channels` must be an int >= 1"),
+        (lambda: Conv2D(2, in_channels=1.5), TypeError, r"`in_channels` must be an int >= 1"),
         (lambda: Conv2D(2, padding_mode="mirror"), ValueError, r"`padding_mode` must be one of"),
         (lambda: Conv2D(2, stride=2, padding="same"), ValueError, r"`padding` must be an int"),
         (lambda: Conv2D(2, dtype=np.int32), ValueError, r"`dtype` must be float32 or float64"),
         (lambda: Conv2D(2, rng="seed"), TypeError, r"`rng` must be None, an int seed"),
         (lambda: Conv2D(2, bias=1), TypeError, r"`bias` must be a bool"),
-        (lambda: Linear(0, 3), ValueError, r"Linear: `in_features` must be a positive int"),
+        (lambda: Linear(0, 3), ValueError, r"Linear: `in_features` must be an int >= 1"),
         (lambda: Sequential(Conv2D(2), "relu"), TypeError, r"`layers\[1\]` must be a corr2d"),
         (
             lambda: Conv2D.from_torch(torch.nn.Linear(2, 2)),

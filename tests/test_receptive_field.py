@@ -283,7 +283,18 @@ def test_to_feature_inverts_to_input(
             r"`unit` must be inside the output shape \(3, 3\)",
         ),
         (lambda: empirical_receptive_field(["3x3"], 5, 0), TypeError, "`unit` must be a pair"),
-        (lambda: receptive_field(["3x3"]).to_input(-1, 0), ValueError, "`i` must be >= 0"),
+        (lambda: receptive_field(["3x3"]).to_input(-1, 0), ValueError, "`i` must be an int >= 0"),
+        (
+            lambda: receptive_field(["3x3"], (5, 5)).to_input(10, 10),
+            ValueError,
+            r"ReceptiveField.to_input: `i` must be an int in \[0, 2\], got 10",
+        ),
+        (lambda: receptive_field(["3x3"]).to_feature(float("nan"), 0), ValueError, "`y`"),
+        (
+            lambda: empirical_receptive_field(["3x3/p100000000000"], 32, (0, 0)),
+            MemoryError,
+            r"`layers\[0\]` must be small enough for this machine",
+        ),
         (lambda: receptive_field(["3x3"]).to_feature("a", 0), TypeError, "`y`"),
     ],
 )

@@ -202,10 +202,10 @@ def test_squared_error_sum_and_mean_gradients():
             r"fit: `optimizer` must be one of 'sgd', 'adam', 'cg'",
         ),
         ({"loss": "l1"}, ValueError, r"fit: `loss` must be one of 'squared', 'mean_squared'"),
-        ({"steps": -1}, ValueError, r"fit: `steps` must be >= 0, got -1"),
-        ({"steps": 2.5}, TypeError, r"fit: `steps` must be an int, got 2.5"),
-        ({"log_every": 0}, ValueError, r"fit: `log_every` must be >= 1, got 0"),
-        ({"lr": -1.0}, ValueError, r"SGD: `lr` must be > 0, got -1.0"),
+        ({"steps": -1}, ValueError, r"fit: `steps` must be an int >= 0, got -1"),
+        ({"steps": 2.5}, TypeError, r"fit: `steps` must be an int >= 0, got 2.5"),
+        ({"log_every": 0}, ValueError, r"fit: `log_every` must be an int >= 1, got 0"),
+        ({"lr": -1.0}, ValueError, r"fit: `lr` must be a finite real number > 0, got -1.0"),
     ],
 )
 def test_fit_argument_errors(kwargs, exception, match, edge_pair):
@@ -241,7 +241,7 @@ def test_fit_data_errors(edge_pair):
         ),
         (lambda p: Adam(p, betas=(0.9,)), TypeError, r"Adam: `betas` must be a pair"),
         (lambda p: Adam(p, betas=(0.9, 1.5)), ValueError, r"Adam: `betas` must be a pair"),
-        (lambda p: Adam(p, eps=-1.0), ValueError, r"Adam: `eps` must be >= 0"),
+        (lambda p: Adam(p, eps=-1.0), ValueError, r"Adam: `eps` must be a finite real number >= 0"),
         (lambda p: SGD([], lr=0.1), ValueError, r"SGD: `params` must be non-empty"),
         (
             lambda p: SGD(p[0], lr=0.1),

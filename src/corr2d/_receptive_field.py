@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from corr2d._validation import as_pair, fail
+from corr2d._validation import as_pair, check_int, check_memory, check_real, fail
 from corr2d.core import conv2d_backward
 
 __all__ = [
@@ -180,7 +180,11 @@ class ReceptiveField:
         Window(center=(5.0, 3.0), rows=(2, 9), cols=(0, 7))
         """
         func = "ReceptiveField.to_input"
-        index = (_check_index(func, "i", i), _check_index(func, "j", j))
+        limit = (None, None) if self.output_shape is None else self.output_shape
+        index = tuple(
+            _check_index(func, name, value, limit[a])
+            for a, (name, value) in enumerate((("i", i), ("j", j)))
+        )
         centre = tuple(self.start[a] + index[a] * self.jump[a] for a in range(2))
         lo = [round(centre[a] - (self.size[a] - 1) / 2) for a in range(2)]
         return Window(
@@ -202,7 +206,7 @@ class ReceptiveField:
         (1.0, 0.0)
         """
         func = "ReceptiveField.to_feature"
-        point = (_check_real(func, "y", y), _check_real(func, "x", x))
+        point = (check_real(func, "y", y), check_real(func, "x", x))
         return (
             (point[0] - self.start[0]) / self.jump[0],
             (point[1] - self.start[1]) / self.jump[1],
@@ -219,10 +223,7 @@ class ReceptiveField:
         ((0, 1), (0, 1))
         """
         func = "ReceptiveField.features_containing"
-        point = (
-            _check_index(func, "y", y, allow_negative=True),
-            _check_index(func, "x", x, allow_negative=True),
-        )
+        point = (check_int(func, "y", y), check_int(func, "x", x))
         ranges = []
         for a in range(2):
             first = self.start[a] - (self.size[a] - 1) / 2
@@ -387,9 +388,10 @@ def empirical_receptive_field(
         fail(func, "unit", "a pair (row, column)", unit, TypeError)
     out_shape = result.output_shape
     assert out_shape is not None  # an input shape was given
-    cell = (_check_index(func, "unit", unit[0]), _check_index(func, "unit", unit[1]))
+    cell = (check_int(func, "unit", unit[0], 0), check_int(func, "unit", unit[1], 0))
     if cell[0] >= out_shape[0] or cell[1] >= out_shape[1]:
         fail(func, "unit", f"inside the output shape {out_shape}", unit)
+    _check_grid_memory(func, result, input_shape)
     grad = np.zeros(out_shape)
     grad[cell] = 1.0
     shapes = [row.output_shape for row in result.rows]
@@ -573,17 +575,26 @@ def _pair_text(pair: Sequence[float], sep: str) -> str:
     return show(pair[0]) if pair[0] == pair[1] else f"{show(pair[0])}{sep}{show(pair[1])}"
 
 
-def _check_index(func: str, name: str, value: Any, allow_negative: bool = False) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        fail(func, name, "an int", value, TypeError)
-    if value < 0 and not allow_negative:
-        fail(func, name, ">= 0", value)
-    return int(value)
+def _check_index(func: str, name: str, value: Any, size: int | None) -> int:
+    """An index >= 0, and below ``size`` when the extent is known."""
+    if size is None:
+        return check_int(func, name, value, 0)
+    return check_int(func, name, value, 0, size - 1)
 
 
-def _check_real(func: str, name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        fail(func, name, "a real number", value, TypeError)
-    return float(value)
+def _check_grid_memory(func: str, result: ReceptiveField, input_shape: Any) -> None:
+    """Refuse grids (an input or a layer's padded input) too large for this machine,
+    naming the input shape or the layer whose padding makes them so."""
+    name, value, largest = "input_shape", input_shape, 0
+    shapes = [row.output_shape for row in result.rows[:-1]]  # rows[0] is the input
+    for index, (spec, shape) in enumerate(zip(result.layers, shapes, strict=True)):
+        assert shape is not None
+        (top, bottom), (left, right) = spec.padding
+        cells = (shape[0] + top + bottom) * (shape[1] + left + right)
+        if cells > largest:
+            largest = cells
+            padding_dominates = cells > 4 * shape[0] * shape[1]
+            name, value = (
+                (f"layers[{index}]", spec) if padding_dominates else ("input_shape", input_shape)
+            )
+    check_memory(func, name, value, 32 * largest, "the padded grid of pixels")

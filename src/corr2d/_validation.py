@@ -9,6 +9,8 @@ so that an error names the function, the argument, the rule and the value receiv
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -16,11 +18,17 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 __all__ = [
+    "MAX_INT",
     "METHODS",
     "as_array",
     "as_pair",
+    "available_memory",
+    "byte_text",
     "check_choice",
     "check_finite_for_fft",
+    "check_int",
+    "check_memory",
+    "check_real",
     "fail",
     "result_dtype",
 ]
@@ -140,8 +148,105 @@ def check_choice(func: str, name: str, value: Any, choices: Sequence[str]) -> st
     return value
 
 
+#: The largest int a size, stride or padding may be: larger ones cannot index an array.
+MAX_INT = 2**62
+
+
+def _range_rule(
+    kind: str, minimum: float | None, maximum: float | None, open_minimum: bool = False
+) -> str:
+    if minimum is not None and maximum is not None:
+        left = "(" if open_minimum else "["
+        return f"{kind} in {left}{minimum}, {maximum}]"
+    if minimum is not None:
+        return f"{kind} {'>' if open_minimum else '>='} {minimum}"
+    if maximum is not None:
+        return f"{kind} <= {maximum}"
+    return kind
+
+
+def check_int(
+    func: str, name: str, value: Any, minimum: int | None = None, maximum: int | None = MAX_INT
+) -> int:
+    """``value`` as an int: a Python or NumPy integer (not a bool) in [minimum, maximum]
+    (by default at most ``MAX_INT``, stated only to values beyond it)."""
+    rule = _range_rule("an int", minimum, None if maximum == MAX_INT else maximum)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        fail(func, name, rule, value, TypeError)
+    number = int(value)
+    if minimum is not None and number < minimum:
+        fail(func, name, rule, value)
+    if maximum is not None and number > maximum:
+        fail(
+            func,
+            name,
+            _range_rule("an int", minimum, maximum).replace(str(MAX_INT), "2**62"),
+            value,
+        )
+    return number
+
+
+def check_real(
+    func: str,
+    name: str,
+    value: Any,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    open_minimum: bool = False,
+) -> float:
+    """``value`` as a float: a finite Python or NumPy real number (not a bool, a string or
+    a complex number) in [minimum, maximum] (``(minimum, maximum]`` with ``open_minimum``)."""
+    rule = _range_rule("a finite real number", minimum, maximum, open_minimum)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        fail(func, name, rule, value, TypeError)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        fail(func, name, rule, value)
+    low_ok = minimum is None or (number > minimum if open_minimum else number >= minimum)
+    if not (math.isfinite(number) and low_ok and (maximum is None or number <= maximum)):
+        fail(func, name, rule, value)
+    return number
+
+
+def available_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def byte_text(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps it at least 1."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.3g} {unit}"
+        count /= 1024
+    raise AssertionError  # unreachable
+
+
+def check_memory(func: str, name: str, value: Any, nbytes: float, what: str) -> None:
+    """Raise ``MemoryError`` (the house message) if ``what``, of ``nbytes`` bytes, could
+    not fit in this machine's memory at all: "too large for this machine"."""
+    total = available_memory()
+    if total is not None and nbytes > total:
+        fail(
+            func,
+            name,
+            f"small enough for this machine ({what} would need {byte_text(nbytes)}; it has "
+            f"{byte_text(total)} of memory)",
+            value,
+            MemoryError,
+        )
+
+
 def as_pair(func: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """Normalise an int or a pair of ints to a pair, each at least ``minimum``.
+    """Normalise an int or a pair of ints to a pair, each at least ``minimum`` (and at
+    most ``MAX_INT``).
 
     Unlike ``torch.nn.modules.utils._pair`` this checks the length and the types.
     """
@@ -160,6 +265,8 @@ def as_pair(func: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
         fail(func, name, "an int or a pair of ints", value, kind)
     if min(pair) < minimum:
         fail(func, name, f">= {minimum}", value)
+    if max(pair) > MAX_INT:
+        fail(func, name, "<= 2**62 (an array index)", value)
     return pair
 
 

@@ -41,7 +41,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from corr2d._validation import as_array, as_pair, check_choice, fail
+from corr2d._validation import (
+    as_array,
+    as_pair,
+    check_choice,
+    check_int,
+    check_memory,
+    check_real,
+    fail,
+)
 
 __all__ = [
     "CENTRAL_DIFF",
@@ -84,6 +92,12 @@ __all__ = [
 
 Axis = Literal["x", "y"]
 _AXES = ("x", "y")
+#: The highest derivative order: the binomial weights of order 56 are the last that
+#: float64 holds exactly (comb(56, 28) < 2**53); higher orders only amplify rounding.
+_MAX_ORDER = 56
+#: The most grid points of an exactly computed stencil (Fornberg's recurrence in exact
+#: fractions costs about points**2 * order operations on ever longer integers).
+_MAX_POINTS = 64
 
 
 def _const(values: ArrayLike) -> NDArray[np.float64]:
@@ -320,9 +334,9 @@ def fornberg_weights(order: int, offsets: Sequence[float] | ArrayLike) -> NDArra
     Parameters
     ----------
     order : int
-        Derivative order, >= 0.
+        Derivative order, 0 to 56.
     offsets : sequence of float, shape (n,)
-        Distinct grid points, n > ``order``.
+        Distinct grid points, ``order`` < n <= 64.
 
     Returns
     -------
@@ -344,7 +358,7 @@ def fornberg_weights(order: int, offsets: Sequence[float] | ArrayLike) -> NDArra
     array([ 1., -8.,  0.,  8., -1.])
     """
     func = "kernels.fornberg_weights"
-    order = _check_int(func, "order", order, 0)
+    order = check_int(func, "order", order, 0, _MAX_ORDER)
     points = as_array(offsets, func, "offsets", ndim=1)
     if points.dtype.kind == "c" or not np.isfinite(points).all():
         fail(func, "offsets", "real and finite", points)
@@ -357,6 +371,8 @@ def fornberg_weights(order: int, offsets: Sequence[float] | ArrayLike) -> NDArra
             f"longer than order ({order}) to determine the derivative",
             points.tolist(),
         )
+    if len(points) > _MAX_POINTS:
+        fail(func, "offsets", f"at most {_MAX_POINTS} points", f"{len(points)} points")
     z = [Fraction(float(p)) for p in points]
     n = len(z)
     c = [[Fraction(0)] * (order + 1) for _ in range(n)]
@@ -378,7 +394,10 @@ def fornberg_weights(order: int, offsets: Sequence[float] | ArrayLike) -> NDArra
                 c[j][k] = (c4 * c[j][k] - k * c[j][k - 1]) / c3
             c[j][0] = c4 * c[j][0] / c3
         c1 = c2
-    return np.array([float(row[order]) for row in c], dtype=np.float64)
+    try:
+        return np.array([float(row[order]) for row in c], dtype=np.float64)
+    except OverflowError:
+        fail(func, "offsets", "close enough that the weights fit in float64", points.tolist())
 
 
 def finite_difference(
@@ -389,7 +408,8 @@ def finite_difference(
     Parameters
     ----------
     order : int, optional
-        Derivative order d >= 1.  Default 1.
+        Derivative order d, 1 to 56 (the binomial weights of higher orders are beyond
+        float64's exact integers).  Default 1.
     axis : {'x', 'y'}, optional
         'x' differentiates along columns (a row kernel, shape (1, n)); 'y' along rows
         (a column kernel, shape (n, 1)).  Default 'x'.
@@ -397,7 +417,7 @@ def finite_difference(
         ``None`` (default): the smallest kernel, size d + 1, with the integer weights
         ``(-1)**(d - k) * comb(d, k)`` -- the d-th forward difference.  A positive even
         integer p: the central difference of accuracy order p (error O(h**p)), size
-        ``2 * ((d + 1) // 2) - 1 + p``, from :func:`fornberg_weights`.
+        ``2 * ((d + 1) // 2) - 1 + p`` (at most 64), from :func:`fornberg_weights`.
 
     Returns
     -------
@@ -423,14 +443,14 @@ def finite_difference(
     array([ 1., -2.,  1.])
     """
     func = "kernels.finite_difference"
-    order = _check_int(func, "order", order, 1)
+    order = check_int(func, "order", order, 1, _MAX_ORDER)
     check_choice(func, "axis", axis, _AXES)
     if accuracy is None:
         weights = np.array(
             [(-1) ** (order - k) * comb(order, k) for k in range(order + 1)], dtype=np.float64
         )
     else:
-        accuracy = _check_int(func, "accuracy", accuracy, 1)
+        accuracy = check_int(func, "accuracy", accuracy, 1, _MAX_POINTS - order)
         if accuracy % 2:
             fail(func, "accuracy", "a positive even integer (central differences)", accuracy)
         size = 2 * ((order + 1) // 2) - 1 + accuracy
@@ -478,15 +498,7 @@ def directional_derivative(
     """
     func = "kernels.directional_derivative"
     check_choice(func, "base", base, ("central", "forward", "sobel"))
-    v = []
-    for name, value in (("vx", vx), ("vy", vy)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)
-        ):
-            fail(func, name, "a real number", value, TypeError)
-        if not np.isfinite(value):
-            fail(func, name, "finite", value)
-        v.append(float(value))
+    v = [check_real(func, "vx", vx), check_real(func, "vy", vy)]
     norm = float(np.hypot(v[0], v[1]))
     if norm == 0.0:
         fail(func, "(vx, vy)", "a non-zero direction", (vx, vy))
@@ -522,6 +534,7 @@ def box(size: int | tuple[int, int] = 3) -> NDArray[np.float64]:
     array([[0.25, 0.25, 0.25, 0.25]])
     """
     h, w = as_pair("kernels.box", "size", size, 1)
+    check_memory("kernels.box", "size", size, 8 * h * w, f"a {h}x{w} float64 kernel")
     return np.full((h, w), 1.0 / (h * w))
 
 
@@ -564,7 +577,8 @@ def integral(
     func = "kernels.integral"
     check_choice(func, "axis", axis, _AXES)
     check_choice(func, "rule", rule, ("rectangle", "trapezoid"))
-    length = _check_int(func, "length", length, 2 if rule == "trapezoid" else 1)
+    length = check_int(func, "length", length, 2 if rule == "trapezoid" else 1)
+    check_memory(func, "length", length, 8 * length, f"a kernel of {length} taps")
     weights = np.ones(length)
     if rule == "trapezoid":
         weights[[0, -1]] = 0.5
@@ -604,10 +618,13 @@ def gaussian(
     sigmas = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
     if len(sigmas) != 2:
         fail(func, "sigma", "a positive number or a pair of them", sigma)
+    t = check_real(func, "truncate", truncate, 0, open_minimum=True)
+    s_y, s_x = (check_real(func, "sigma", s, 0, open_minimum=True) for s in sigmas)
+    sides = [2 * int(t * s + 0.5) + 1 for s in (s_y, s_x)]
+    culprit = ("truncate", truncate) if t > max(s_y, s_x) else ("sigma", sigma)
+    check_memory(func, *culprit, 8.0 * sides[0] * sides[1], "the kernel")
     parts = []
-    for s in sigmas:
-        s = _check_positive(func, "sigma", s, sigma)
-        t = _check_positive(func, "truncate", truncate, truncate)
+    for s in (s_y, s_x):
         radius = int(t * s + 0.5)
         offsets = np.arange(-radius, radius + 1, dtype=np.float64)
         weights = np.exp(-0.5 * (offsets / s) ** 2)
@@ -759,21 +776,3 @@ def describe(name: str, **params: Any) -> str:
 
 def _orient(weights: NDArray[np.float64], axis: str) -> NDArray[np.float64]:
     return weights[None, :].copy() if axis == "x" else weights[:, None].copy()
-
-
-def _check_int(func: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        fail(func, name, "an int", value, TypeError)
-    if value < minimum:
-        fail(func, name, f">= {minimum}", value)
-    return int(value)
-
-
-def _check_positive(func: str, name: str, value: Any, shown: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        fail(func, name, "a positive number", shown, TypeError)
-    if not (np.isfinite(value) and value > 0):
-        fail(func, name, "a positive finite number", shown)
-    return float(value)

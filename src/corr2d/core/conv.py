@@ -20,6 +20,8 @@ from corr2d._validation import (
     as_pair,
     check_choice,
     check_finite_for_fft,
+    check_int,
+    check_memory,
     fail,
     result_dtype,
 )
@@ -102,11 +104,7 @@ def _setup(
     d = as_pair(func, "dilation", dilation, 1)
     check_choice(func, "padding_mode", padding_mode, tuple(PADDING_MODES))
     check_choice(func, "method", method, METHODS)
-    if isinstance(groups, (bool, np.bool_)) or not isinstance(groups, (int, np.integer)):
-        fail(func, "groups", "a positive int", groups, TypeError)
-    groups = int(groups)
-    if groups < 1:
-        fail(func, "groups", "a positive int", groups)
+    groups = check_int(func, "groups", groups, 1)
     c_in, c_out = x.shape[1], w.shape[0]
     if c_in % groups:
         fail(func, "groups", f"a divisor of the input channels ({c_in})", groups)
@@ -121,6 +119,7 @@ def _setup(
             got=f"shape {w.shape}",
         )
     pads = conv2d_pads(func, padding, s, d, w.shape[2:], x.shape[2:], padding_mode)
+    _check_padded_memory(func, padding, x.shape, pads, (c_out, *w.shape[2:]), s, d)
     exact = None
     if integer_rule and dtype is None:
         exact = integer_plan(func, ("input", x), ("weight", w), bias=bias, per_channel=True)
@@ -138,6 +137,25 @@ def _setup(
         method=method,  # type: ignore[arg-type]
         exact=exact is not None,
     )
+
+
+def _check_padded_memory(
+    func: str,
+    padding: Any,
+    shape: tuple[int, ...],
+    pads: Pads,
+    kernel: tuple[int, ...],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> None:
+    """Refuse a padding whose padded input or output could not fit in memory at all."""
+    n_batch, c_in, height, width = shape
+    c_out, kh, kw = kernel
+    hp, wp = height + sum(pads[0]), width + sum(pads[1])
+    oh = max(0, (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1)
+    ow = max(0, (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1)
+    nbytes = 8 * n_batch * (c_in * hp * wp + c_out * oh * ow)
+    check_memory(func, "padding", padding, nbytes, f"the {hp}x{wp} padded input and its output")
 
 
 def conv2d_pads(
@@ -347,7 +365,7 @@ def conv2d_backward(
     Parameters
     ----------
     grad_output : array_like, shape of ``conv2d``'s output
-        dL/d(out).
+        dL/d(out); real unless ``input``, ``weight`` or ``dtype`` is complex.
     input, weight, stride, padding, dilation, groups, padding_mode, dtype
         The arguments the forward pass was called with.
 
@@ -356,6 +374,12 @@ def conv2d_backward(
     Conv2dGrads
         ``input`` (shape of ``input``), ``weight`` (shape of ``weight``) and ``bias``
         (shape (C_out,)): dL/d(input), dL/d(weight), dL/d(bias).
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is complex while the computation is real (its imaginary part
+        would be dropped).
 
     Notes
     -----
@@ -403,6 +427,15 @@ def conv2d_backward(
         func, input, weight, stride, padding, dilation, groups, padding_mode, "direct", dtype
     )
     g = as_array(grad_output, func, "grad_output", ndim=(3, 4))
+    if g.dtype.kind == "c" and setup.x.dtype.kind != "c":
+        fail(
+            func,
+            "grad_output",
+            "real for real input and weight (the imaginary part would be dropped; pass "
+            "dtype=np.complex128 to differentiate in complex numbers)",
+            kind=TypeError,
+            got=f"dtype {g.dtype}",
+        )
     g = g if g.ndim == 4 else g[None]
     xp, zero_pads = _padded(setup)
     n_batch = xp.shape[0]

@@ -25,6 +25,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from corr2d._validation import check_int
 from corr2d.io._atomic import atomic_write
 from corr2d.io.errors import ImageReadError, ImageTooLargeError, ImageWriteError
 
@@ -95,13 +96,12 @@ def read_image(
     >>> back.dtype, bool((back == image).all())
     (dtype('uint16'), True)
     """
+    max_pixels = check_int("read_image", "max_pixels", max_pixels, 1, None)
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f"{file}: no such file")
     if file.is_dir():
         raise ImageReadError(f"{file}: is a folder, not an image file")
-    if not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise ValueError(f"read_image: `max_pixels` must be a positive int, got {max_pixels!r}")
     try:
         with file.open("rb") as handle:
             head = handle.read(32)
@@ -272,6 +272,7 @@ def write_image(
     Without ``overwrite`` the rename is a hard link, which fails if ``path`` appeared in
     the meantime.
     """
+    quality = check_int("write_image", "quality", quality, 1, 95)
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in WRITE_SUFFIXES:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from corr2d._validation import as_array, fail
+from corr2d._validation import as_array, check_int, check_real, fail
 from corr2d.core import conv2d, conv2d_backward, corr2d
 from corr2d.nn.layers import Module
 
@@ -171,12 +171,10 @@ def gradcheck(
     (True, ['input', 'weight', 'bias'])
     """
     func = "gradcheck"
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float)):
-            fail(func, name, "a real number", value, TypeError)
-        if not value >= 0 or (name == "eps" and value == 0):
-            fail(func, name, "> 0" if name == "eps" else ">= 0", value)
-    rng = np.random.default_rng(seed)
+    eps = check_real(func, "eps", eps, 0, open_minimum=True)
+    atol = check_real(func, "atol", atol, 0)
+    rtol = check_real(func, "rtol", rtol, 0)
+    rng = np.random.default_rng(check_int(func, "seed", seed, 0))
     kwargs = dict(options or {})
 
     if isinstance(layer_or_function, Module):

@@ -23,7 +23,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from corr2d._validation import as_array, as_pair, check_choice, fail
+from corr2d._validation import (
+    as_array,
+    as_pair,
+    check_choice,
+    check_int,
+    check_memory,
+    fail,
+)
 from corr2d.core import conv2d, conv2d_backward
 
 __all__ = ["INITS", "Conv2D", "Linear", "Module", "Parameter", "ReLU", "Sequential"]
@@ -99,6 +106,17 @@ def _layer_dtype(func: str, dtype: DTypeLike) -> np.dtype:
     if chosen not in (np.float32, np.float64):
         fail(func, "dtype", "float32 or float64", dtype)
     return chosen
+
+
+def _check_weight_memory(
+    func: str, factors: tuple[tuple[str, Any, int], ...], shape: tuple[int, ...], dtype: np.dtype
+) -> None:
+    """Refuse a weight that could not fit in memory (with its gradient and an optimiser's
+    two moments: four copies), naming the argument that contributes the most
+    (``factors``: argument name, value given, factor of the weight's size)."""
+    nbytes = 4 * math.prod(shape) * dtype.itemsize
+    name, value, _ = max(factors, key=lambda factor: factor[2])
+    check_memory(func, name, value, nbytes, f"a {'x'.join(map(str, shape))} {dtype} weight")
 
 
 def _initial_values(
@@ -188,7 +206,27 @@ class Module(ABC):
         g = as_array(grad_output, func, "grad_output")
         if g.shape != expected:
             fail(func, "grad_output", f"of the last output's shape {expected}", f"shape {g.shape}")
+        _check_real(func, "grad_output", g)
         return g
+
+
+def _check_real(func: str, name: str, array: NDArray[Any]) -> None:
+    """Layers compute in real numbers: a complex array would lose its imaginary part."""
+    if array.dtype.kind == "c":
+        fail(
+            func,
+            name,
+            "real (the layer's parameters are real, so an imaginary part would be dropped)",
+            kind=TypeError,
+            got=f"dtype {array.dtype}",
+        )
+
+
+def _own_copy(array: NDArray[Any], original: NDArray[Any], dtype: np.dtype) -> NDArray[Any]:
+    """``array`` in ``dtype``, contiguous, in memory of its own: the caller may change
+    ``original`` after forward, and backward must still see what forward saw."""
+    owned = np.ascontiguousarray(array, dtype=dtype)
+    return owned.copy() if np.may_share_memory(owned, original) else owned
 
 
 class _WeightAndBias(Module):
@@ -277,15 +315,9 @@ class Conv2D(_WeightAndBias):
     ) -> None:
         func = "Conv2D"
         self.kernel_size = as_pair(func, "kernel_size", kernel_size, 1)
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("groups", groups),
-        ):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                fail(func, name, "a positive int", value, TypeError)
-            if value < 1:
-                fail(func, name, "a positive int", value)
+        in_channels = check_int(func, "in_channels", in_channels, 1)
+        out_channels = check_int(func, "out_channels", out_channels, 1)
+        groups = check_int(func, "groups", groups, 1)
         if in_channels % groups:
             fail(func, "groups", f"a divisor of in_channels ({in_channels})", groups)
         if out_channels % groups:
@@ -311,6 +343,12 @@ class Conv2D(_WeightAndBias):
             fail(func, "bias", "a bool", bias, TypeError)
         self.dtype = _layer_dtype(func, dtype)
         weight_shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        factors = (
+            ("out_channels", out_channels, out_channels),
+            ("in_channels", in_channels, in_channels // groups),
+            ("kernel_size", kernel_size, math.prod(self.kernel_size)),
+        )
+        _check_weight_memory(func, factors, weight_shape, self.dtype)
         fan_in = math.prod(weight_shape[1:])
         weight, bias_values = _initial_values(
             func, init, weight_shape, self.out_channels, fan_in, _rng(func, rng), self.dtype
@@ -337,6 +375,22 @@ class Conv2D(_WeightAndBias):
         self._input_ndim = array.ndim
         return array.reshape((-1, *array.shape[-3:]) if array.ndim > 2 else (1, 1, *array.shape))
 
+    def _check_fits(self, func: str, batch: NDArray[Any], shape: tuple[int, ...]) -> None:
+        """The padded input must hold the dilated kernel at least once."""
+        if self.padding == "same":
+            return
+        pads = (0, 0) if self.padding == "valid" else self.padding
+        extent = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size, strict=True)]
+        height, width = batch.shape[2] + 2 * pads[0], batch.shape[3] + 2 * pads[1]
+        if height < extent[0] or width < extent[1]:
+            fail(
+                func,
+                "x",
+                f"at least as large, once padded by {pads}, as the layer's dilated kernel "
+                f"{tuple(extent)}",
+                got=f"shape {shape}",
+            )
+
     def _geometry(self) -> tuple[Any, ...]:
         """conv2d's stride, padding, dilation, groups and padding_mode, in its order."""
         return self.stride, self.padding, self.dilation, self.groups, self.padding_mode
@@ -349,8 +403,17 @@ class Conv2D(_WeightAndBias):
         return y[0, 0]
 
     def forward(self, x: ArrayLike) -> NDArray[Any]:
-        """The output for ``x``; see the class Notes for the shapes."""
-        batch = self._as_batch("Conv2D.forward", x)
+        """The output for ``x``; see the class Notes for the shapes.
+
+        The input is kept (as a copy, if ``x`` is already of the layer's dtype) for
+        :meth:`backward`, so changing ``x`` afterwards does not change the gradients.
+        """
+        func = "Conv2D.forward"
+        given = np.asarray(x)
+        batch = self._as_batch(func, given)
+        _check_real(func, "x", batch)
+        self._check_fits(func, batch, given.shape)
+        batch = _own_copy(batch, given, self.dtype)
         self._input = batch
         bias = None if self.bias is None else self.bias.data
         y = conv2d(batch, self.weight.data, bias, *self._geometry(), dtype=self.dtype)
@@ -511,15 +574,17 @@ class Linear(_WeightAndBias):
         dtype: DTypeLike = np.float64,
     ) -> None:
         func = "Linear"
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                fail(func, name, "a positive int", value, TypeError)
-            if value < 1:
-                fail(func, name, "a positive int", value)
+        in_features = check_int(func, "in_features", in_features, 1)
+        out_features = check_int(func, "out_features", out_features, 1)
         if not isinstance(bias, (bool, np.bool_)):
             fail(func, "bias", "a bool", bias, TypeError)
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = in_features, out_features
         self.dtype = _layer_dtype(func, dtype)
+        factors = (
+            ("out_features", out_features, out_features),
+            ("in_features", in_features, in_features),
+        )
+        _check_weight_memory(func, factors, (out_features, in_features), self.dtype)
         weight, bias_values = _initial_values(
             func,
             init,
@@ -540,7 +605,8 @@ class Linear(_WeightAndBias):
         array = as_array(x, func, "x")
         if array.shape[-1] != self.in_features:
             fail(func, "x", f"of shape (..., {self.in_features})", f"shape {array.shape}")
-        self._input = array.astype(self.dtype, copy=False)
+        _check_real(func, "x", array)
+        self._input = _own_copy(array, array, self.dtype)
         y = self._input @ self.weight.data.T
         if self.bias is not None:
             y = y + self.bias.data

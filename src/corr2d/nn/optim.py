@@ -13,18 +13,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from corr2d._validation import fail
+from corr2d._validation import check_real, fail
 from corr2d.nn.layers import Parameter
 
 __all__ = ["SGD", "Adam", "Optimizer"]
-
-
-def _check_number(func: str, name: str, value: Any, rule: str, ok: bool) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        fail(func, name, "a real number", value, TypeError)
-    if not ok or not math.isfinite(float(value)):
-        fail(func, name, rule, value)
-    return float(value)
 
 
 class Optimizer:
@@ -91,13 +83,11 @@ class SGD(Optimizer):
     ) -> None:
         func = "SGD"
         super().__init__(func, params)
-        self.lr = _check_number(func, "lr", lr, "> 0", float(lr) > 0)
-        self.momentum = _check_number(
-            func, "momentum", momentum, "in [0, 1)", 0 <= float(momentum) < 1
-        )
-        self.weight_decay = _check_number(
-            func, "weight_decay", weight_decay, ">= 0", float(weight_decay) >= 0
-        )
+        self.lr = check_real(func, "lr", lr, 0, open_minimum=True)
+        self.momentum = check_real(func, "momentum", momentum, 0, 1)
+        if self.momentum == 1:
+            fail(func, "momentum", "in [0, 1)", momentum)
+        self.weight_decay = check_real(func, "weight_decay", weight_decay, 0)
         self._buffers: list[NDArray[Any] | None] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -161,21 +151,15 @@ class Adam(Optimizer):
     ) -> None:
         func = "Adam"
         super().__init__(func, params)
-        self.lr = _check_number(func, "lr", lr, "> 0", float(lr) > 0)
+        self.lr = check_real(func, "lr", lr, 0, open_minimum=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             fail(func, "betas", "a pair of floats in [0, 1)", betas, TypeError)
-        self.betas = (
-            _check_number(
-                func, "betas", betas[0], "a pair of floats in [0, 1)", 0 <= float(betas[0]) < 1
-            ),
-            _check_number(
-                func, "betas", betas[1], "a pair of floats in [0, 1)", 0 <= float(betas[1]) < 1
-            ),
-        )
-        self.eps = _check_number(func, "eps", eps, ">= 0", float(eps) >= 0)
-        self.weight_decay = _check_number(
-            func, "weight_decay", weight_decay, ">= 0", float(weight_decay) >= 0
-        )
+        beta1, beta2 = (check_real(func, "betas", b) for b in betas)
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            fail(func, "betas", "a pair of floats in [0, 1)", betas)
+        self.betas = (beta1, beta2)
+        self.eps = check_real(func, "eps", eps, 0)
+        self.weight_decay = check_real(func, "weight_decay", weight_decay, 0)
         self._step = 0
         self._first = [np.zeros_like(p.data) for p in self.params]
         self._second = [np.zeros_like(p.data) for p in self.params]

@@ -15,7 +15,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from corr2d._validation import as_array, check_choice, fail
+from corr2d._validation import (
+    as_array,
+    check_choice,
+    check_int,
+    check_memory,
+    check_real,
+    fail,
+)
 from corr2d.nn.layers import Conv2D, Linear, Module
 from corr2d.nn.losses import SquaredError
 from corr2d.nn.optim import SGD, Adam, Optimizer
@@ -127,13 +134,6 @@ def _pairs(func: str, X: Any, Y: Any) -> list[tuple[NDArray[Any], NDArray[Any]]]
             for i, (x, y) in enumerate(zip(X, Y, strict=True))
         ]
     return [(as_array(X, func, "X"), as_array(Y, func, "Y"))]
-
-
-def _check_int(func: str, name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        fail(func, name, "an int", value, TypeError)
-    if value < minimum:
-        fail(func, name, f">= {minimum}", value)
 
 
 def _check_tol(func: str, tol: Any) -> None:
@@ -257,9 +257,12 @@ def fit(
             type(model).__name__,
             TypeError,
         )
-    _check_int(func, "steps", steps, 0)
+    steps = check_int(func, "steps", steps, 0)
+    check_memory(func, "steps", steps, 16 * steps, f"the history of {steps} steps")
     if log_every is not None:
-        _check_int(func, "log_every", log_every, 1)
+        log_every = check_int(func, "log_every", log_every, 1)
+    if isinstance(optimizer, str):
+        lr = check_real(func, "lr", lr, 0, open_minimum=True)
     _check_tol(func, tol)
     samples = _pairs(func, X, Y)
     criterion = _make_loss(func, loss)
