@@ -294,3 +294,16 @@ def test_a_job_larger_than_memory_is_refused_with_the_estimate(
     assert len(err.strip().splitlines()) == 1
     assert "--size 3x3: this job needs about 49 MiB and 10 MiB is available" in err
     assert not saved.exists()
+
+
+def test_a_long_job_says_so_before_it_starts(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corr2d.cli import _pairs
+
+    y = photo.parent / "Y.tif"
+    assert run("filter", photo, y, "--kernel", "sobel-dy", "--scale", "none")[0] == 0
+    monkeypatch.setattr(_pairs, "LONG_JOB_MULTIPLY_ADDS", 1e6)
+    code, _, err = run("estimate", photo, y, "-s", "3x3")
+    assert code == 0, err
+    assert err.startswith(
+        "corr2d: note: 9 unknowns from 921600 equations: about 7e+07 multiply-adds"
+    ), err

@@ -3,6 +3,7 @@ checked before any work, and explained when they do not fit."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ __all__ = [
     "read_pair",
     "relation_from_options",
 ]
+
+
+#: Jobs with at least this many multiply-adds say so before they start.
+LONG_JOB_MULTIPLY_ADDS = 2e12
 
 
 def read_pair(x_path: Path, y_path: Path, max_pixels: int) -> tuple[NDArray[Any], NDArray[Any]]:
@@ -218,6 +223,13 @@ def check_job(
             f"{memory_text(free)} is available; give a smaller --size or smaller images",
             EXIT_INPUT,
         )
+    work = float(equations) * unknowns * unknowns
+    if work >= LONG_JOB_MULTIPLY_ADDS:
+        sys.stderr.write(
+            f"corr2d: note: {unknowns} unknowns from {equations} equations: about {work:.0e} "
+            "multiply-adds for the normal equations alone, which can take minutes\n"
+        )
+        sys.stderr.flush()
 
 
 def predict(x: NDArray[Any], kernel: NDArray[Any], bias: float, relation: Relation) -> NDArray[Any]:
