@@ -195,20 +195,26 @@ class TestFFTPath:
         assert error <= _fft.fft_error_bound(x, kernel)
         assert error > 0  # the bound is not vacuous: this is a different computation
 
-    def test_choose_method_picks_direct_for_small_and_fft_for_large_kernels(self) -> None:
+    def test_choose_method_picks_direct_for_small_and_fft_for_large_kernels(self, rng) -> None:
         image = np.zeros((2048, 2048), dtype=np.float32)
-        assert corr2d.choose_method(image, np.ones((3, 3)), "valid") == "direct"
-        assert corr2d.choose_method(image, np.ones((31, 31)), "valid") == "fft"
+        small, large = rng.random((3, 3)), rng.random((31, 31))  # full rank: no split
+        assert corr2d.choose_method(image, small, "valid") == "direct"
+        assert corr2d.choose_method(image, large, "valid") == "fft"
 
-    def test_choose_method_takes_direct_for_integer_data(self) -> None:
+    def test_choose_method_takes_no_fft_for_integer_data(self, rng) -> None:
         image = np.zeros((2048, 2048), dtype=np.int32)
-        assert corr2d.choose_method(image, np.ones((31, 31), np.int32), "valid") == "direct"
+        kernel = rng.integers(-5, 5, (31, 31)).astype(np.int32)
+        assert corr2d.choose_method(image, kernel, "valid") == "direct"
+        assert corr2d.choose_method(image, np.ones((31, 31), np.int32), "valid") == "box"
 
     def test_choose_method_can_measure(self, rng) -> None:
         image = rng.standard_normal((64, 64))
-        method, times = corr2d.choose_method(image, np.ones((3, 3)), "valid", measure=True)
+        method, times = corr2d.choose_method(image, rng.random((3, 3)), "valid", measure=True)
         assert method in ("direct", "fft") and set(times) == {"direct", "fft"}
         assert times[method] == min(times.values())
+        gaussian = corr2d.kernels.gaussian(2.0)
+        method, times = corr2d.choose_method(image, gaussian, "same", measure=True)
+        assert set(times) == {"direct", "separable", "fft"}
 
 
 def test_a_second_process_loads_compiled_loops_from_the_disk_cache(tmp_path) -> None:
@@ -220,7 +226,8 @@ def test_a_second_process_loads_compiled_loops_from_the_disk_cache(tmp_path) -> 
     script = (
         "import numpy as np, corr2d\n"
         "x = np.arange(200 * 200, dtype=np.float64).reshape(200, 200) % 7\n"
-        "print(corr2d.corr2d(x, np.ones((3, 3)), method='direct')[:2, :2].sum())\n"
+        "k = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [2.0, 0.0, 1.0]])  # does not split\n"
+        "print(corr2d.corr2d(x, k, method='direct')[:2, :2].sum())\n"
     )
     env = {**os.environ, "CORR2D_CACHE_DIR": str(tmp_path)}
     first = subprocess.run(
@@ -232,4 +239,5 @@ def test_a_second_process_loads_compiled_loops_from_the_disk_cache(tmp_path) -> 
     )
     assert first.stdout == second.stdout
     x = np.arange(200 * 200, dtype=np.float64).reshape(200, 200) % 7
-    assert float(first.stdout) == corr2d_reference(x[:4, :4], np.ones((3, 3))).sum()
+    k = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [2.0, 0.0, 1.0]])
+    assert float(first.stdout) == corr2d_reference(x[:4, :4], k).sum()

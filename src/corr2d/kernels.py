@@ -18,6 +18,9 @@ exception (it is ``-FORWARD_DX``) and keeps its name ``EDGE_DX``.
 
 Constants are read-only float64 arrays; :func:`get` returns a fresh writable copy of any
 kernel by name, :func:`names` lists the names and :func:`describe` gives one line per name.
+:func:`factors` gives a separable kernel as its two 1-D factors (a
+:class:`~corr2d.Separable`, which the correlation functions run as two 1-D passes), and
+None for the others; :func:`names` with ``separable=True`` lists the separable ones.
 
 Examples
 --------
@@ -36,7 +39,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import comb
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,6 +53,9 @@ from corr2d._validation import (
     check_real,
     fail,
 )
+
+if TYPE_CHECKING:
+    from corr2d.core._separable import Separable
 
 __all__ = [
     "CENTRAL_DIFF",
@@ -82,6 +88,7 @@ __all__ = [
     "box",
     "describe",
     "directional_derivative",
+    "factors",
     "finite_difference",
     "fornberg_weights",
     "gaussian",
@@ -585,6 +592,28 @@ def integral(
     return _orient(weights, axis)
 
 
+def _gaussian_parts(
+    func: str, sigma: float | tuple[float, float], truncate: float
+) -> list[NDArray[np.float64]]:
+    """The 1-D Gaussians (down the rows, along them) whose outer product :func:`gaussian`
+    returns."""
+    sigmas = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
+    if len(sigmas) != 2:
+        fail(func, "sigma", "a positive number or a pair of them", sigma)
+    t = check_real(func, "truncate", truncate, 0, open_minimum=True)
+    s_y, s_x = (check_real(func, "sigma", s, 0, open_minimum=True) for s in sigmas)
+    sides = [2 * int(t * s + 0.5) + 1 for s in (s_y, s_x)]
+    culprit = ("truncate", truncate) if t > max(s_y, s_x) else ("sigma", sigma)
+    check_memory(func, *culprit, 8.0 * sides[0] * sides[1], "the kernel")
+    parts = []
+    for s in (s_y, s_x):
+        radius = int(t * s + 0.5)
+        offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+        weights = np.exp(-0.5 * (offsets / s) ** 2)
+        parts.append(weights / weights.sum())
+    return parts
+
+
 def gaussian(
     sigma: float | tuple[float, float] = 1.0, truncate: float = 4.0
 ) -> NDArray[np.float64]:
@@ -614,21 +643,7 @@ def gaussian(
     >>> k.shape, round(float(k.sum()), 12)
     ((3, 3), 1.0)
     """
-    func = "kernels.gaussian"
-    sigmas = sigma if isinstance(sigma, (tuple, list)) else (sigma, sigma)
-    if len(sigmas) != 2:
-        fail(func, "sigma", "a positive number or a pair of them", sigma)
-    t = check_real(func, "truncate", truncate, 0, open_minimum=True)
-    s_y, s_x = (check_real(func, "sigma", s, 0, open_minimum=True) for s in sigmas)
-    sides = [2 * int(t * s + 0.5) + 1 for s in (s_y, s_x)]
-    culprit = ("truncate", truncate) if t > max(s_y, s_x) else ("sigma", sigma)
-    check_memory(func, *culprit, 8.0 * sides[0] * sides[1], "the kernel")
-    parts = []
-    for s in (s_y, s_x):
-        radius = int(t * s + 0.5)
-        offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-        weights = np.exp(-0.5 * (offsets / s) ** 2)
-        parts.append(weights / weights.sum())
+    parts = _gaussian_parts("kernels.gaussian", sigma, truncate)
     return np.outer(parts[0], parts[1])
 
 
@@ -675,16 +690,142 @@ _GENERATED: dict[str, tuple[Callable[..., NDArray[np.float64]], str]] = {
 }
 
 
-def names() -> list[str]:
-    """The names :func:`get` accepts, sorted.
+def _row(weights: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The factors of a one-row kernel."""
+    return np.ones(1), np.asarray(weights, dtype=np.float64).ravel()
+
+
+def _column(weights: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The factors of a one-column kernel."""
+    return np.asarray(weights, dtype=np.float64).ravel(), np.ones(1)
+
+
+#: The fixed kernels that are outer products: (column, row), acting down and along rows.
+_FIXED_FACTORS: dict[str, tuple[ArrayLike, ArrayLike]] = {
+    "identity": ([0.0, 1.0, 0.0], [0.0, 1.0, 0.0]),
+    "edge-dx": _row(EDGE_DX),
+    "edge-dy": _column(EDGE_DY),
+    "forward-dx": _row(FORWARD_DX),
+    "forward-dy": _column(FORWARD_DY),
+    "central-dx": _row(CENTRAL_DX),
+    "central-dy": _column(CENTRAL_DY),
+    "second-dx": _row(SECOND_DX),
+    "second-dy": _column(SECOND_DY),
+    "sobel-dx": (SOBEL_SMOOTH, CENTRAL_DIFF),
+    "sobel-dy": (CENTRAL_DIFF, SOBEL_SMOOTH),
+    "scharr-dx": (SCHARR_SMOOTH, CENTRAL_DIFF),
+    "scharr-dy": (CENTRAL_DIFF, SCHARR_SMOOTH),
+    "prewitt-dx": (PREWITT_SMOOTH, CENTRAL_DIFF),
+    "prewitt-dy": (CENTRAL_DIFF, PREWITT_SMOOTH),
+}
+
+
+def _box_factors(size: int | tuple[int, int] = 3) -> tuple[ArrayLike, ArrayLike]:
+    h, w = box(size).shape
+    return np.full(h, 1.0 / (h * w)), np.ones(w)  # products are exactly 1 / (h * w)
+
+
+def _gaussian_factors(
+    sigma: float | tuple[float, float] = 1.0, truncate: float = 4.0
+) -> tuple[ArrayLike, ArrayLike]:
+    column, row = _gaussian_parts("kernels.gaussian", sigma, truncate)
+    return column, row
+
+
+def _oriented_factors(maker: Callable[..., NDArray[np.float64]]) -> Callable[..., Any]:
+    """Factors of a generator that returns one row or one column."""
+
+    def split(**params: Any) -> tuple[ArrayLike, ArrayLike]:
+        kernel = maker(**params)
+        return _row(kernel) if kernel.shape[0] == 1 else _column(kernel)
+
+    return split
+
+
+def _exact_factors(kernel: NDArray[np.float64]) -> tuple[ArrayLike, ArrayLike] | None:
+    """(column, row) whose product is ``kernel`` tap for tap, or None: the pivot's column
+    and the pivot's row over the pivot, checked exactly."""
+    p, q = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    if kernel[p, q] == 0:
+        return None
+    column, row = kernel[:, q], kernel[p] / kernel[p, q]
+    return (column, row) if np.array_equal(np.outer(column, row), kernel) else None
+
+
+#: Generated kernels and how to split them; the others are split if they happen to be
+#: outer products (a directional derivative along an axis).
+_GENERATED_FACTORS: dict[str, Callable[..., tuple[ArrayLike, ArrayLike]]] = {
+    "box": _box_factors,
+    "gaussian": _gaussian_factors,
+    "integral": _oriented_factors(integral),
+    "finite-difference": _oriented_factors(finite_difference),
+}
+
+
+def factors(name: str, **params: Any) -> Separable | None:
+    """The kernel called ``name`` as its two 1-D factors, or None if it has none.
+
+    The product ``column[:, None] * row[None, :]`` equals ``get(name, **params)`` tap for
+    tap.  Pass the result to :func:`corr2d.correlate2d` (or any correlation function)
+    to run it as two 1-D passes, down the rows with ``column`` and along them with
+    ``row``; the functions also find such splits on their own.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    **params
+        As for :func:`get`.
+
+    Returns
+    -------
+    Separable or None
+
+    Examples
+    --------
+    >>> from corr2d import kernels
+    >>> kernels.factors('sobel-dx')
+    Separable(column=[1.0, 2.0, 1.0], row=[-1.0, 0.0, 1.0])
+    >>> kernels.factors('laplacian-4') is None
+    True
+    >>> split = kernels.factors('gaussian', sigma=2.0)
+    >>> split.shape, bool((np.asarray(split) == kernels.gaussian(2.0)).all())
+    ((17, 17), True)
+    """
+    from corr2d.core._separable import Separable
+
+    key = _lookup("kernels.factors", name)
+    kernel = get(key, **params)
+    if key in _FIXED_FACTORS:
+        pair: tuple[ArrayLike, ArrayLike] | None = _FIXED_FACTORS[key]
+    elif key in _GENERATED_FACTORS:
+        pair = _GENERATED_FACTORS[key](**params)
+    else:
+        pair = _exact_factors(kernel)
+    return None if pair is None else Separable(*pair)
+
+
+def names(*, separable: bool | None = None) -> list[str]:
+    """The names :func:`get` accepts, sorted; with ``separable=True`` (False) only those
+    whose kernels are (are not) outer products of two 1-D kernels for every choice of
+    parameters, as :func:`factors` gives them.
 
     Examples
     --------
     >>> from corr2d import kernels
     >>> 'sobel-dx' in kernels.names(), 'gaussian' in kernels.names()
     (True, True)
+    >>> 'laplacian-4' in kernels.names(separable=True)
+    False
     """
-    return sorted([*_FIXED, *_GENERATED])
+    every = sorted([*_FIXED, *_GENERATED])
+    if separable is None:
+        return every
+    return [name for name in every if _always_separable(name) == separable]
+
+
+def _always_separable(key: str) -> bool:
+    return key in _FIXED_FACTORS or key in _GENERATED_FACTORS
 
 
 def _lookup(func: str, name: Any) -> str:
@@ -754,11 +895,12 @@ def describe(name: str, **params: Any) -> str:
     >>> kernels.describe('laplacian-4')
     'laplacian-4: 3x3 4-neighbour Laplacian d2/dx2 + d2/dy2'
     >>> kernels.describe('gaussian', sigma=2)
-    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0'
+    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0; separable'
     """
     key = _lookup("kernels.describe", name)
+    split = "; separable" if _always_separable(key) else ""
     if key in _FIXED:
-        return f"{key}: {_FIXED[key][1]}"
+        return f"{key}: {_FIXED[key][1]}{split}"
     maker, text = _GENERATED[key]
     shown = []
     for parameter in inspect.signature(maker).parameters.values():
@@ -768,7 +910,7 @@ def describe(name: str, **params: Any) -> str:
             shown.append(parameter.name)
         else:
             shown.append(f"{parameter.name}={parameter.default!r}")
-    return f"{key}: {text.split('; params:')[0]}; params: {', '.join(shown)}"
+    return f"{key}: {text.split('; params:')[0]}; params: {', '.join(shown)}{split}"
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -216,21 +216,38 @@ class _Job:
 
     def run(self, outputs: Outputs, source: Path, target: Path, plot: Path | None) -> str:
         """Read, check, filter and write one image (staged); the line to print."""
-        from corr2d.filtering import filter_image
+        from corr2d.filtering import SHORT_JOB_WORK, filter_image, filter_pixels, filter_work
         from corr2d.io import read_image
 
         image = read_image(source, max_pixels=self.max_pixels)
         self.check_fits(source, image)
-        response = filter_image(
-            image,
-            self.kernel,
-            self.mode,  # type: ignore[arg-type]
-            self.boundary,  # type: ignore[arg-type]
-            self.fillvalue,
-            convolve=self.convolve,
-            origin=self.origin,
-            method=self.method,  # type: ignore[arg-type]
-        )
+        # a short job runs on vectorised NumPy rather than wait for compiled loops
+        short = filter_work(image.shape, self.kernel, self.mode) < SHORT_JOB_WORK  # type: ignore[arg-type]
+        options: dict[str, Any] = {
+            "convolve": self.convolve,
+            "origin": self.origin,
+            "method": self.method,
+            "compiled": False if short else None,
+        }
+        colour: tuple[Any, ...] = (self.mode, self.boundary, self.fillvalue)
+        divisor = None if plot is not None else self.pixels_divisor(image.dtype)
+        if divisor is not None:
+            # the pixels are the response / divisor rounded and clamped: one step
+            straight = filter_pixels(image, self.kernel / divisor, *colour, **options)
+            pixels = write_pixels(
+                outputs,
+                target,
+                straight,
+                image,
+                "clip",
+                self.dtype,
+                alpha=self.aligned_alpha(image),
+            )
+            return (
+                f"{source} -> {target} ({shape_text(straight.shape)}, {pixels.dtype}, "
+                f"scale {self.scale})"
+            )
+        response = filter_image(image, self.kernel, *colour, **options)
         pixels = write_pixels(
             outputs,
             target,
@@ -258,6 +275,34 @@ class _Job:
             f"{source} -> {target} ({shape_text(response.shape)}, {pixels.dtype}, "
             f"scale {self.scale})"
         )
+
+    def pixels_divisor(self, image_dtype: np.dtype[Any]) -> float | None:
+        """``s`` where the pixels written are the response divided by ``s``, rounded and
+        clamped, which :func:`corr2d.filtering.filter_pixels` computes in one step with
+        ``kernel / s``; None where they are not.
+
+        That is 8/16-bit input written in its own type, with ``--scale clip`` (``s`` = 1)
+        or ``auto`` for a kernel whose weights sum to ``s > 0`` (blurs, sharpening:
+        :func:`corr2d.io.pixels.auto_rule`); a fill value must be a pixel value.  The
+        streamed path (:mod:`corr2d.dask.cli`) asks the same, so both write the same
+        pixels.
+        """
+        from corr2d.cli._shared import output_dtype
+        from corr2d.io.pixels import auto_rule
+
+        if image_dtype not in (np.uint8, np.uint16):
+            return None
+        if output_dtype(np.empty(0, image_dtype), self.dtype, self.scale) != image_dtype:
+            return None
+        top = np.iinfo(image_dtype).max
+        if self.boundary == "fill" and not (
+            float(self.fillvalue).is_integer() and 0 <= self.fillvalue <= top
+        ):
+            return None
+        if self.scale == "clip":
+            return 1.0
+        rule, divisor = auto_rule(self.kernel)
+        return divisor if self.scale == "auto" and rule == "clip" else None
 
     def check_fits(self, source: Path, image: NDArray[Any]) -> None:
         """Refuse a kernel larger than the image, and a job larger than the memory."""

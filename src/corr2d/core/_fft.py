@@ -29,7 +29,6 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
@@ -39,6 +38,7 @@ __all__ = [
     "conv2d_fft",
     "correlate_valid_fft",
     "fft_error_bound",
+    "next_fast_len",
     "scaling",
     "tile_shape",
 ]
@@ -53,12 +53,28 @@ _MAX_BAND_WIDTH = 8192
 _WIDTH_CANDIDATES = (1024, 2048, 4096)
 
 
+def next_fast_len(n: int, real: bool = True) -> int:
+    """The smallest length >= ``n`` whose only prime factors are 2, 3 and 5 (real
+    transforms) or 2, 3, 5, 7 and 11 (complex): ``scipy.fft.next_fast_len``'s answer,
+    without importing SciPy for the cost model."""
+    primes = (2, 3, 5) if real else (2, 3, 5, 7, 11)
+    length = max(1, n)
+    while True:
+        rest = length
+        for p in primes:
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return length
+        length += 1
+
+
 def _band_height(n: int, k: int, width: int) -> int:
     """Rows per band for an input of ``n`` rows, a kernel of ``k`` rows and tiles
     ``width`` points wide: a power of two within the working-set budget (64 at
     least), but no shorter than ``4 * (k - 1)``; the whole height when that is no
     longer."""
-    whole = scipy.fft.next_fast_len(n, real=True)
+    whole = next_fast_len(n, real=True)
     budget = max(1, _BAND_BYTES // (12 * width))
     height = 1 << max(6, budget.bit_length() - 1)  # largest power of two <= budget, >= 64
     while height < 4 * (k - 1):
@@ -68,7 +84,7 @@ def _band_height(n: int, k: int, width: int) -> int:
 
 def _tile_width(n: int, k: int) -> int:
     """Tile length along a row of ``n`` points with a kernel of ``k`` columns."""
-    whole = scipy.fft.next_fast_len(n, real=True)
+    whole = next_fast_len(n, real=True)
     if whole <= _MAX_BAND_WIDTH:
         return whole
     out = n - k + 1
@@ -177,6 +193,8 @@ def correlate_valid_fft(
     :func:`scaling`: each band of ``x`` is multiplied by ``2**-a`` on its way in, the
     kernel by ``2**-b`` and the result by ``2**(a + b)``.
     """
+    import scipy.fft
+
     kernel = _scaled_kernel(kernel, -scale[1])
     height, width = x.shape
     kh, kw = kernel.shape
@@ -246,6 +264,8 @@ def conv2d_fft(
     channels of each group, and transformed back.  ``scale`` is :func:`scaling`'s, with
     ``per_channel=True``.
     """
+    import scipy.fft
+
     weight = _scaled_kernel(weight, -scale[1])
     n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
@@ -253,8 +273,8 @@ def conv2d_fft(
     dh, dw = dilation
     eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     real = not np.iscomplexobj(out)
-    fast_h = scipy.fft.next_fast_len(hp, real=real)
-    fast_w = scipy.fft.next_fast_len(wp, real=real)
+    fast_h = next_fast_len(hp, real=real)
+    fast_w = next_fast_len(wp, real=real)
     dilated = np.zeros((c_out, c_group, eff_h, eff_w), dtype=weight.dtype)
     dilated[:, :, ::dh, ::dw] = weight
     transform = scipy.fft.rfft2 if real else scipy.fft.fft2

@@ -23,6 +23,20 @@ Both kernels are dumb: no bounds checks, every index precomputed by the caller.
   ``IMAGE_COLUMNS`` vectors of output columns.  Input row ``r`` feeds output rows
   ``r - kh + 1 .. r``, so each input vector is loaded once for up to ``IMAGE_ROWS``
   multiply-adds instead of once per tap.
+* :func:`column_block` -- a 1-D pass down the rows: ``PASS_ROWS`` output rows by
+  ``PASS_COLUMNS`` vectors, the kernel's height read at run time.  The input rows a
+  block needs slide through registers, so each is loaded once for ``PASS_ROWS``
+  outputs.
+* :func:`tap_block` -- a pass along the rows (or any small 2-D kernel): one output row
+  of ``TAP_COLUMNS`` vectors, taps ``spacing`` elements apart (the channels of an
+  interleaved colour row), stored in the output's type: rounded to nearest-even and
+  clamped for 8- and 16-bit pixels.
+
+The two passes multiply and add in two roundings, tap by tap in the kernel's order, as
+NumPy's ``out += w * x`` does (:mod:`corr2d.core._vectorised`), so the compiled and
+the vectorised loops give the same bits: which one runs (a matter of the work's size)
+never changes a result.  On CPUs with separate multiply and add units this costs no
+throughput.
 
 :func:`next_task` hands out tasks one at a time to whichever thread asks first (an
 atomic counter), where numba's ``prange`` gives each thread an equal share up front:
@@ -46,14 +60,19 @@ __all__ = [
     "COLUMNS",
     "IMAGE_COLUMNS",
     "IMAGE_ROWS",
+    "PASS_COLUMNS",
+    "PASS_ROWS",
     "ROWS",
     "TAPS",
+    "TAP_COLUMNS",
     "VECTOR_BYTES",
+    "column_block",
     "dot_block",
     "fma_block",
     "image_block",
     "next_task",
     "register_plan",
+    "tap_block",
 ]
 
 
@@ -73,6 +92,11 @@ VECTOR_BYTES, ROWS, COLUMNS, TAPS = register_plan()
 #: :func:`image_block`'s block: output rows by vectors of columns (accumulators, plus
 #: one register per column for the input and one for a weight).
 IMAGE_ROWS, IMAGE_COLUMNS = (6, 3) if VECTOR_BYTES == 64 else (4, 2)
+#: :func:`column_block`'s block: output rows by vectors (accumulators, plus as many
+#: registers for the sliding input rows).
+PASS_ROWS, PASS_COLUMNS = (4, 3) if VECTOR_BYTES == 64 else (3, 2)
+#: :func:`tap_block`'s block: vectors of one output row.
+TAP_COLUMNS = 8 if VECTOR_BYTES == 64 else 4
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -111,11 +135,35 @@ class _Vectors:
     def load(self, address: ir.Value) -> ir.Value:
         return self.builder.load(self.pointer(address), align=self.itemsize)
 
+    def load_from(self, address: ir.Value, unsigned: bool = True) -> ir.Value:
+        """A vector loaded from ``address``, whose elements may be another float width
+        or 8/16/32-bit integers (``unsigned`` or not), converted to this vector type."""
+        source = address.type.pointee
+        if source == self.element:
+            return self.load(address)
+        raw_type = ir.VectorType(source, self.lanes)
+        item = (
+            source.width // 8
+            if isinstance(source, ir.IntType)
+            else (8 if isinstance(source, ir.DoubleType) else 4)
+        )
+        raw = self.builder.load(self.builder.bitcast(address, raw_type.as_pointer()), align=item)
+        if isinstance(source, ir.IntType):
+            convert = self.builder.uitofp if unsigned else self.builder.sitofp
+            return convert(raw, self.type)
+        if item < self.itemsize:
+            return self.builder.fpext(raw, self.type)
+        return self.builder.fptrunc(raw, self.type)
+
     def store(self, value: ir.Value, address: ir.Value) -> None:
         self.builder.store(value, self.pointer(address), align=self.itemsize)
 
     def fma(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
         return self.builder.call(self.fma_function, [a, b, c])
+
+    def multiply_add(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
+        """``c + a * b`` rounded twice, as NumPy's ``c += a * b`` rounds it."""
+        return self.builder.fadd(c, self.builder.fmul(a, b))
 
     def lane_sum(self, vector: ir.Value) -> ir.Value:
         """Sum of the lanes, by halving (log2(lanes) shuffles and adds)."""
@@ -130,6 +178,41 @@ class _Vectors:
             )
             width = half
         return self.builder.extract_element(vector, ir.Constant(_I32, 0))
+
+
+def _store_converted(vec: _Vectors, value: ir.Value, address: ir.Value) -> None:
+    """Store ``value`` (a vector of ``vec``'s type) at ``address``, whose element type may
+    differ: another float width, or unsigned 8/16-bit integers (rounded to nearest-even,
+    clamped to the type's range; NaN becomes 0)."""
+    builder = vec.builder
+    target = address.type.pointee
+    if target == vec.element:
+        vec.store(value, address)
+        return
+    lanes = vec.lanes
+    if isinstance(target, (ir.FloatType, ir.DoubleType)):
+        narrow = ir.VectorType(target, lanes)
+        cast = builder.fptrunc if vec.itemsize == 8 else builder.fpext
+        item = 8 if isinstance(target, ir.DoubleType) else 4
+        pointer = builder.bitcast(address, narrow.as_pointer())
+        builder.store(cast(value, narrow), pointer, align=item)
+        return
+    bits = target.width
+    top = float(2**bits - 1)
+    module = builder.module
+    suffix = f"v{lanes}f{8 * vec.itemsize}"
+    unary = ir.FunctionType(vec.type, [vec.type])
+    binary = ir.FunctionType(vec.type, [vec.type, vec.type])
+    roundeven = cgutils.get_or_insert_function(module, unary, f"llvm.roundeven.{suffix}")
+    maxnum = cgutils.get_or_insert_function(module, binary, f"llvm.maxnum.{suffix}")
+    minnum = cgutils.get_or_insert_function(module, binary, f"llvm.minnum.{suffix}")
+    constant = ir.Constant(vec.type, [top] * lanes)
+    clamped = builder.call(maxnum, [builder.call(roundeven, [value]), vec.zero()])
+    clamped = builder.call(minnum, [clamped, constant])
+    whole = builder.fptosi(clamped, ir.VectorType(_I32, lanes))
+    narrow = builder.trunc(whole, ir.VectorType(target, lanes))
+    pointer = builder.bitcast(address, narrow.type.as_pointer())
+    builder.store(narrow, pointer, align=bits // 8)
 
 
 def _data(context: Any, builder: ir.IRBuilder, array_type: Any, value: ir.Value) -> ir.Value:
@@ -365,6 +448,167 @@ def image_block(  # type: ignore[no-untyped-def]
                 for v in range(unrolled_width):
                     sums = shift(_const(v), sums)
         _store_block(vec, sums, columns, o_ptr, o_base, o_stride)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def column_block(  # type: ignore[no-untyped-def]
+    typingctx, x, x_base, x_stride, weights, weights_base, kh, out, out_base, out_stride
+):
+    """One block of a pass down the rows, written to ``out``.
+
+    For i < PASS_ROWS and lanes p < PASS_COLUMNS * lanes:
+
+        out[out_base + i*out_stride + p] =
+            sum_{u < kh} weights[weights_base + u] * x[x_base + (i + u)*x_stride + p]
+
+    in the type of ``weights`` and ``out``; ``x`` may hold another float width or
+    unsigned 8/16-bit pixels, converted as they are loaded.
+
+    The sum over ``u`` is a run-time loop that carries the ``PASS_ROWS`` input rows the
+    block reads at step ``u`` (rows ``u .. u + PASS_ROWS - 1``) in registers, loading
+    one new row per step; no output is ever multiplied by a row outside its window (so
+    NaN and inf reach exactly the outputs whose window holds them).
+    """
+    signature = types.void(
+        x, x_base, x_stride, weights, weights_base, kh, out, out_base, out_stride
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x_arr, x_base, x_stride, w_arr, w_base, kh, o_arr, o_base, o_stride = args
+        array_types = sig.args
+        x_ptr = _data(context, builder, array_types[0], x_arr)
+        w_ptr = _data(context, builder, array_types[3], w_arr)
+        o_ptr = _data(context, builder, array_types[6], o_arr)
+        vec = _Vectors(builder, w_ptr.type.pointee)
+        unsigned = not getattr(array_types[0].dtype, "signed", False)
+        rows, columns = PASS_ROWS, PASS_COLUMNS
+
+        def load_row(r: ir.Value) -> list[ir.Value]:
+            start = builder.gep(x_ptr, [builder.add(x_base, builder.mul(x_stride, r))])
+            return [
+                vec.load_from(builder.gep(start, [_const(c * vec.lanes)]), unsigned)
+                for c in range(columns)
+            ]
+
+        window = [v for r in range(rows - 1) for v in load_row(_const(r))]
+        sums = [vec.zero()] * (rows * columns)
+
+        def step(u: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+            sliding = list(carried[: (rows - 1) * columns])
+            sliding += load_row(builder.add(u, _const(rows - 1)))
+            weight = vec.splat(builder.load(builder.gep(w_ptr, [builder.add(w_base, u)])))
+            acc = list(carried[(rows - 1) * columns :])
+            for i in range(rows):
+                for c in range(columns):
+                    acc[i * columns + c] = vec.multiply_add(
+                        sliding[i * columns + c], weight, acc[i * columns + c]
+                    )
+            return sliding[columns:] + acc
+
+        carried = _counted_loop(builder, kh, 1, window + sums, step)
+        _store_block(vec, carried[(rows - 1) * columns :], columns, o_ptr, o_base, o_stride)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def tap_block(  # type: ignore[no-untyped-def]
+    typingctx,
+    x,
+    x_base,
+    x_stride,
+    spacing,
+    weights,
+    weights_base,
+    kh,
+    kw,
+    start,
+    start_base,
+    use_start,
+    out,
+    out_base,
+):
+    """One row block of a correlation with taps ``spacing`` apart, stored in ``out``'s type.
+
+    For lanes p < TAP_COLUMNS * lanes:
+
+        out[out_base + p] = (start[start_base + p] if use_start else 0)
+            + sum_{u < kh, v < kw} weights[weights_base + u*kw + v]
+                                   * x[x_base + u*x_stride + v*spacing + p]
+
+    With ``kh == 1`` this is a pass along a row; ``spacing`` is the number of
+    interleaved channels.  ``start`` (``x``'s type) holds earlier terms of a low-rank
+    sum.  ``out`` may be ``x``'s type, the other float width, or uint8/uint16 (rounded
+    to nearest-even and clamped to the type's range, as OpenCV saturates).
+    """
+    signature = types.void(
+        x,
+        x_base,
+        x_stride,
+        spacing,
+        weights,
+        weights_base,
+        kh,
+        kw,
+        start,
+        start_base,
+        use_start,
+        out,
+        out_base,
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        (x_arr, x_base, x_stride, spacing, w_arr, w_base, kh, kw) = args[:8]
+        (s_arr, s_base, use_start, o_arr, o_base) = args[8:]
+        array_types = sig.args
+        x_ptr = _data(context, builder, array_types[0], x_arr)
+        w_ptr = _data(context, builder, array_types[4], w_arr)
+        s_ptr = _data(context, builder, array_types[8], s_arr)
+        o_ptr = _data(context, builder, array_types[11], o_arr)
+        vec = _Vectors(builder, x_ptr.type.pointee)
+        columns = TAP_COLUMNS
+        zeros = [vec.zero()] * columns
+        initial_source = builder.gep(s_ptr, [s_base])
+        with builder.if_else(builder.icmp_signed("!=", use_start, _const(0))) as (then, other):
+            with then:
+                from_start = [
+                    vec.load(builder.gep(initial_source, [_const(c * vec.lanes)]))
+                    for c in range(columns)
+                ]
+                then_block = builder.block
+            with other:
+                other_block = builder.block
+        initial = []
+        for c in range(columns):
+            phi = builder.phi(vec.type)
+            phi.add_incoming(from_start[c], then_block)
+            phi.add_incoming(zeros[c], other_block)
+            initial.append(phi)
+
+        def row(u: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
+            source = builder.gep(x_ptr, [builder.add(x_base, builder.mul(u, x_stride))])
+            weight_row = builder.gep(w_ptr, [builder.add(w_base, builder.mul(u, kw))])
+
+            def tap(v: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+                start = builder.gep(source, [builder.mul(v, spacing)])
+                weight = vec.splat(builder.load(builder.gep(weight_row, [v])))
+                return [
+                    vec.multiply_add(
+                        vec.load(builder.gep(start, [_const(c * vec.lanes)])), weight, carried[c]
+                    )
+                    for c in range(columns)
+                ]
+
+            return _counted_loop(builder, kw, 1, sums, tap)
+
+        sums = _counted_loop(builder, kh, 1, initial, row)
+        target = builder.gep(o_ptr, [o_base])
+        for c in range(columns):
+            _store_converted(vec, sums[c], builder.gep(target, [_const(c * vec.lanes)]))
         return context.get_dummy_value()
 
     return signature, codegen

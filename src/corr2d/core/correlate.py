@@ -9,7 +9,7 @@ thin: they validate, extend the border, and hand a 'valid' correlation to the co
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -23,9 +23,10 @@ from corr2d._validation import (
     fail,
     result_dtype,
 )
-from corr2d.core import _engine
+from corr2d.core import _paths
 from corr2d.core._integers import integer_plan, to_int64
-from corr2d.core._padding import BOUNDARY_MODES, Pads, pad2d
+from corr2d.core._padding import BOUNDARY_MODES, NO_PADS, Pads
+from corr2d.core._separable import Factors, Separable
 
 __all__ = ["Boundary", "choose_method", "convolve2d", "corr2d", "correlate2d"]
 
@@ -34,12 +35,16 @@ MODES = ("full", "valid", "same")
 #: The border rules of the SciPy face: SciPy's three, and ndimage's two SciPy lacks.
 Boundary = Literal["fill", "wrap", "symm", "mirror", "nearest"]
 
+#: A kernel: an array, or a separable pair run as two 1-D passes.
+KernelLike = ArrayLike | Separable
+
 
 def corr2d(
     X: ArrayLike,
-    K: ArrayLike,
+    K: KernelLike,
     *,
     method: Literal["auto", "direct", "fft"] = "auto",
+    separable: bool | None = None,
     dtype: DTypeLike | None = None,
 ) -> NDArray[Any]:
     """The 2-D 'valid' cross-correlation of the chapter: slide ``K`` over ``X``.
@@ -48,11 +53,18 @@ def corr2d(
     ----------
     X : array_like, shape (n_h, n_w)
         The input image.
-    K : array_like, shape (k_h, k_w)
-        The kernel; it must fit inside ``X`` (``k_h <= n_h`` and ``k_w <= n_w``).
+    K : array_like, shape (k_h, k_w), or Separable
+        The kernel; it must fit inside ``X`` (``k_h <= n_h`` and ``k_w <= n_w``).  A
+        :class:`~corr2d.Separable` ``(column, row)`` pair runs as two 1-D passes.
     method : {'auto', 'direct', 'fft'}, optional
-        'direct' runs compiled loops, 'fft' tiled FFTs, 'auto' (default) whichever
-        :func:`choose_method` predicts is faster.
+        'direct' sums in space (every tap, or 1-D passes for a separable kernel), 'fft'
+        uses tiled FFTs, 'auto' (default) whichever :func:`choose_method` predicts is
+        faster.
+    separable : bool, optional
+        None (default): split the kernel into 1-D passes when it is separable (or of low
+        rank) to within the rounding of the 2-D sum and the cost model says the passes
+        are faster (see ``docs/semantics.md``).  True: always split it (``ValueError``
+        if it does not split).  False: never.
     dtype : dtype, optional
         Working and output dtype (floating or complex).  By default float32 stays
         float32 and float64 stays float64; bool and integer ``X`` and ``K`` give an
@@ -93,9 +105,11 @@ def corr2d(
            [37., 43.]])
     """
     func = "corr2d"
+    given = K if isinstance(K, Separable) else None
     image = as_array(X, func, "X", ndim=2)
     kernel = as_array(K, func, "K", ndim=2)
     check_choice(func, "method", method, METHODS)
+    _check_separable(func, separable)
     if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
         fail(
             func,
@@ -105,22 +119,24 @@ def corr2d(
         )
     exact = None if dtype is not None else integer_plan(func, ("X", image), ("K", kernel))
     work = exact or result_dtype(func, image, kernel, dtype=dtype)
-    x = np.ascontiguousarray(image, dtype=work)
     k = np.ascontiguousarray(kernel, dtype=work)
-    chosen = "direct" if exact is not None else _resolve_method(func, method, image, kernel, x, k)
-    out = _engine.correlate_valid(x, k, chosen)
+    factors = None if given is None else given.factors(work)
+    integer = exact is not None
+    plan = _plan(func, method, True, image, k, NO_PADS, separable, "summed", factors, integer)
+    out = _paths.correlate_image(image, k, NO_PADS, "constant", 0, plan)
     return out if exact is None else to_int64(out)
 
 
 def correlate2d(
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: Literal["full", "valid", "same"] = "full",
     boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
     origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
+    separable: bool | None = None,
     dtype: DTypeLike | None = None,
 ) -> NDArray[Any]:
     """Cross-correlate two 2-D arrays, with ``scipy.signal.correlate2d``'s semantics.
@@ -133,8 +149,9 @@ def correlate2d(
     ----------
     in1 : array_like, shape (M, N)
         The image.
-    in2 : array_like, shape (m, n)
-        The kernel (may be larger than ``in1``; see ``mode='valid'``).
+    in2 : array_like, shape (m, n), or Separable
+        The kernel (may be larger than ``in1``; see ``mode='valid'``), or a
+        :class:`~corr2d.Separable` ``(column, row)`` pair, run as two 1-D passes.
     mode : {'full', 'valid', 'same'}, optional
         The output size.
 
@@ -168,7 +185,12 @@ def correlate2d(
         with ``-(m // 2) <= origin <= (m - 1) // 2``.  Default None: SciPy.signal's
         rule, element ``(m - 1) // 2`` (origin 0 for odd kernels, -1 for even ones).
     method : {'auto', 'direct', 'fft'}, optional
-        As in :func:`corr2d`.
+        'auto' (default) and 'direct' compute the sums in space, as SciPy does (every
+        tap, or 1-D passes where the kernel splits tap by tap within the rounding of the
+        2-D sum); 'fft' uses tiled FFTs, faster for large kernels but with an error
+        relative to the largest values (see ``docs/semantics.md``).
+    separable : bool, optional
+        As in :func:`corr2d`, with splits held to every tap's rounding.
     dtype : dtype, optional
         As in :func:`corr2d`.
 
@@ -205,19 +227,20 @@ def correlate2d(
            [13, 21, 15]])
     """
     return _correlate_or_convolve(
-        "correlate2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, False
+        "correlate2d", in1, in2, mode, boundary, fillvalue, origin, method, separable, dtype, False
     )
 
 
 def convolve2d(
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: Literal["full", "valid", "same"] = "full",
     boundary: Boundary = "fill",
     fillvalue: Any = 0,
     *,
     origin: int | tuple[int, int] | None = None,
     method: Literal["auto", "direct", "fft"] = "auto",
+    separable: bool | None = None,
     dtype: DTypeLike | None = None,
 ) -> NDArray[Any]:
     """Convolve two 2-D arrays, with ``scipy.signal.convolve2d``'s semantics.
@@ -244,27 +267,30 @@ def convolve2d(
     array([[1, 2]])
     """
     return _correlate_or_convolve(
-        "convolve2d", in1, in2, mode, boundary, fillvalue, origin, method, dtype, True
+        "convolve2d", in1, in2, mode, boundary, fillvalue, origin, method, separable, dtype, True
     )
 
 
 def _correlate_or_convolve(
     func: str,
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: str,
     boundary: str,
     fillvalue: Any,
     origin: int | tuple[int, int] | None,
     method: str,
+    separable: bool | None,
     dtype: DTypeLike | None,
     convolution: bool,
 ) -> NDArray[Any]:
+    given = in2 if isinstance(in2, Separable) else None
     image = as_array(in1, func, "in1", ndim=2)
     kernel = as_array(in2, func, "in2", ndim=2)
     check_choice(func, "mode", mode, MODES)
     check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
     check_choice(func, "method", method, METHODS)
+    _check_separable(func, separable)
     anchor = same_mode_anchor(func, kernel.shape, mode, origin)
     fill = _check_fillvalue(func, fillvalue)
     filled = boundary == "fill" and mode != "valid"
@@ -277,17 +303,22 @@ def _correlate_or_convolve(
 
     swapped = mode == "valid" and _inputs_swap_needed(func, image.shape, kernel.shape)
     if swapped:
-        image, kernel = kernel, image
+        image, kernel, given = kernel, image, None
 
     # One loop for both operations: convolution correlates with the flipped kernel,
     # correlation with the conjugated one (SciPy's definition for complex data).
     k = kernel[::-1, ::-1] if convolution else np.conj(kernel)
     k = np.ascontiguousarray(k, dtype=work)
+    factors = None
+    if given is not None:
+        factors = given.factors(work)
+        if convolution:
+            factors = Factors(factors.columns[:, ::-1].copy(), factors.rows[:, ::-1].copy())
     pads = _pads(mode, k.shape, convolution, anchor)
-    x = pad2d(np.ascontiguousarray(image, dtype=work), pads, BOUNDARY_MODES[boundary], fill)
-    x = np.ascontiguousarray(x)
-    chosen = "direct" if exact is not None else _resolve_method(func, method, image, kernel, x, k)
-    out = _engine.correlate_valid(x, k, chosen)
+    np_mode = BOUNDARY_MODES[boundary]
+    integer = exact is not None
+    plan = _plan(func, method, False, image, k, pads, separable, "per-tap", factors, integer)
+    out = _paths.correlate_image(image, k, pads, np_mode, fill, plan)
     if swapped and not convolution:
         out = np.ascontiguousarray(out[::-1, ::-1])
     return out if exact is None else to_int64(out)
@@ -369,60 +400,89 @@ def _check_fillvalue(func: str, fillvalue: Any) -> Any:
     return value.reshape(()).item()
 
 
-def _resolve_method(
+def _check_separable(func: str, separable: Any) -> None:
+    if separable is not None and not isinstance(separable, (bool, np.bool_)):
+        fail(func, "separable", "True, False or None", separable, TypeError)
+
+
+def _plan(
     func: str,
     method: str,
+    allow_fft: bool,
     image: NDArray[Any],
-    kernel: NDArray[Any],
-    x: NDArray[Any],
     k: NDArray[Any],
-) -> Literal["direct", "fft"]:
-    """Turn 'auto' into a method, and refuse what 'fft' cannot do faithfully.
-
-    'auto' picks 'direct' for data with NaN or inf (which FFTs would spread over a
-    whole tile); otherwise it follows the cost model.
-    """
+    pads: Pads,
+    separable: bool | None,
+    rule: str,
+    factors: Factors | None,
+    integer: bool,
+) -> _paths.Plan:
+    """The path for one image (see :mod:`corr2d.core._paths`), and the FFT's rules:
+    method='fft' refuses non-finite data (NaN or inf would spread over a whole tile);
+    'auto' takes the FFT only for finite data (and, with ``allow_fft`` False, never).
+    ``integer``: integer image and kernel, computed exactly (no FFT; exact splits only)."""
+    extended = (image.shape[0] + sum(pads[0]), image.shape[1] + sum(pads[1]))
     if method == "fft":
-        check_finite_for_fft(func, "in1" if func != "corr2d" else "X", x)
+        check_finite_for_fft(func, "in1" if func != "corr2d" else "X", image)
         check_finite_for_fft(func, "in2" if func != "corr2d" else "K", k)
-        return "fft"
-    if method == "direct":
-        return "direct"
-    if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
-        return "direct"
-    choice = _engine.pick_method(x.shape, k.shape, complex_data=x.dtype.kind == "c")
-    if choice == "fft" and not (np.isfinite(x).all() and np.isfinite(k).all()):
-        return "direct"
-    return choice
+    if integer:
+        method, allow_fft = "direct", False
+
+    def plan_for(method: str) -> _paths.Plan:
+        return _paths.plan_image(
+            func,
+            extended,
+            k,
+            1,
+            image.dtype,
+            method=method,
+            allow_fft=allow_fft,
+            separable=separable,
+            rule=rule,
+            factors=factors,
+            integer=integer,
+        )
+
+    plan = plan_for(method)
+    finite = plan.path != "fft" or (np.isfinite(image).all() and np.isfinite(k).all())
+    return plan if finite or method == "fft" else plan_for("direct")
+
+
+PathName = Literal["direct", "separable", "box", "fft"]
 
 
 @overload
 def choose_method(
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: Literal["full", "valid", "same"] = ...,
     boundary: Boundary = ...,
     *,
     measure: Literal[False] = ...,
-) -> Literal["direct", "fft"]: ...
+) -> PathName: ...
 @overload
 def choose_method(
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: Literal["full", "valid", "same"] = ...,
     boundary: Boundary = ...,
     *,
     measure: Literal[True],
-) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
+) -> tuple[PathName, dict[str, float]]: ...
 def choose_method(
     in1: ArrayLike,
-    in2: ArrayLike,
+    in2: KernelLike,
     mode: Literal["full", "valid", "same"] = "full",
     boundary: Boundary = "fill",
     *,
     measure: bool = False,
-) -> Literal["direct", "fft"] | tuple[Literal["direct", "fft"], dict[str, float]]:
-    """The method ``method='auto'`` uses for ``correlate2d(in1, in2, mode, boundary)``.
+) -> PathName | tuple[PathName, dict[str, float]]:
+    """The path the cost model picks for correlating ``in1`` with ``in2``.
+
+    This is what ``method='auto'`` does in :func:`corr2d` and
+    :func:`corr2d.filtering.filter_image`.  :func:`correlate2d` and :func:`convolve2d`
+    take the same path except the FFT, which they leave to ``method='fft'``, and they
+    split a kernel only where every tap keeps its rounding.
 
     Parameters
     ----------
@@ -431,56 +491,72 @@ def choose_method(
     mode, boundary : str, optional
         As for :func:`correlate2d`.
     measure : bool, optional
-        If True, time both methods (best of three) and return the faster with the times.
+        If True, time each path that applies (best of three) and return the fastest
+        with the times.
 
     Returns
     -------
-    method : {'direct', 'fft'}
-        The faster method by the cost model, or by measurement.
+    path : {'direct', 'separable', 'box', 'fft'}
+        'direct': every tap of the 2-D kernel; 'separable': pairs of 1-D passes;
+        'box': running sums (all taps equal, integer images); 'fft': tiled FFTs.
     times : dict, only if ``measure=True``
-        Seconds per method.
+        Seconds per path.
 
     Notes
     -----
-    The model prices the compiled loops at a constant per multiply-add and the FFT path
-    at a constant per ``L log2 L`` of each tile's transforms (tile sizes as the FFT path
-    chooses them); the constants were measured on the benchmark machine
-    (``bench/bench_core.py`` times both).  Integer and bool data, and data with NaN or inf, always
-    take 'direct' (exact, and IEEE-faithful).
+    The model prices each path per output: the compiled loops at a constant per
+    multiply-add (``kh * kw`` of them for 'direct', ``rank * (kh + kw)`` for
+    'separable'), running sums at a constant, and the FFT at a constant per
+    ``L log2 L`` of each tile's transforms; the constants were measured on the benchmark
+    machine (``bench/bench_core.py`` and ``bench/bench_field.py`` time the paths).
+    Integer and bool data take no FFT (their results are exact), nor do data with NaN
+    or inf (which the FFT would spread over a tile).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from corr2d import choose_method
+    >>> from corr2d import choose_method, kernels
     >>> image = np.zeros((512, 512), dtype=np.float32)
-    >>> choose_method(image, np.ones((3, 3), np.float32), mode='valid')
+    >>> rng = np.random.default_rng(0)
+    >>> choose_method(image, rng.random((3, 3), np.float32), mode='valid')
     'direct'
-    >>> choose_method(image, np.ones((31, 31), np.float32), mode='valid')
+    >>> choose_method(image, kernels.gaussian(3.0).astype(np.float32), mode='same')
+    'separable'
+    >>> choose_method(image, rng.random((31, 31), np.float32), mode='valid')
     'fft'
     """
     func = "choose_method"
+    given = in2 if isinstance(in2, Separable) else None
     image = as_array(in1, func, "in1", ndim=2)
     kernel = as_array(in2, func, "in2", ndim=2)
     check_choice(func, "mode", mode, MODES)
     check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
     if mode == "valid" and _inputs_swap_needed(func, image.shape, kernel.shape):
-        image, kernel = kernel, image
+        image, kernel, given = kernel, image, None
+    integer = image.dtype.kind in "biu" and kernel.dtype.kind in "biu"
+    work = result_dtype(func, image, kernel)
+    k = np.ascontiguousarray(np.conj(kernel), dtype=work)
+    factors = None if given is None else given.factors(work)
     pads = _pads(mode, kernel.shape, convolution=False)
-    extended = (image.shape[0] + sum(pads[0]), image.shape[1] + sum(pads[1]))
+    plan = _plan(func, "auto", True, image, k, pads, None, "summed", factors, integer)
     if not measure:
-        if image.dtype.kind in "biu" and kernel.dtype.kind in "biu":
-            return "direct"
-        if not (np.isfinite(image).all() and np.isfinite(kernel).all()):
-            return "direct"
-        complex_data = image.dtype.kind == "c" or kernel.dtype.kind == "c"
-        return _engine.pick_method(extended, kernel.shape, complex_data)
+        return plan.path
+    candidates: dict[str, dict[str, Any]] = {"direct": {"separable": False, "method": "direct"}}
+    if plan.path in ("separable", "box"):
+        candidates[plan.path] = {"separable": True, "method": "direct"}
+    if not integer:
+        candidates["fft"] = {"method": "fft"}
     times: dict[str, float] = {}
-    for candidate in ("direct", "fft"):
+    for name, options in candidates.items():
         best = np.inf
         for _ in range(3):
             start = time.perf_counter()
-            correlate2d(image, kernel, mode, boundary, method=candidate)
+            corr2d(
+                _paths.extend(image, pads, BOUNDARY_MODES[boundary]),
+                in2 if given else kernel,
+                **options,
+            )
             best = min(best, time.perf_counter() - start)
-        times[candidate] = best
-    fastest: Literal["direct", "fft"] = "direct" if times["direct"] <= times["fft"] else "fft"
+        times[name] = best
+    fastest = cast(PathName, min(times, key=times.__getitem__))
     return fastest, times

@@ -156,11 +156,16 @@ def filter_files(
     with scheduler(address):
         image = files.open_image(source, chunks=size, max_pixels=job.max_pixels)
         _check_kernel_fits(source, image.shape, job.kernel.shape)
-        response = _filter_lazily(image, job)
         pixels_dtype = output_dtype(np.empty(0, image.dtype), job.dtype, job.scale)
-        pixels = lazy_pixels(
-            response, pixels_dtype, job.scale, kernel=job.kernel, source=image.dtype
-        )
+        divisor = job.pixels_divisor(image.dtype)
+        if divisor is not None:
+            # what the in-memory filter writes: filter_pixels, window by window
+            response = pixels = _pixels_lazily(image, job, divisor)
+        else:
+            response = _filter_lazily(image, job)
+            pixels = lazy_pixels(
+                response, pixels_dtype, job.scale, kernel=job.kernel, source=image.dtype
+            )
         alpha = job.aligned_alpha(image)
         if alpha is not None:
             plane = lazy_pixels(alpha, pixels_dtype, "clip", source=image.dtype)
@@ -254,6 +259,47 @@ def estimate_files(
         save_kernel(outputs, save, result.kernel)
     if save is not None:
         console.print(f"kernel: {save}", markup=False)
+
+
+@dataclass(frozen=True)
+class _WindowPixels:
+    """:func:`corr2d.filtering.filter_pixels` in 'valid' mode on one window, whose colour
+    channels (if any) come first, as :func:`corr2d.dask._graph.map_windows` hands the
+    other axes."""
+
+    kernel: NDArray[np.float64]
+    convolve: bool
+    method: str
+    operation: str = "filter_pixels"  # names the graph's tasks
+
+    def __call__(self, window: NDArray[Any]) -> NDArray[Any]:
+        from corr2d.filtering import filter_pixels
+
+        options: dict[str, Any] = {"convolve": self.convolve, "method": self.method}
+        if window.ndim == 2:
+            return filter_pixels(window, self.kernel, "valid", **options)
+        pixels = filter_pixels(np.moveaxis(window, 0, -1), self.kernel, "valid", **options)
+        return np.moveaxis(pixels.reshape(*pixels.shape[:2], -1), -1, 0)
+
+
+def _pixels_lazily(image: Any, job: Any, divisor: float) -> Any:
+    """:func:`corr2d.filtering.filter_pixels` with ``job.kernel / divisor``, lazily:
+    windows of the image in its own pixel type, the border rule and halos as the lazy
+    faces build them."""
+    from corr2d.core import correlate as memory
+    from corr2d.core._padding import BOUNDARY_MODES
+    from corr2d.dask.correlate import _sliding
+
+    if image.ndim == 3:
+        image = image[..., :3] if image.shape[2] >= 3 else image[..., 0]
+    kernel = job.kernel / divisor
+    pads = memory._pads(job.mode, kernel.shape, job.convolve, job.anchor)
+    blocks = _WindowPixels(kernel, job.convolve, job.method)
+    np_mode = BOUNDARY_MODES[job.boundary]
+    fill = int(job.fillvalue)
+    return _sliding(
+        image, (0, 1), kernel.shape, pads, np_mode, blocks, image.dtype, image.dtype, fill
+    )
 
 
 def _beside(parts: list[Any]) -> Any:

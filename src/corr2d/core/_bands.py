@@ -1,0 +1,412 @@
+"""Task loops over tiles of an image: separable passes, running sums and small 2-D kernels,
+with the border rule and the pixel type handled tile by tile.
+
+None of these loops pads or converts the whole image.  The image is read through two
+tables: ``rows[i]`` is the source row of row ``i`` of the extended image, or -1 outside
+it (the fill value), and ``cols[p]`` the source element of element ``p`` of an extended
+row (``-1`` likewise).  Any border rule is such a pair of tables (SciPy's 'symm',
+'wrap' and 'fill' for kernels of any size, PyTorch's 'reflect' and 'replicate').  An
+interleaved colour row (RGBRGB...) is a row of ``width * channels`` elements whose taps
+are ``channels`` elements apart, so a colour image is filtered in one call, in its own
+layout.
+
+Each task is a tile of output rows by output elements.  It gathers the part of the
+extended image its outputs read into a small buffer (converting 8/16-bit pixels to the
+working float type on the way; a plain copy for interior tiles), runs the passes from
+:mod:`corr2d.core._microkernels` on it, and stores its outputs in the output's type
+(rounded to nearest-even and clamped for 8/16-bit pixels).  The buffers stay in the
+core's cache, so the image is read once and the output written once.
+
+* :func:`separable_task` -- ``sum_s`` (pass down the rows with ``columns[s]``, then
+  along them with ``rows_f[s]``): separable and low-rank kernels;
+* :func:`box_task` -- running sums down the rows and along them, times one weight: box
+  kernels on integer pixels, exact (every sum is an integer below 2**24 or 2**53);
+* :func:`direct_task` -- every tap of a 2-D kernel, one output row at a time: small
+  kernels that do not split, on colour images.
+
+Tasks are claimed from a shared counter (:func:`corr2d.core._pool.run_tasks`).  The
+loops are compiled once per combination of pixel, working and output types and cached
+on disk (:mod:`corr2d.core._cache`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from corr2d.core._cache import attach_disk_cache, cache_folder
+from corr2d.core._microkernels import (
+    PASS_COLUMNS,
+    PASS_ROWS,
+    TAP_COLUMNS,
+    VECTOR_BYTES,
+    column_block,
+    next_task,
+    tap_block,
+)
+
+__all__ = ["box_task", "direct_task", "separable_task", "tile_plan"]
+
+#: Bytes of a tile's buffer of first-pass results (it stays in a core's level-2 cache).
+_TILE_BYTES = 320 * 1024
+#: Output rows per tile, at most.
+_TILE_ROWS = 64
+#: Output elements per tile row (more for kernels whose extent would dominate).
+_TILE_WIDTH = 1024
+
+_options: dict[str, Any] = {"nogil": True, "error_model": "numpy", "boundscheck": False}
+
+
+def _task(func: Any) -> Any:
+    """Compile a task loop, cached in the checked folder of :mod:`corr2d.core._cache`
+    (the helpers it calls are compiled into it)."""
+    dispatcher = njit(**_options)(func)
+    attach_disk_cache(dispatcher, cache_folder())
+    return dispatcher
+
+
+def tile_plan(
+    out_rows: int, out_elements: int, kh: int, reach: int, itemsize: int
+) -> tuple[int, int]:
+    """(rows, elements) of an output tile for a kernel of ``kh`` rows whose taps span
+    ``reach`` elements along a row, so that one gather buffer fits ``_TILE_BYTES``."""
+    width = min(out_elements, _TILE_WIDTH)
+    if reach > width // 4:  # wide kernels: wider tiles, so that overlap stays below 1/4
+        width = min(out_elements, 4 * reach)
+    stride = width + reach + 64
+    rows = _TILE_BYTES // (stride * itemsize)
+    rows = max(PASS_ROWS * 4, min(rows, _TILE_ROWS))
+    rows = -(-rows // PASS_ROWS) * PASS_ROWS
+    return min(rows, out_rows), width
+
+
+@njit(**_options)
+def _lanes(buffer):  # type: ignore[no-untyped-def]
+    return VECTOR_BYTES // buffer.itemsize
+
+
+@njit(**_options)
+def _store_rows(  # type: ignore[no-untyped-def]
+    block,
+    out,
+    row0,
+    col0,
+    count,
+    width,
+    scratch,
+    stride,
+    spacing,
+    weights,
+    kh,
+    kw,
+    start,
+    start_stride,
+    use_start,
+):
+    """out[row0 + r, col0 : col0 + width] for r < count by :func:`tap_block` over
+    ``block`` (rows ``stride`` apart), plus ``start`` (rows ``start_stride`` apart) if
+    ``use_start``; the last block of a row moved back to end at ``width``, rows
+    narrower than a block through ``scratch``."""
+    step = TAP_COLUMNS * _lanes(block)
+    flat = out.reshape(-1)
+    row_stride = out.shape[1]
+    for r in range(count):
+        base = r * stride
+        target = (row0 + r) * row_stride + col0
+        if width >= step:
+            q = 0
+            while q < width:
+                q = min(q, width - step)
+                tap_block(  # type: ignore[call-arg]
+                    block,
+                    base + q,
+                    stride,
+                    spacing,
+                    weights,
+                    0,
+                    kh,
+                    kw,
+                    start,
+                    r * start_stride + q,
+                    use_start,
+                    flat,
+                    target + q,
+                )
+                q += step
+        else:
+            tap_block(  # type: ignore[call-arg]
+                block,
+                base,
+                stride,
+                spacing,
+                weights,
+                0,
+                kh,
+                kw,
+                start,
+                r * start_stride,
+                use_start,
+                scratch,
+                0,
+            )
+            flat[target : target + width] = scratch[:width]
+
+
+@njit(**_options)
+def _column_pass(source, base, sstride, weights, weights_base, kh, count, width, passed, pstride):  # type: ignore[no-untyped-def]
+    """passed[r*pstride + p] = sum_u weights[weights_base + u] * source[base + (r + u)*sstride + p]
+    for r < count and p < width.  Where there are at least a block's rows (columns) the
+    last block is moved back to end at ``count`` (``width``), so nothing past the
+    source's window is read; otherwise whole blocks read past it (a gather buffer's
+    spare rows and columns) and compute outputs that are not used."""
+    rows_step = PASS_ROWS
+    step = PASS_COLUMNS * _lanes(passed)
+    r = 0
+    while r < count:
+        if count >= rows_step:
+            r = min(r, count - rows_step)
+        p = 0
+        while p < width:
+            if width >= step:
+                p = min(p, width - step)
+            column_block(  # type: ignore[call-arg]
+                source,
+                base + r * sstride + p,
+                sstride,
+                weights,
+                weights_base,
+                kh,
+                passed,
+                r * pstride + p,
+                pstride,
+            )
+            p += step
+        r += rows_step
+
+
+@njit(**_options)
+def _contiguous(table, start, length):  # type: ignore[no-untyped-def]
+    """Whether table[start : start + length] is first, first + 1, ... with first >= 0."""
+    first = table[start]
+    if first < 0 or table[start + length - 1] - first != length - 1:
+        return False
+    for p in range(start, start + length - 1):  # noqa: SIM110 (a plain loop for numba)
+        if table[p + 1] - table[p] != 1:
+            return False
+    return True
+
+
+@njit(**_options)
+def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  # type: ignore[no-untyped-def]
+    """buffer[r*stride + p] = extended image at (row0 + r, col0 + p) for r < count,
+    p < width, in the buffer's type; the rest of each buffer row is zero."""
+    first = cols[col0]
+    contiguous = _contiguous(cols, col0, width)
+    for r in range(count):
+        source = rows[row0 + r]
+        target = buffer[r * stride : (r + 1) * stride]
+        if source < 0:
+            target[:width] = fill
+        elif contiguous:
+            line = src[source, first : first + width]
+            for p in range(width):
+                target[p] = line[p]
+        else:
+            line = src[source]
+            for p in range(width):
+                c = cols[col0 + p]
+                target[p] = fill if c < 0 else line[c]
+        target[width:] = 0
+
+
+@njit(**_options)
+def _tile(task, tiles_across, tile_rows, tile_width, out):  # type: ignore[no-untyped-def]
+    """(first row, first element, rows, elements) of tile ``task``."""
+    row0 = (task // tiles_across) * tile_rows
+    col0 = (task % tiles_across) * tile_width
+    return row0, col0, min(tile_rows, out.shape[0] - row0), min(tile_width, out.shape[1] - col0)
+
+
+@njit(**_options)
+def _tiles(out, tile_rows, tile_width):  # type: ignore[no-untyped-def]
+    return (-(-out.shape[0] // tile_rows)) * (-(-out.shape[1] // tile_width))
+
+
+@_task
+def separable_task(  # type: ignore[no-untyped-def]
+    src, rows, cols, fill, columns, rows_f, spacing, out, tile_rows, tile_width, counter
+):
+    """out = sum_s rows_f[s] along (columns[s] down (extended src)), tile by tile.
+
+    ``columns`` (rank, kh) and ``rows_f`` (rank, kw) are in the working type; ``out``
+    is (out rows, out elements), C-contiguous; taps along a row are ``spacing`` apart.
+    """
+    rank, kh = columns.shape
+    kw = rows_f.shape[1]
+    reach = (kw - 1) * spacing
+    stride = tile_width + reach + 2 * PASS_COLUMNS * _lanes(columns)
+    height = -(-tile_rows // PASS_ROWS) * PASS_ROWS
+    gathered = np.zeros((height + kh - 1) * stride, dtype=columns.dtype)
+    passed = np.zeros(height * stride, dtype=columns.dtype)
+    flat_src = src.reshape(-1)
+    src_stride = src.shape[1]
+    partial = np.empty(tile_rows * tile_width + TAP_COLUMNS * _lanes(columns), columns.dtype)
+    scratch = np.empty(TAP_COLUMNS * _lanes(columns), dtype=out.dtype)
+    partial_scratch = np.empty(TAP_COLUMNS * _lanes(columns), dtype=columns.dtype)
+    flat_columns = columns.reshape(-1)
+    flat_rows = rows_f.reshape(-1)
+    tiles_across = -(-out.shape[1] // tile_width)
+    tiles = _tiles(out, tile_rows, tile_width)
+    partial_2d = partial[: tile_rows * tile_width].reshape(tile_rows, tile_width)
+    while True:
+        task = next_task(counter)  # type: ignore[call-arg,var-annotated]
+        if task >= tiles:
+            break
+        row0, col0, count, width = _tile(task, tiles_across, tile_rows, tile_width, out)
+        span = width + reach
+        in_place = _contiguous(rows, row0, count + kh - 1) and _contiguous(cols, col0, span)
+        if not in_place:
+            _gather(src, rows, cols, fill, row0, count + kh - 1, col0, span, gathered, stride)
+        for s in range(rank):
+            if in_place:
+                _column_pass(
+                    flat_src,
+                    rows[row0] * src_stride + cols[col0],
+                    src_stride,
+                    flat_columns,
+                    s * kh,
+                    kh,
+                    count,
+                    span,
+                    passed,
+                    stride,
+                )
+            else:
+                _column_pass(
+                    gathered, 0, stride, flat_columns, s * kh, kh, count, span, passed, stride
+                )
+            row_weights = flat_rows[s * kw : (s + 1) * kw]
+            if s == rank - 1:
+                _store_rows(
+                    passed,
+                    out,
+                    row0,
+                    col0,
+                    count,
+                    width,
+                    scratch,
+                    stride,
+                    spacing,
+                    row_weights,
+                    1,
+                    kw,
+                    partial,
+                    tile_width,
+                    1 if rank > 1 else 0,
+                )
+            else:
+                _store_rows(
+                    passed,
+                    partial_2d,
+                    0,
+                    0,
+                    count,
+                    width,
+                    partial_scratch,
+                    stride,
+                    spacing,
+                    row_weights,
+                    1,
+                    kw,
+                    partial,
+                    tile_width,
+                    1 if s > 0 else 0,
+                )
+
+
+@_task
+def direct_task(src, rows, cols, fill, kernel, spacing, out, tile_rows, tile_width, counter):  # type: ignore[no-untyped-def]
+    """out = the 2-D correlation of the extended src with ``kernel`` (working type), every
+    tap of an output at once, tile by tile; taps along a row ``spacing`` apart."""
+    kh, kw = kernel.shape
+    reach = (kw - 1) * spacing
+    stride = tile_width + reach + 2 * TAP_COLUMNS * _lanes(kernel)
+    gathered = np.zeros((tile_rows + kh - 1) * stride, dtype=kernel.dtype)
+    scratch = np.empty(TAP_COLUMNS * _lanes(kernel), dtype=out.dtype)
+    weights = kernel.reshape(-1)
+    tiles_across = -(-out.shape[1] // tile_width)
+    tiles = _tiles(out, tile_rows, tile_width)
+    while True:
+        task = next_task(counter)  # type: ignore[call-arg,var-annotated]
+        if task >= tiles:
+            break
+        row0, col0, count, width = _tile(task, tiles_across, tile_rows, tile_width, out)
+        _gather(src, rows, cols, fill, row0, count + kh - 1, col0, width + reach, gathered, stride)
+        _store_rows(
+            gathered,
+            out,
+            row0,
+            col0,
+            count,
+            width,
+            scratch,
+            stride,
+            spacing,
+            weights,
+            kh,
+            kw,
+            gathered,
+            0,
+            0,
+        )
+
+
+@_task
+def box_task(  # type: ignore[no-untyped-def]
+    src, rows, cols, fill, like, weight, kh, kw, spacing, top, out, tile_rows, tile_width, counter
+):
+    """out = weight * (sum of the extended src over each kh x kw window), by running
+    sums, tile by tile, in ``like``'s type (exact for integer pixels when the window
+    sums stay below 2**24 in float32, 2**53 in float64), times ``weight`` in its own
+    type (the working type); for pixel outputs ``top`` is the largest pixel value
+    (rounded to nearest-even and clamped), else 0."""
+    reach = (kw - 1) * spacing
+    stride = tile_width + reach
+    gathered = np.empty((tile_rows + kh - 1) * stride, dtype=like.dtype)
+    sums = np.empty(stride, dtype=like.dtype)
+    window = np.empty(tile_width, dtype=like.dtype)
+    tiles_across = -(-out.shape[1] // tile_width)
+    tiles = _tiles(out, tile_rows, tile_width)
+    while True:
+        task = next_task(counter)  # type: ignore[call-arg,var-annotated]
+        if task >= tiles:
+            break
+        row0, col0, count, width = _tile(task, tiles_across, tile_rows, tile_width, out)
+        span = width + reach
+        _gather(src, rows, cols, fill, row0, count + kh - 1, col0, span, gathered, stride)
+        sums[:span] = 0
+        for u in range(kh):
+            line = gathered[u * stride : u * stride + span]
+            for p in range(span):
+                sums[p] += line[p]
+        for r in range(count):
+            if r > 0:  # slide the window down one row
+                entering = gathered[(r + kh - 1) * stride : (r + kh - 1) * stride + span]
+                leaving = gathered[(r - 1) * stride : (r - 1) * stride + span]
+                for p in range(span):
+                    sums[p] += entering[p] - leaving[p]
+            for c in range(min(spacing, width)):
+                total = sums[c] * 0
+                for v in range(kw):
+                    total += sums[c + v * spacing]
+                window[c] = total
+            for p in range(spacing, width):  # slide along the row
+                window[p] = window[p - spacing] + sums[p + reach] - sums[p - spacing]
+            target = out[row0 + r, col0 : col0 + width]
+            for p in range(width):
+                value = weight * window[p]
+                if top > 0:
+                    value = min(max(np.rint(value), 0.0), top)
+                target[p] = value

@@ -1,0 +1,398 @@
+"""One image, one kernel: which of four paths computes it, and running that path.
+
+The faces hand over an image in its own pixel type, the kernel in the working dtype,
+the border widths and rule; :func:`correlate_image` returns the 'valid' correlation of
+the extended image in the requested output type.  The paths:
+
+* ``'direct'`` -- every tap of the 2-D kernel (the register-blocked image loops of
+  :mod:`corr2d.core._engine`, or :func:`corr2d.core._bands.direct_task` for colour
+  rows and pixel types);
+* ``'separable'`` -- ``rank`` pairs of 1-D passes, for kernels that
+  :func:`corr2d.core._separable.factorize` splits (or that came split, as
+  :class:`~corr2d.core._separable.Separable`);
+* ``'box'`` -- running sums, for kernels whose taps are all equal, on integer pixels,
+  where every sum is exact;
+* ``'fft'`` -- overlap-save FFTs (:mod:`corr2d.core._fft`).
+
+The cost model prices each in nanoseconds per output element on the benchmark machine
+(``bench/bench_field.py`` times them); 'auto' takes the cheapest the face allows.
+
+Which loops run the chosen path depends on the size of the work alone: below
+``SMALL_WORK`` multiply-adds, or when the caller says so (``compiled=False``, the
+command line's choice for a short job), vectorised NumPy (:mod:`corr2d.core._vectorised`),
+which needs no compiler; otherwise compiled loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from corr2d.core._padding import NO_PADS, Pads, pad2d
+from corr2d.core._separable import Factors, factorize
+
+__all__ = [
+    "SMALL_WORK",
+    "Plan",
+    "correlate_image",
+    "extend",
+    "index_tables",
+    "plan_image",
+    "to_output",
+    "work_per_output",
+]
+
+Path = Literal["direct", "separable", "box", "fft"]
+
+#: Multiply-adds below which a call runs vectorised NumPy rather than compiled loops:
+#: about where a compiled call's fixed cost (argument checks, dispatch) matches it.
+SMALL_WORK = 2**16
+
+# Cost model, ns per output element on 2 threads (2-core AMD EPYC, float32), fitted to
+# bench/bench_field.py: separable passes on 2048x2048 float32 and a 3000x4000 RGB photo.
+_SEPARABLE_NS_PER_OUTPUT = 0.25
+_SEPARABLE_NS_PER_TAP = 0.012
+_BOX_NS_PER_OUTPUT = 0.6
+# direct_task: one load per multiply-add, for colour rows and pixel types
+_TAPS_NS_PER_TAP = 0.02
+#: Kernels up to this many taps take direct_task on colour rows; larger ones are split
+#: into channels for the register-blocked loops.
+_TAPS_MAX = 64
+
+#: Pixel types the tile loops read as they are; others are converted first.
+_READ_AS_IS = (np.uint8, np.uint16, np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A chosen path: its factors (separable and box paths) and whether it compiles."""
+
+    path: Path
+    factors: Factors | None
+    compiled: bool
+    needs_finite: bool = False  # the split holds only in sum, not tap by tap
+
+
+def _direct_cost(
+    out_rows: int, out_width: int, kernel_shape: tuple[int, int], spacing: int, as_is: bool
+) -> float:
+    from corr2d.core._engine import direct_cost
+
+    if spacing == 1 and as_is:
+        return direct_cost((out_rows, out_width), kernel_shape)
+    taps = kernel_shape[0] * kernel_shape[1]
+    return out_rows * out_width * spacing * (0.25 + taps * _TAPS_NS_PER_TAP)
+
+
+def _separable_cost(outputs: int, kernel_shape: tuple[int, int], rank: int) -> float:
+    taps = rank * (kernel_shape[0] + kernel_shape[1])
+    return outputs * (_SEPARABLE_NS_PER_OUTPUT + taps * _SEPARABLE_NS_PER_TAP)
+
+
+def _max_rank(outputs: int, kernel_shape: tuple[int, int], direct: float) -> int:
+    """The largest rank whose passes the model prices below ``direct``."""
+    kh, kw = kernel_shape
+    rank = 0
+    while rank + 1 < min(kh, kw) and _separable_cost(outputs, kernel_shape, rank + 1) < direct:
+        rank += 1
+    return rank
+
+
+def plan_image(
+    func: str,
+    extended_shape: tuple[int, int],
+    kernel: NDArray[Any],
+    spacing: int,
+    image_dtype: np.dtype[Any],
+    *,
+    method: str = "auto",
+    allow_fft: bool = True,
+    separable: bool | None = None,
+    rule: str = "summed",
+    factors: Factors | None = None,
+    integer: bool = False,
+    compiled: bool | None = None,
+) -> Plan:
+    """The path for a 'valid' correlation of an extended image of ``extended_shape``
+    pixels (``spacing`` channels interleaved) with ``kernel`` (working dtype).
+
+    ``method`` 'fft' forces the FFT, 'direct' excludes it, as does ``allow_fft=False``
+    for 'auto'.  ``separable`` True forces the split (``ValueError`` if the kernel does
+    not split within rounding), False forbids it.  ``rule`` is the factorization rule
+    ('per-tap' keeps every output within the 2-D loops' bound for that output; 'summed'
+    also accepts splits that hold summed over the taps, for finite data only).
+    ``integer``: integer pixels and kernel, computed exactly (only exact integer splits).
+    ``func`` names the public function in errors.
+    """
+    kh, kw = kernel.shape
+    out_rows, out_width = extended_shape[0] - kh + 1, extended_shape[1] - kw + 1
+    outputs = out_rows * out_width * spacing
+    real = kernel.dtype in (np.float32, np.float64)
+    if method == "fft":
+        return Plan("fft", None, True)
+    as_is = image_dtype == kernel.dtype
+    direct = _direct_cost(out_rows, out_width, (kh, kw), spacing, as_is)
+    best: Plan = Plan("direct", None, True)
+    best_cost = direct
+    if separable is not False and real:
+        limit = min(kh, kw) - 1 if separable else _max_rank(outputs, (kh, kw), direct)
+        needs_finite = False
+        if factors is None and limit >= 1:
+            factors = factorize(kernel, limit, "per-tap", integer)
+            if factors is None and rule == "summed" and not integer:
+                factors = factorize(kernel, limit, "summed")
+                needs_finite = factors is not None
+        if factors is not None:
+            cost = _separable_cost(outputs, (kh, kw), factors.rank)
+            if separable or cost < best_cost:
+                best, best_cost = Plan("separable", factors, True, needs_finite), cost
+            if (
+                factors.box
+                and image_dtype.kind in "biu"
+                and outputs * _BOX_NS_PER_OUTPUT < best_cost
+            ):
+                best, best_cost = Plan("box", factors, True), outputs * _BOX_NS_PER_OUTPUT
+        elif separable:
+            _not_separable(func, (kh, kw), limit, rule, integer)
+    if method == "auto" and allow_fft and best.path != "box" and min(out_rows, out_width) > 0:
+        from corr2d.core._engine import fft_cost
+
+        complex_data = kernel.dtype.kind == "c"
+        if not complex_data and spacing * fft_cost(extended_shape, (kh, kw)) < best_cost:
+            best = Plan("fft", None, True)
+    work = outputs * work_per_output(best, (kh, kw))
+    wanted = work >= SMALL_WORK if compiled is None else compiled
+    return Plan(best.path, best.factors, wanted and best.path != "fft", best.needs_finite)
+
+
+def _not_separable(func: str, shape: tuple[int, int], limit: int, rule: str, integer: bool) -> None:
+    from corr2d._validation import fail
+
+    if min(shape) < 2:
+        what = "at least 2x2 (a single row or column is correlated in one pass already)"
+    elif integer:
+        what = "an outer product of two integer vectors (integer data stay exact)"
+    else:
+        taps = "tap by tap" if rule == "per-tap" else "summed over the taps"
+        what = (
+            f"a sum of at most {limit} outer products of 1-D kernels, to within the "
+            f"rounding of the 2-D loops ({taps})"
+        )
+    fail(
+        func,
+        "separable",
+        f"False or None unless the kernel is {what}",
+        True,
+        got=f"True for a {shape[0]}x{shape[1]} kernel that is not",
+    )
+
+
+def work_per_output(plan: Plan, kernel_shape: tuple[int, ...]) -> int:
+    """Multiply-adds per output element on ``plan``'s path."""
+    if plan.path == "separable" and plan.factors is not None:
+        return plan.factors.rank * (kernel_shape[0] + kernel_shape[1])
+    if plan.path == "box":
+        return 4
+    return kernel_shape[0] * kernel_shape[1]
+
+
+def index_tables(
+    height: int, width: int, spacing: int, pads: Pads, np_mode: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(rows, cols): the source row of each extended row and the source element of each
+    extended row element, -1 where the extended image holds the fill value."""
+    rows = pad2d(np.arange(height, dtype=np.int64)[None], ((0, 0), pads[0]), np_mode, -1)[0]
+    pixels = pad2d(np.arange(width, dtype=np.int64)[None], ((0, 0), pads[1]), np_mode, -1)[0]
+    cols = pixels[:, None] * spacing + np.arange(spacing)
+    cols[pixels < 0] = -1
+    return rows, cols.reshape(-1)
+
+
+def to_output(values: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
+    """``values`` in ``dtype``: rounded to nearest-even and clamped for 8/16-bit pixels
+    (NaN becomes 0), as the tile loops store them."""
+    if values.dtype == dtype:
+        return values
+    if dtype.kind == "u":
+        top = float(np.iinfo(dtype).max)
+        values = np.clip(np.rint(np.nan_to_num(values, nan=0.0)), 0.0, top)
+    return values.astype(dtype)
+
+
+def correlate_image(
+    image: NDArray[Any],
+    kernel: NDArray[Any],
+    pads: Pads,
+    np_mode: str,
+    fill: Any,
+    plan: Plan,
+    spacing: int = 1,
+    out_dtype: np.dtype[Any] | None = None,
+) -> NDArray[Any]:
+    """The 'valid' correlation of ``image`` extended by ``pads`` (``np.pad`` mode
+    ``np_mode``, ``fill`` for 'constant') with ``kernel``, by ``plan``.
+
+    ``image`` is 2-D, rows of ``width * spacing`` elements (``spacing`` interleaved
+    channels, each correlated on its own), in any real or complex type; ``kernel`` is in
+    the working dtype, which the result has unless ``out_dtype`` says otherwise.
+    """
+    work = kernel.dtype
+    out_dtype = np.dtype(work if out_dtype is None else out_dtype)
+    if plan.needs_finite and not np.isfinite(image).all():
+        plan = Plan("direct", None, plan.compiled)
+    if plan.path == "box" and np_mode == "constant" and float(fill) != round(float(fill)):
+        plan = Plan("separable", plan.factors, plan.compiled)  # running sums stay exact
+    if not plan.compiled:
+        with np.errstate(invalid="ignore", over="ignore"):  # IEEE results, as the loops give
+            values = _vectorised_path(image, kernel, pads, np_mode, fill, plan, spacing)
+        return to_output(values, out_dtype)
+    if plan.path in ("separable", "box") or (
+        plan.path == "direct"
+        and (spacing > 1 or image.dtype != work)
+        and kernel.size <= _TAPS_MAX
+        and work in (np.float32, np.float64)
+    ):
+        return _tiles_path(image, kernel, pads, np_mode, fill, plan, spacing, out_dtype)
+    return to_output(_plane_path(image, kernel, pads, np_mode, fill, plan.path, spacing), out_dtype)
+
+
+def extend(
+    image: NDArray[Any],
+    pads: Pads,
+    np_mode: str,
+    fill: Any = 0,
+    spacing: int = 1,
+    dtype: np.dtype[Any] | None = None,
+) -> NDArray[Any]:
+    """The image extended by ``pads`` (pixels, not elements), in ``dtype`` (default its own)."""
+    pixels = image.reshape(image.shape[0], -1, spacing)
+    if dtype is not None:
+        pixels = pixels.astype(dtype, copy=False)
+    widths = ((pads[0]), (pads[1]), (0, 0))
+    if pads != NO_PADS:
+        if np_mode == "constant":
+            pixels = np.pad(pixels, widths, mode="constant", constant_values=fill)
+        else:
+            pixels = np.pad(pixels, widths, mode=np_mode)  # type: ignore[call-overload]
+    return pixels.reshape(pixels.shape[0], -1)
+
+
+def _vectorised_path(
+    image: NDArray[Any],
+    kernel: NDArray[Any],
+    pads: Pads,
+    np_mode: str,
+    fill: Any,
+    plan: Plan,
+    spacing: int,
+) -> NDArray[Any]:
+    from corr2d.core import _vectorised
+
+    if plan.path == "box" and plan.factors is not None:
+        extended = extend(image, pads, np_mode, fill, spacing)
+        weight = kernel.dtype.type(box_weight(plan.factors))
+        sums = _vectorised.box_sums(extended, kernel.shape[0], kernel.shape[1], spacing)
+        return weight * sums.astype(kernel.dtype)
+    extended = extend(image, pads, np_mode, fill, spacing, kernel.dtype)
+    if plan.path == "separable" and plan.factors is not None:
+        return _vectorised.separable(extended, plan.factors.columns, plan.factors.rows, spacing)
+    return _vectorised.direct(extended, kernel, spacing)
+
+
+def _tiles_path(
+    image: NDArray[Any],
+    kernel: NDArray[Any],
+    pads: Pads,
+    np_mode: str,
+    fill: Any,
+    plan: Plan,
+    spacing: int,
+    out_dtype: np.dtype[Any],
+) -> NDArray[Any]:
+    from corr2d.core import _bands, _engine
+    from corr2d.core._pool import run_tasks
+
+    work = kernel.dtype
+    source = image if image.dtype in _READ_AS_IS else image.astype(work)
+    source = np.ascontiguousarray(source)
+    height, elements = source.shape
+    rows, cols = index_tables(height, elements // spacing, spacing, pads, np_mode)
+    kh, kw = kernel.shape
+    out_rows = rows.shape[0] - kh + 1
+    out_elements = cols.shape[0] - (kw - 1) * spacing
+    out = np.empty((out_rows, out_elements), dtype=out_dtype)
+    reach = (kw - 1) * spacing
+    tile_rows, tile_width = _bands.tile_plan(out_rows, out_elements, kh, reach, work.itemsize)
+    fill_value = work.type(fill)
+    outputs = out_rows * out_elements
+    threads = (
+        1
+        if outputs * work_per_output(plan, (kh, kw)) < _engine.SERIAL_WORK
+        else (_engine.num_threads())
+    )
+    geometry = (out, tile_rows, tile_width)
+    if plan.path == "separable" and plan.factors is not None:
+        factors = plan.factors
+        run_tasks(
+            _bands.separable_task,
+            *(source, rows, cols, fill_value, factors.columns, factors.rows, spacing),
+            *geometry,
+            threads=threads,
+        )
+    elif plan.path == "box" and plan.factors is not None:
+        weight = work.type(box_weight(plan.factors))
+        like = np.zeros(1, dtype=_box_dtype(source.dtype, kh * kw))
+        top = float(np.iinfo(out_dtype).max) if out_dtype.kind == "u" else 0.0
+        run_tasks(
+            _bands.box_task,
+            *(source, rows, cols, fill_value, like, weight, kh, kw, spacing, top),
+            *geometry,
+            threads=threads,
+        )
+    else:
+        run_tasks(
+            _bands.direct_task,
+            *(source, rows, cols, fill_value, kernel, spacing),
+            *geometry,
+            threads=threads,
+        )
+    return out
+
+
+def box_weight(factors: Factors) -> float:
+    """The one weight of a box kernel (the product of its factors' constant taps, exact
+    in float64 for float32 factors and correctly rounded for float64 ones)."""
+    return float(factors.columns[0, 0]) * float(factors.rows[0, 0])
+
+
+def _box_dtype(pixels: np.dtype[Any], taps: int) -> np.dtype[Any]:
+    """The float type whose running sums of ``taps`` pixels are exact."""
+    top = np.iinfo(pixels).max if pixels.kind in "iu" else 1
+    return np.dtype(np.float32 if top * taps < 2**24 else np.float64)
+
+
+def _plane_path(
+    image: NDArray[Any],
+    kernel: NDArray[Any],
+    pads: Pads,
+    np_mode: str,
+    fill: Any,
+    method: str,
+    spacing: int,
+) -> NDArray[Any]:
+    """The register-blocked loops (or the FFT) on each channel's padded plane."""
+    from corr2d.core._engine import correlate_valid
+
+    chosen: Literal["direct", "fft"] = "fft" if method == "fft" else "direct"
+    pixels = image.reshape(image.shape[0], -1, spacing)
+    planes = []
+    for c in range(spacing):
+        plane = np.ascontiguousarray(pixels[..., c], dtype=kernel.dtype)
+        plane = np.ascontiguousarray(pad2d(plane, pads, np_mode, fill))
+        planes.append(correlate_valid(plane, kernel, chosen))
+    if spacing == 1:
+        return planes[0]
+    return np.stack(planes, axis=-1).reshape(planes[0].shape[0], -1)

@@ -1,0 +1,137 @@
+"""Photos as photos: 8- and 16-bit colour images filtered in their interleaved layout, in
+one call, returned in their own depth; against OpenCV on a real photograph."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import pytest
+from PIL import Image
+
+from corr2d import kernels
+from corr2d.cli import main
+from corr2d.filtering import filter_image, filter_pixels, pixel_work_dtype
+
+REFLECT = cv2.BORDER_REFLECT  # OpenCV's name for SciPy's 'symm': fedcba|abcdef|fedcba
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """matplotlib's sample photograph, 600x512 RGB, 8 bits."""
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def photo16(photo) -> np.ndarray:
+    """The photograph in 16 bits, with noise in the low bits."""
+    rng = np.random.default_rng(1)
+    return (photo.astype(np.uint16) * 257 + rng.integers(0, 200, photo.shape)).astype(np.uint16)
+
+
+def _levels_apart(ours: np.ndarray, theirs: np.ndarray) -> int:
+    return int(np.abs(ours.astype(np.int64) - theirs.astype(np.int64)).max())
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 5.0])
+@pytest.mark.parametrize("depth", ["photo", "photo16"])
+def test_gaussian_blur_matches_opencv_within_one_level(request, depth, sigma) -> None:
+    image = request.getfixturevalue(depth)
+    split = kernels.factors("gaussian", sigma=sigma)
+    ours = filter_pixels(image, split)
+    theirs = cv2.sepFilter2D(image, -1, split.row, split.column, borderType=REFLECT)
+    assert ours.dtype == image.dtype and ours.shape == image.shape
+    assert _levels_apart(ours, theirs) <= 1
+    assert np.mean(ours == theirs) > 0.99
+
+
+@pytest.mark.parametrize("depth", ["photo", "photo16"])
+@pytest.mark.parametrize("size", [3, 15])
+def test_box_blur_matches_opencv_within_one_level(request, depth, size) -> None:
+    image = request.getfixturevalue(depth)
+    ours = filter_pixels(image, kernels.box(size))
+    theirs = cv2.blur(image, (size, size), borderType=REFLECT)
+    assert _levels_apart(ours, theirs) <= 1
+
+
+@pytest.mark.parametrize("name", ["sharpen", "emboss", "laplacian-8"])
+def test_kernels_that_do_not_split_match_opencv_saturated(photo, name) -> None:
+    """2-D kernels with negative weights: OpenCV saturates to 0..255, as we clamp."""
+    kernel = kernels.get(name)
+    ours = filter_pixels(photo, kernel)
+    theirs = cv2.filter2D(photo, -1, kernel, borderType=REFLECT)
+    assert _levels_apart(ours, theirs) <= 1
+    assert ours.min() == 0 or theirs.min() > 0  # clamping happened where it should
+
+
+def test_one_interleaved_call_equals_channel_by_channel(photo) -> None:
+    for kernel in (kernels.gaussian(2.0), kernels.get("sharpen"), kernels.box(7)):
+        together = filter_pixels(photo, kernel)
+        for c in range(3):
+            np.testing.assert_array_equal(together[..., c], filter_pixels(photo[..., c], kernel))
+
+
+def test_pixels_are_the_float64_response_rounded_within_one_level(photo16) -> None:
+    kernel = kernels.gaussian(3.0)
+    response = filter_image(photo16, kernel, "same", "symm")  # float64
+    expected = np.clip(np.rint(response), 0, 65535)
+    assert pixel_work_dtype(np.uint16, kernel) == np.float32
+    assert _levels_apart(filter_pixels(photo16, kernel), expected) <= 1
+    # a kernel whose float32 error could exceed a level is computed in float64: exact
+    heavy = np.full((9, 9), 100.0)
+    assert pixel_work_dtype(np.uint16, heavy) == np.float64
+
+
+@pytest.mark.parametrize("name", ["gaussian", "box", "sharpen"])
+def test_vectorised_and_compiled_loops_give_the_same_bits(photo, photo16, name) -> None:
+    """Which loops run depends on the work's size; the pixels must not."""
+    kernel = kernels.gaussian(2.0) if name == "gaussian" else kernels.get(name)
+    for image in (photo, photo16):
+        quick = filter_pixels(image, kernel, compiled=False)
+        np.testing.assert_array_equal(quick, filter_pixels(image, kernel, compiled=True))
+    responses = [filter_image(photo, kernel, compiled=c) for c in (False, True)]
+    np.testing.assert_array_equal(*responses)
+
+
+def test_alpha_is_dropped_and_grey_stays_two_dimensional(photo) -> None:
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    assert filter_pixels(rgba, kernels.box(3)).shape == photo.shape
+    assert filter_pixels(photo[..., 0], kernels.box(3)).shape == photo.shape[:2]
+
+
+def test_the_command_line_writes_what_filter_pixels_computes(tmp_path, photo) -> None:
+    source = tmp_path / "photo.png"
+    Image.fromarray(photo).save(source)
+    target = tmp_path / "blur.png"
+    assert main(["filter", str(source), str(target), "--kernel", "gaussian:sigma=2"]) == 0
+    written = np.asarray(Image.open(target))
+    expected = filter_pixels(photo, kernels.gaussian(2.0), compiled=False)
+    np.testing.assert_array_equal(written, expected)
+    split = kernels.factors("gaussian", sigma=2.0)
+    theirs = cv2.sepFilter2D(photo, -1, split.row, split.column, borderType=REFLECT)
+    assert _levels_apart(written, theirs) <= 1
+
+
+def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> None:
+    """A fresh process filters the photograph without importing numba or SciPy."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "photo.png"
+    Image.fromarray(photo).save(source)
+    script = (
+        "import sys\n"
+        "from corr2d.cli import main\n"
+        f"main(['filter', {str(source)!r}, {str(tmp_path / 'out.png')!r}, "
+        "'--kernel', 'gaussian:sigma=2'])\n"
+        "print(sorted(m for m in ('numba', 'scipy', 'llvmlite') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
