@@ -291,7 +291,7 @@ def test_kernels_prints_whole_numbers_and_the_given_parameters() -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "gaussian: normalised Gaussian; params: sigma=2, truncate=4.0"
+    assert lines[0] == "gaussian: normalised Gaussian; params: sigma=2, truncate=4.0; separable"
     assert lines[1] == "17x17, weights sum to 1"
     assert "…" not in done.stdout
     printed = np.array([[float(v) for v in line.split()] for line in lines[2:]])

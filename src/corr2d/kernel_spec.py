@@ -120,7 +120,7 @@ def describe_kernel(spec: str) -> str:
     --------
     >>> from corr2d.kernel_spec import describe_kernel
     >>> describe_kernel("gaussian:sigma=2")
-    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0'
+    'gaussian: normalised Gaussian; params: sigma=2, truncate=4.0; separable'
     >>> describe_kernel("1,-1;0,2")
     'inline kernel'
     """
