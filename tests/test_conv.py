@@ -212,3 +212,37 @@ def test_output_shape_formula(size, kernel, stride, padding, dilation, expected)
         dilation=dilation,
     )
     assert out.shape[2:] == expected
+
+
+class TestWhatPyTorchAccepts:
+    """Arguments PyTorch's own tests use: a batch of no images, one-element tuples."""
+
+    def test_an_empty_batch_gives_an_empty_batch_and_zero_gradients(self, rng) -> None:
+        x = np.zeros((0, 3, 10, 12), dtype=np.float32)
+        weight = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        out = corr2d.conv2d(x, weight, np.ones(4, np.float32), stride=2, padding=1)
+        expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), stride=2, padding=1)
+        assert out.shape == tuple(expected.shape) == (0, 4, 5, 6) and out.dtype == np.float32
+        grads = corr2d.conv2d_backward(
+            np.zeros(out.shape, np.float32), x, weight, stride=2, padding=1
+        )
+        assert grads.input.shape == x.shape
+        np.testing.assert_array_equal(grads.weight, np.zeros_like(weight))
+        np.testing.assert_array_equal(grads.bias, np.zeros(4, np.float32))
+        integers = corr2d.conv2d(np.zeros((0, 3, 4, 4), np.int64), np.ones((2, 3, 2, 2), np.int64))
+        assert integers.shape == (0, 2, 3, 3) and integers.dtype == np.int64
+
+    def test_only_the_batch_may_be_empty(self) -> None:
+        with pytest.raises(ValueError, match=r"conv2d: `input` must be non-empty"):
+            corr2d.conv2d(np.zeros((2, 3, 0, 4)), np.ones((1, 3, 1, 1)))
+
+    @pytest.mark.parametrize("name", ["stride", "padding", "dilation"])
+    def test_one_element_tuples_serve_both_axes(self, rng, name) -> None:
+        x = rng.standard_normal((2, 2, 11, 9))
+        weight = rng.standard_normal((3, 2, 3, 3))
+        out = corr2d.conv2d(x, weight, **{name: (2,)})
+        expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), **{name: (2,)})
+        np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(out, corr2d.conv2d(x, weight, **{name: 2}))
+        with pytest.raises(ValueError, match=rf"conv2d: `{name}` must be an int or a tuple of"):
+            corr2d.conv2d(x, weight, **{name: (1, 1, 1)})

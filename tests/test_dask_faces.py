@@ -406,7 +406,7 @@ def test_threaded_scheduler_gives_the_same_numbers(rng):
         ),
         (
             lambda x: cdask.correlate2d(x, [[1.0]], fillvalue=1j),
-            TypeError,
+            ValueError,
             "correlate2d: `fillvalue` must be real",
         ),
         (

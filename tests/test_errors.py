@@ -60,12 +60,13 @@ WEIGHT = np.ones((2, 4, 3, 3))
         (
             lambda: corr2d.correlate2d(IMAGE, KERNEL, fillvalue=[1, 2]),
             ValueError,
-            r"correlate2d: `fillvalue` must be a scalar or an array with one element",
+            r"correlate2d: `fillvalue` must be scalar or an array with one element",
         ),
         (
             lambda: corr2d.correlate2d(IMAGE, KERNEL, fillvalue=1j),
-            TypeError,
-            r"correlate2d: `fillvalue` must be real for real inputs, got 1j",
+            ValueError,
+            r"correlate2d: `fillvalue` must be real for real inputs \(could not cast `fillvalue` "
+            r"directly to the output type\), got 1j",
         ),
         (
             lambda: corr2d.correlate2d(np.ones((5, 2)), np.ones((2, 5)), "valid"),
@@ -127,12 +128,12 @@ WEIGHT = np.ones((2, 4, 3, 3))
         (
             lambda: corr2d.conv2d(BATCH, WEIGHT, stride=(1, 2, 3)),
             ValueError,
-            r"conv2d: `stride` must be an int or a pair of ints, got \(1, 2, 3\)",
+            r"conv2d: `stride` must be an int or a tuple of one or two ints, got \(1, 2, 3\)",
         ),
         (
             lambda: corr2d.conv2d(BATCH, WEIGHT, stride=1.5),
             TypeError,
-            r"conv2d: `stride` must be an int or a pair of ints, got 1.5",
+            r"conv2d: `stride` must be an int or a tuple of one or two ints, got 1.5",
         ),
         (
             lambda: corr2d.conv2d(BATCH, WEIGHT, padding=-1),

@@ -201,3 +201,50 @@ def test_cost_model_prices_complex_data_on_the_slower_loops() -> None:
     real = _engine.direct_cost((2000, 2000), (7, 7))
     complex_ = _engine.direct_cost((2000, 2000), (7, 7), complex_data=True)
     assert complex_ > real
+
+
+@pytest.mark.parametrize("boundary", ["fill", "symm", "wrap", "mirror", "nearest"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_image_tasks_read_the_image_through_every_border_rule(boundary, dtype) -> None:
+    """'same' mode on images the blocked loop serves: the interior read in place, the
+    border strips and the top and bottom bands gathered; against scipy.ndimage's names
+    for the two SciPy lacks, and scipy.signal for the others."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    for shape, kernel_shape in (((300, 257), (3, 3)), ((130, 400), (9, 12)), ((200, 97), (31, 5))):
+        x = rng.standard_normal(shape).astype(dtype)
+        kernel = rng.standard_normal(kernel_shape).astype(dtype)
+        out = corr2d.correlate2d(x, kernel, "same", boundary, 0.5, separable=False)
+        x64, k64 = x.astype(np.float64), kernel.astype(np.float64)
+        if boundary in ("mirror", "nearest"):
+            origin = tuple((k - 1) // 2 - k // 2 for k in kernel_shape)
+            expected = ndimage.correlate(x64, k64, mode=boundary, origin=origin)
+        else:
+            expected = signal.correlate2d(x64, k64, "same", boundary, 0.5)
+        tolerance = (1e-5 if dtype == np.float32 else 1e-12) * np.abs(expected).max()
+        np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance)
+
+
+def test_image_tasks_on_integers_are_exact_for_every_band_and_strip() -> None:
+    """Small integers: every sum exact, so the in-place interior, the gathered strips and
+    bands, and the blocks moved back must all give the same bits as brute force."""
+    rng = np.random.default_rng(4)
+    for shape in ((61, 200), (25, 49), (200, 60)):
+        x = rng.integers(-4, 5, shape).astype(np.float32)
+        kernel = rng.integers(-3, 4, (5, 4)).astype(np.float32)
+        out = corr2d.correlate2d(x, kernel, "same", "symm", separable=False)
+        expected = signal.correlate2d(x.astype(np.int64), kernel.astype(np.int64), "same", "symm")
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_auto_runs_the_fft_it_plans() -> None:
+    """A plan for the FFT is run by the FFT, however the loops would be chosen."""
+    from corr2d.core import _paths
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((700, 700)).astype(np.float32)
+    kernel = rng.standard_normal((41, 41)).astype(np.float32)
+    plan = _paths.plan_image("test", x.shape, kernel, 1, x.dtype)
+    assert plan.path == "fft" and plan.compiled
+    assert corr2d.choose_method(x, kernel, "valid") == "fft"

@@ -107,7 +107,7 @@ def test_origin_errors_name_the_rule() -> None:
         correlate2d(image, np.ones((4, 4)), "same", origin=2)
     with pytest.raises(ValueError, match=r"convolve2d: `origin` must be None unless mode='same'"):
         convolve2d(image, np.ones((3, 3)), "full", origin=0)
-    with pytest.raises(TypeError, match=r"`origin` must be an int or a pair of ints"):
+    with pytest.raises(TypeError, match=r"`origin` must be an int or a tuple of one or two ints"):
         correlate2d(image, np.ones((3, 3)), "same", origin=0.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`boundary` must be one of .*'mirror', 'nearest'"):
         correlate2d(image, np.ones((3, 3)), "same", "reflect")  # type: ignore[arg-type]

@@ -66,12 +66,15 @@ def as_array(
     func: str,
     name: str,
     ndim: int | tuple[int, ...] | None = None,
+    *,
+    empty_batch: bool = False,
 ) -> NDArray[Any]:
     """Convert ``value`` to an ndarray and check its dtype, dimensions and size.
 
     Numeric (bool, integer, floating, complex) arrays pass; object, string, bytes, void
     and datetime arrays raise ``TypeError``.  ``ndim`` is the allowed number (or numbers)
-    of dimensions.  Empty arrays raise ``ValueError``.
+    of dimensions.  Empty arrays raise ``ValueError``, except, with ``empty_batch``, a
+    4-D batch of no images whose other axes are not empty (PyTorch's layers take those).
     """
     array = np.asarray(value)
     if array.dtype.kind not in "biufc":
@@ -88,7 +91,9 @@ def as_array(
             rule = " or ".join(f"{d}-D" for d in allowed)
             fail(func, name, rule, got=f"{array.ndim}-D array of shape {array.shape}")
     if array.size == 0:
-        fail(func, name, "non-empty", got=f"array of shape {array.shape}")
+        no_images = empty_batch and array.ndim == 4 and min(array.shape[1:]) > 0
+        if not no_images:
+            fail(func, name, "non-empty", got=f"array of shape {array.shape}")
     return array
 
 
@@ -245,24 +250,26 @@ def check_memory(func: str, name: str, value: Any, nbytes: float, what: str) -> 
 
 
 def as_pair(func: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """Normalise an int or a pair of ints to a pair, each at least ``minimum`` (and at
-    most ``MAX_INT``).
+    """Normalise an int, or a tuple or list of one or two ints, to a pair, each at least
+    ``minimum`` (and at most ``MAX_INT``).  A single value serves both axes (``(2,)`` is
+    ``(2, 2)``), as in PyTorch's layers.
 
     Unlike ``torch.nn.modules.utils._pair`` this checks the length and the types.
     """
+    rule = "an int or a tuple of one or two ints"
     if isinstance(value, (bool, np.bool_)):
-        fail(func, name, "an int or a pair of ints", value, TypeError)
+        fail(func, name, rule, value, TypeError)
     if isinstance(value, (int, np.integer)):
         pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
+    elif isinstance(value, (tuple, list)) and len(value) in (1, 2):
         if not all(
             isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
         ):
-            fail(func, name, "an int or a pair of ints", value, TypeError)
-        pair = (int(value[0]), int(value[1]))
+            fail(func, name, rule, value, TypeError)
+        pair = (int(value[0]), int(value[-1]))
     else:
         kind = ValueError if isinstance(value, (tuple, list)) else TypeError
-        fail(func, name, "an int or a pair of ints", value, kind)
+        fail(func, name, rule, value, kind)
     if min(pair) < minimum:
         fail(func, name, f">= {minimum}", value)
     if max(pair) > MAX_INT:

@@ -201,23 +201,41 @@ def _contiguous(table, start, length):  # type: ignore[no-untyped-def]
 @njit(**_options)
 def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  # type: ignore[no-untyped-def]
     """buffer[r*stride + p] = extended image at (row0 + r, col0 + p) for r < count,
-    p < width, in the buffer's type; the rest of each buffer row is zero."""
-    first = cols[col0]
-    contiguous = _contiguous(cols, col0, width)
+    p < width, in the buffer's type; the rest of each buffer row is zero.
+
+    The extended row is cut once into runs of consecutive source elements (the image's
+    own stretch, and the mirrored or wrapped stretches of the border) and runs of the
+    fill value, and each run is copied as a block."""
+    starts = np.empty(width + 1, dtype=np.int64)
+    runs = 0
+    p = 0
+    while p < width:  # a run: cols[p], cols[p] + 1, ... (or -1, -1, ...)
+        starts[runs] = p
+        runs += 1
+        first = cols[col0 + p]
+        p += 1
+        while p < width and (
+            (first < 0 and cols[col0 + p] < 0)
+            or (first >= 0 and cols[col0 + p] == first + p - starts[runs - 1])
+        ):
+            p += 1
+    starts[runs] = width
     for r in range(count):
         source = rows[row0 + r]
         target = buffer[r * stride : (r + 1) * stride]
         if source < 0:
             target[:width] = fill
-        elif contiguous:
-            line = src[source, first : first + width]
-            for p in range(width):
-                target[p] = line[p]
         else:
             line = src[source]
-            for p in range(width):
-                c = cols[col0 + p]
-                target[p] = fill if c < 0 else line[c]
+            for run in range(runs):
+                begin, end = starts[run], starts[run + 1]
+                first = cols[col0 + begin]
+                if first < 0:
+                    target[begin:end] = fill
+                else:
+                    piece = line[first : first + end - begin]
+                    for q in range(end - begin):
+                        target[begin + q] = piece[q]
         target[width:] = 0
 
 

@@ -26,6 +26,7 @@ which needs no compiler; otherwise compiled loops.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -165,7 +166,7 @@ def plan_image(
             best = Plan("fft", None, True)
     work = outputs * work_per_output(best, (kh, kw))
     wanted = work >= SMALL_WORK if compiled is None else compiled
-    return Plan(best.path, best.factors, wanted and best.path != "fft", best.needs_finite)
+    return Plan(best.path, best.factors, wanted or best.path == "fft", best.needs_finite)
 
 
 def _not_separable(func: str, shape: tuple[int, int], limit: int, rule: str, integer: bool) -> None:
@@ -203,12 +204,23 @@ def index_tables(
     height: int, width: int, spacing: int, pads: Pads, np_mode: str
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(rows, cols): the source row of each extended row and the source element of each
-    extended row element, -1 where the extended image holds the fill value."""
+    extended row element, -1 where the extended image holds the fill value.  Read-only;
+    the last few are kept, since a program usually filters images of one size."""
+    return _index_tables(height, width, spacing, pads, np_mode)
+
+
+@lru_cache(maxsize=16)
+def _index_tables(
+    height: int, width: int, spacing: int, pads: Pads, np_mode: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     rows = pad2d(np.arange(height, dtype=np.int64)[None], ((0, 0), pads[0]), np_mode, -1)[0]
     pixels = pad2d(np.arange(width, dtype=np.int64)[None], ((0, 0), pads[1]), np_mode, -1)[0]
     cols = pixels[:, None] * spacing + np.arange(spacing)
     cols[pixels < 0] = -1
-    return rows, cols.reshape(-1)
+    rows, cols = np.ascontiguousarray(rows), cols.reshape(-1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
 
 
 def to_output(values: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
@@ -256,6 +268,8 @@ def correlate_image(
         and work in (np.float32, np.float64)
     ):
         return _tiles_path(image, kernel, pads, np_mode, fill, plan, spacing, out_dtype)
+    if plan.path == "direct" and spacing == 1 and _image_task_serves(image, kernel, pads):
+        return to_output(_image_task_path(image, kernel, pads, np_mode, fill), out_dtype)
     return to_output(_plane_path(image, kernel, pads, np_mode, fill, plan.path, spacing), out_dtype)
 
 
@@ -372,6 +386,51 @@ def _box_dtype(pixels: np.dtype[Any], taps: int) -> np.dtype[Any]:
     """The float type whose running sums of ``taps`` pixels are exact."""
     top = np.iinfo(pixels).max if pixels.kind in "iu" else 1
     return np.dtype(np.float32 if top * taps < 2**24 else np.float64)
+
+
+#: Output rows per task of the register-blocked image loop (a multiple of its blocks).
+_IMAGE_TASK_ROWS = 24
+
+
+def _image_task_serves(image: NDArray[Any], kernel: NDArray[Any], pads: Pads) -> bool:
+    """Whether the register-blocked image loop's tasks take this image: real floats
+    whose output has at least a block in each direction, kernels of up to
+    ``MAX_IMAGE_HEIGHT`` rows, and images large enough to be worth a compiled loop."""
+    from corr2d.core._engine import _UNROLL_MIN_OUTPUTS
+    from corr2d.core._unrolled import has_image_loop
+
+    kh, kw = kernel.shape
+    out_shape = (image.shape[0] + sum(pads[0]) - kh + 1, image.shape[1] + sum(pads[1]) - kw + 1)
+    if out_shape[0] * out_shape[1] < _UNROLL_MIN_OUTPUTS:
+        return False
+    return image.dtype.kind in "biuf" and has_image_loop(kernel.dtype, out_shape, kh)
+
+
+def _image_task_path(
+    image: NDArray[Any], kernel: NDArray[Any], pads: Pads, np_mode: str, fill: Any
+) -> NDArray[Any]:
+    """The register-blocked image loop over the image read through index tables."""
+    from corr2d.core import _engine
+    from corr2d.core._pool import run_tasks
+    from corr2d.core._unrolled import image_task
+
+    source = np.ascontiguousarray(image, dtype=kernel.dtype)
+    rows, cols = index_tables(source.shape[0], source.shape[1], 1, pads, np_mode)
+    kh, kw = kernel.shape
+    out = np.empty((rows.shape[0] - kh + 1, cols.shape[0] - kw + 1), dtype=kernel.dtype)
+    work = out.size * kh * kw
+    threads = 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
+    loop = image_task(kh, kw)
+    tile_rows = min(_IMAGE_TASK_ROWS, out.shape[0])
+    # the outputs whose windows lie inside the image's columns: read in place
+    left, width = pads[1][0], source.shape[1]
+    lo, hi = min(left, out.shape[1]), max(0, min(left + width - kw + 1, out.shape[1]))
+    run_tasks(
+        loop.serial,
+        *(source, rows, cols, kernel.dtype.type(fill), kernel, out, tile_rows, lo, hi),
+        threads=threads,
+    )
+    return out
 
 
 def _plane_path(

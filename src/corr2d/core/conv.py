@@ -95,7 +95,7 @@ def _setup(
     bias: NDArray[Any] | None = None,
     integer_rule: bool = False,
 ) -> _Setup:
-    x = as_array(input, func, "input", ndim=(3, 4))
+    x = as_array(input, func, "input", ndim=(3, 4), empty_batch=True)
     w = as_array(weight, func, "weight", ndim=4)
     batched = x.ndim == 4
     if not batched:
@@ -122,7 +122,9 @@ def _setup(
     _check_padded_memory(func, padding, x.shape, pads, (c_out, *w.shape[2:]), s, d)
     exact = None
     if integer_rule and dtype is None:
-        exact = integer_plan(func, ("input", x), ("weight", w), bias=bias, per_channel=True)
+        # a batch of no images has no values to bound: plan as for one image of zeros
+        planned = x if x.shape[0] else np.zeros((1, *x.shape[1:]), x.dtype)
+        exact = integer_plan(func, ("input", planned), ("weight", w), bias=bias, per_channel=True)
     extra = () if bias is None else (bias,)
     work = exact or result_dtype(func, x, w, *extra, dtype=dtype)
     return _Setup(
@@ -220,6 +222,15 @@ def conv2d_pads(
     return pads
 
 
+def _output_size(setup: _Setup) -> tuple[int, int]:
+    """(H_out, W_out) of the forward pass."""
+    (top, bottom), (left, right) = setup.pads
+    height, width = setup.x.shape[2] + top + bottom, setup.x.shape[3] + left + right
+    kh, kw = setup.weight.shape[2:]
+    (sh, sw), (dh, dw) = setup.stride, setup.dilation
+    return (height - dh * (kh - 1) - 1) // sh + 1, (width - dw * (kw - 1) - 1) // sw + 1
+
+
 def _padded(setup: _Setup) -> tuple[NDArray[Any], Pads]:
     """The input padded, or, for zero padding, the input and the zeros still to add
     (the engine's blocked kernels write them while rearranging the input)."""
@@ -309,6 +320,9 @@ def conv2d(
             f"of shape ({setup.weight.shape[0]},), one per output channel",
             got=f"shape {b.shape}",
         )
+    if setup.x.shape[0] == 0:  # no images: an empty batch of the output's shape
+        out = np.zeros((0, setup.weight.shape[0], *_output_size(setup)), dtype=setup.x.dtype)
+        return to_int64(out) if setup.exact else out
     xp, zero_pads = _padded(setup)
     chosen = "direct" if setup.exact else setup.method
     if chosen == "auto":
@@ -426,7 +440,7 @@ def conv2d_backward(
     setup = _setup(
         func, input, weight, stride, padding, dilation, groups, padding_mode, "direct", dtype
     )
-    g = as_array(grad_output, func, "grad_output", ndim=(3, 4))
+    g = as_array(grad_output, func, "grad_output", ndim=(3, 4), empty_batch=True)
     if g.dtype.kind == "c" and setup.x.dtype.kind != "c":
         fail(
             func,
@@ -455,9 +469,13 @@ def conv2d_backward(
         )
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
     grad_bias = g.sum(axis=(0, 2, 3))
-    grad_xp, grad_weight = _engine.conv2d_valid_backward(
-        xp, setup.weight, g, setup.stride, setup.dilation, setup.groups, zero_pads
-    )
+    if n_batch == 0:  # no images: nothing flows back
+        grad_xp = np.zeros((0, xp.shape[1], hp, wp), dtype=xp.dtype)
+        grad_weight = np.zeros_like(setup.weight)
+    else:
+        grad_xp, grad_weight = _engine.conv2d_valid_backward(
+            xp, setup.weight, g, setup.stride, setup.dilation, setup.groups, zero_pads
+        )
     grad_input = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_input)
     if not setup.batched:

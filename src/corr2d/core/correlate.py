@@ -299,7 +299,13 @@ def _correlate_or_convolve(
         exact = integer_plan(func, ("in1", image), ("in2", kernel), fill=fill if filled else 0)
     work = exact or result_dtype(func, image, kernel, dtype=dtype)
     if np.iscomplexobj(fill) and work.kind != "c":
-        fail(func, "fillvalue", "real for real inputs", fillvalue, TypeError)
+        # SciPy's type and words: ValueError, "could not cast `fillvalue` directly ..."
+        fail(
+            func,
+            "fillvalue",
+            "real for real inputs (could not cast `fillvalue` directly to the output type)",
+            fillvalue,
+        )
 
     swapped = mode == "valid" and _inputs_swap_needed(func, image.shape, kernel.shape)
     if swapped:
@@ -396,7 +402,7 @@ def _check_fillvalue(func: str, fillvalue: Any) -> Any:
     if value.dtype.kind not in "biufc":
         fail(func, "fillvalue", "a number", fillvalue, TypeError)
     if value.size != 1:
-        fail(func, "fillvalue", "a scalar or an array with one element", fillvalue)
+        fail(func, "fillvalue", "scalar or an array with one element", fillvalue)
     return value.reshape(()).item()
 
 
