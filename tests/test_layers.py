@@ -323,7 +323,11 @@ def test_parameter_counts_and_repr():
 @pytest.mark.parametrize(
     ("make", "exception", "match"),
     [
-        (lambda: Conv2D((1, 2, 3)), ValueError, r"Conv2D: `kernel_size` must be an int or a pair"),
+        (
+            lambda: Conv2D((1, 2, 3)),
+            ValueError,
+            r"Conv2D: `kernel_size` must be an int or a tuple of one or two ints",
+        ),
         (lambda: Conv2D(0), ValueError, r"Conv2D: `kernel_size` must be >= 1, got 0"),
         (lambda: Conv2D(2, init="glorot"), ValueError, r"Conv2D: `init` must be one of"),
         (lambda: Conv2D(2, init=np.ones((3, 3))), ValueError, r"`init` must be a name in"),

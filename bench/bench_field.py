@@ -1,0 +1,355 @@
+"""The field suite: what users run, against the fastest peer, in four parts.
+
+Usage::
+
+    python bench/bench_field.py machine          # clock, copy bandwidth, matmul peak
+    python bench/bench_field.py blur [--runs 3]  # Gaussian sigma 1/3/8, box 15
+    python bench/bench_field.py single [--runs 3] [--sizes 512 2048]
+    python bench/bench_field.py layers [--runs 3]
+
+Each part runs in a few minutes (time each with the machine to yourself).  Contenders
+are interleaved in one process (``_timing.py``), each timed two ways:
+
+* **back to back**: blocks of calls, the previous call's data in cache and every thread
+  awake (the usual benchmark);
+* **one call at a time**: every call after ``IDLE`` seconds of sleep, so that thread
+  pools have gone to sleep and caches have cooled, as for a program that filters one
+  image now and then.
+
+Each figure is the median over ``--runs`` rounds (each round itself a median of several
+calls), with the range over the rounds in brackets; ratios are peer time over corr2d
+time (above 1: corr2d is faster).
+
+* ``blur``: Gaussian sigma 1, 3, 8 and a 15x15 box, 'same' output with mirrored borders
+  (SciPy's 'symm', OpenCV's BORDER_REFLECT), the same kernel size for every library
+  (``corr2d.kernels.gaussian``'s, 2*int(4*sigma + 0.5) + 1), on a 2048x2048 float32
+  image and a 3000x4000 uint8 RGB image (uint8 out).  corr2d: ``filter_image`` for
+  float32, ``filter_pixels`` for uint8; the peer is the fastest of
+  ``cv2.GaussianBlur``/``cv2.sepFilter2D`` (``cv2.blur`` for the box).
+* ``single``: random (not separable) float32 kernels k x k, k = 3 .. 31, on 512x512 and
+  2048x2048 float32 images, 'same' with mirrored borders: ``filter_image`` against
+  ``cv2.filter2D``.
+* ``layers``: the six layer shapes, forward (``corr2d.conv2d`` against
+  ``torch.nn.functional.conv2d``) and forward + backward (``Conv2D`` against torch
+  autograd), with GFLOP/s and the share of the machine's float32 matrix-product peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from _timing import compare
+
+THREADS = 2
+#: Seconds of sleep before each call "one at a time".
+IDLE = 0.05
+
+
+def _spread(values: Sequence[float], scale: float = 1e3, digits: int = 2) -> str:
+    """'median [min-max]' of ``values`` times ``scale``."""
+    med = statistics.median(values) * scale
+    return f"{med:.{digits}f} [{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f}]"
+
+
+def _one_at_a_time(runs: Sequence[Callable[[], Any]], calls: int) -> list[float]:
+    """Median seconds of each of ``runs`` called after ``IDLE`` seconds of sleep,
+    interleaved call by call."""
+    for run in runs:
+        run()
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(calls):
+        for index, run in enumerate(runs):
+            time.sleep(IDLE)
+            start = time.perf_counter()
+            run()
+            times[index].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def rounds(
+    runs: Sequence[Callable[[], Any]], count: int, calls: int = 9
+) -> tuple[list[list[float]], list[list[float]]]:
+    """(back to back, one at a time): for each contender, its median in each round."""
+    warm: list[list[float]] = [[] for _ in runs]
+    cold: list[list[float]] = [[] for _ in runs]
+    for _ in range(count):
+        for index, seconds in enumerate(compare(runs, calls)):
+            warm[index].append(seconds)
+        for index, seconds in enumerate(_one_at_a_time(runs, calls)):
+            cold[index].append(seconds)
+    return warm, cold
+
+
+# ------------------------------------------------------------------ the machine
+
+
+def clock_mhz() -> str:
+    """The cores' clock as the system reports it (MHz), or 'unknown'."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            speeds = [float(line.split(":")[1]) for line in info if line.startswith("cpu MHz")]
+        return f"{statistics.median(speeds):.0f} MHz (reported)" if speeds else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def copy_bandwidth(nbytes: int = 64 * 2**20) -> float:
+    """Bytes per second that ``np.copyto`` moves (read + write)."""
+    source = np.ones(nbytes // 4, dtype=np.float32)
+    target = np.empty_like(source)
+    seconds = compare([lambda: np.copyto(target, source)], 15)[0]
+    return 2 * nbytes / seconds
+
+
+def matmul_peak() -> dict[str, float]:
+    """float32 GFLOP/s of a 2048x2048 matrix product: NumPy's BLAS and torch's."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2048, 2048), dtype=np.float32)
+    b = rng.standard_normal((2048, 2048), dtype=np.float32)
+    flops = 2 * 2048**3
+    found = {"numpy": flops / compare([lambda: a @ b], 9)[0] / 1e9}
+    try:
+        import torch
+
+        torch.set_num_threads(THREADS)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        found["torch"] = flops / compare([lambda: ta @ tb], 9)[0] / 1e9
+    except ImportError:
+        pass
+    return found
+
+
+def machine() -> dict[str, Any]:
+    import numba
+
+    peak = matmul_peak()
+    facts = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "clock": clock_mhz(),
+        "copy GB/s": copy_bandwidth() / 1e9,
+        "matmul GFLOP/s": peak,
+        "numba threads": numba.get_num_threads(),
+    }
+    for key, value in facts.items():
+        print(f"{key}: {value}")
+    return facts
+
+
+# ------------------------------------------------------------------ blur
+
+
+def blur(count: int) -> None:
+    import cv2
+
+    from corr2d import kernels
+    from corr2d.filtering import filter_image, filter_pixels
+
+    cv2.setNumThreads(THREADS)
+    rng = np.random.default_rng(0)
+    images = {
+        "2048² float32": rng.random((2048, 2048), dtype=np.float32),
+        "3000x4000 RGB uint8": rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8),
+    }
+    reflect = cv2.BORDER_REFLECT  # SciPy's 'symm'
+    print(
+        "| image | filter | k | corr2d ms, back to back | fastest peer | peer ms | × "
+        "| corr2d ms, one at a time | peer ms | × |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, image in images.items():
+        ours_filter = filter_image if image.dtype == np.float32 else filter_pixels
+        for name in ("gaussian 1", "gaussian 3", "gaussian 8", "box 15"):
+            if name.startswith("gaussian"):
+                sigma = float(name.split()[1])
+                kernel = kernels.gaussian(sigma)
+                split = kernels.factors("gaussian", sigma=sigma)
+                assert split is not None
+                size = kernel.shape[0]
+                column = split.column.astype(np.float32)
+                peers: dict[str, Callable[[], Any]] = {
+                    "cv2.GaussianBlur": lambda i=image, s=size, g=sigma: cv2.GaussianBlur(
+                        i, (s, s), g, borderType=reflect
+                    ),
+                    "cv2.sepFilter2D": lambda i=image, c=column: cv2.sepFilter2D(
+                        i, -1, c, c, borderType=reflect
+                    ),
+                }
+            else:
+                size = 15
+                kernel = kernels.box(size)
+                peers = {
+                    "cv2.blur": lambda i=image: cv2.blur(i, (15, 15), borderType=reflect),
+                    "cv2.sepFilter2D": lambda i=image: cv2.sepFilter2D(
+                        i,
+                        -1,
+                        np.full(15, 1 / 15, np.float32),
+                        np.full(15, 1 / 15, np.float32),
+                        borderType=reflect,
+                    ),
+                }
+            k32 = kernel.astype(np.float32)
+
+            def ours(i: np.ndarray = image, k: np.ndarray = k32, f: Any = ours_filter) -> Any:
+                return f(i, k, "same", "symm")
+
+            ours()  # compile or load the loops, untimed
+            names = list(peers)
+            warm, cold = rounds([ours, *peers.values()], count)
+            best = min(range(len(names)), key=lambda n: statistics.median(warm[n + 1]))
+            best_cold = min(range(len(names)), key=lambda n: statistics.median(cold[n + 1]))
+            ratio = statistics.median(warm[best + 1]) / statistics.median(warm[0])
+            ratio_cold = statistics.median(cold[best_cold + 1]) / statistics.median(cold[0])
+            print(
+                f"| {label} | {name} | {size} | {_spread(warm[0])} | {names[best]} | "
+                f"{_spread(warm[best + 1])} | {ratio:.2f} | {_spread(cold[0])} | "
+                f"{_spread(cold[best_cold + 1])} | {ratio_cold:.2f} |",
+                flush=True,
+            )
+
+
+# ------------------------------------------------------------------ single calls
+
+
+def single(count: int, sizes: Sequence[int]) -> None:
+    import cv2
+
+    from corr2d import choose_method
+    from corr2d.filtering import filter_image
+
+    cv2.setNumThreads(THREADS)
+    rng = np.random.default_rng(1)
+    print(
+        "| image | k | corr2d path | corr2d ms, one at a time | cv2.filter2D ms | × "
+        "| corr2d ms, back to back | cv2 ms | × |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        image = rng.random((size, size), dtype=np.float32)
+        for k in (3, 5, 7, 9, 11, 15, 21, 31):
+            kernel = rng.standard_normal((k, k)).astype(np.float32)
+            path = choose_method(image, kernel, "same", "symm")
+
+            def ours(i: np.ndarray = image, w: np.ndarray = kernel) -> Any:
+                return filter_image(i, w, "same", "symm")
+
+            def theirs(i: np.ndarray = image, w: np.ndarray = kernel) -> Any:
+                return cv2.filter2D(i, -1, w, borderType=cv2.BORDER_REFLECT)
+
+            ours()
+            warm, cold = rounds([ours, theirs], count)
+            cold_ratio = statistics.median(cold[1]) / statistics.median(cold[0])
+            warm_ratio = statistics.median(warm[1]) / statistics.median(warm[0])
+            print(
+                f"| {size}² | {k} | {path} | {_spread(cold[0], digits=3)} | "
+                f"{_spread(cold[1], digits=3)} | {cold_ratio:.2f} | "
+                f"{_spread(warm[0], digits=3)} | {_spread(warm[1], digits=3)} | "
+                f"{warm_ratio:.2f} |",
+                flush=True,
+            )
+
+
+# ------------------------------------------------------------------ layers
+
+# (label, N, C_in, C_out, size, kernel, stride, padding, groups)
+LAYERS = [
+    ("N8 16→32 64² 3×3 p1", 8, 16, 32, 64, 3, 1, 1, 1),
+    ("N32 64→64 32² 3×3 p1", 32, 64, 64, 32, 3, 1, 1, 1),
+    ("N1 3→64 224² 7×7 s2 p3", 1, 3, 64, 224, 7, 2, 3, 1),
+    ("N16 128→128 28² 3×3 p1", 16, 128, 128, 28, 3, 1, 1, 1),
+    ("N8 64ch 56² 3×3 depthwise", 8, 64, 64, 56, 3, 1, 1, 64),
+    ("N8 256→64 28² 1×1", 8, 256, 64, 28, 1, 1, 0, 1),
+]
+
+
+def layers(count: int, peak: float) -> None:
+    import torch
+
+    import corr2d
+    from corr2d import Conv2D
+
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(2)
+    print(f"matrix-product peak: {peak:.0f} GFLOP/s (float32, {THREADS} threads)")
+    print(
+        "| layer | pass | corr2d ms | torch ms | torch / corr2d | corr2d GFLOP/s (% peak) "
+        "| torch GFLOP/s (% peak) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, n, c_in, c_out, size, k, stride, padding, groups in LAYERS:
+        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
+        weight = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32)
+        options = {"stride": stride, "padding": padding, "groups": groups}
+        out = corr2d.conv2d(x, weight, **options)
+        flops = 2.0 * out.size * (c_in // groups) * k * k
+        xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
+
+        def forward(x: np.ndarray = x, w: np.ndarray = weight, o: Any = options) -> Any:
+            return corr2d.conv2d(x, w, **o)
+
+        def forward_torch(x: Any = xt, w: Any = wt, o: Any = options) -> Any:
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(x, w, **o)
+
+        layer = Conv2D(
+            k, c_in, c_out, stride=stride, padding=padding, groups=groups, rng=rng, dtype=np.float32
+        )
+        module = layer.to_torch()
+        grad = rng.standard_normal(out.shape, dtype=np.float32)
+        x_torch, grad_torch = torch.from_numpy(x).requires_grad_(), torch.from_numpy(grad)
+
+        def step(layer: Any = layer, x: np.ndarray = x, g: np.ndarray = grad) -> None:
+            layer.zero_grad()
+            layer(x)
+            layer.backward(g)
+
+        def step_torch(m: Any = module, x: Any = x_torch, g: Any = grad_torch) -> None:
+            m.zero_grad()
+            x.grad = None
+            m(x).backward(g)
+
+        for name, runs, work in (
+            ("forward", [forward, forward_torch], flops),
+            ("forward + backward", [step, step_torch], 3 * flops),
+        ):
+            runs[0]()
+            per_round: list[list[float]] = [[] for _ in runs]
+            for _ in range(count):
+                for index, seconds in enumerate(compare(runs, 9)):
+                    per_round[index].append(seconds)
+            ours_s, theirs_s = (statistics.median(t) for t in per_round)
+            print(
+                f"| {label} | {name} | {_spread(per_round[0])} | {_spread(per_round[1])} | "
+                f"{theirs_s / ours_s:.2f} | {work / ours_s / 1e9:.0f} "
+                f"({100 * work / ours_s / 1e9 / peak:.0f}%) | {work / theirs_s / 1e9:.0f} "
+                f"({100 * work / theirs_s / 1e9 / peak:.0f}%) |",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=["machine", "blur", "single", "layers"])
+    parser.add_argument("--runs", type=int, default=3, help="rounds per case (>= 3)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048])
+    args = parser.parse_args()
+    if args.part == "machine":
+        machine()
+    elif args.part == "blur":
+        blur(args.runs)
+    elif args.part == "single":
+        single(args.runs, args.sizes)
+    else:
+        layers(args.runs, max(matmul_peak().values()))
+
+
+if __name__ == "__main__":
+    main()
