@@ -595,6 +595,8 @@ def _check_grid_memory(func: str, result: ReceptiveField, input_shape: Any) -> N
             largest = cells
             padding_dominates = cells > 4 * shape[0] * shape[1]
             name, value = (
-                (f"layers[{index}]", spec) if padding_dominates else ("input_shape", input_shape)
+                (f"layers[{index}]", str(spec))
+                if padding_dominates
+                else ("input_shape", input_shape)
             )
     check_memory(func, name, value, 32 * largest, "the padded grid of pixels")

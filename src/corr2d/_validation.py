@@ -22,7 +22,6 @@ __all__ = [
     "METHODS",
     "as_array",
     "as_pair",
-    "available_memory",
     "byte_text",
     "check_choice",
     "check_finite_for_fft",
@@ -30,6 +29,7 @@ __all__ = [
     "check_memory",
     "check_real",
     "fail",
+    "machine_memory",
     "result_dtype",
 ]
 
@@ -217,7 +217,7 @@ def check_real(
     return number
 
 
-def available_memory() -> int | None:
+def machine_memory() -> int | None:
     """This machine's physical memory in bytes (None where the system does not say)."""
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
@@ -237,7 +237,7 @@ def byte_text(count: float) -> str:
 def check_memory(func: str, name: str, value: Any, nbytes: float, what: str) -> None:
     """Raise ``MemoryError`` (the house message) if ``what``, of ``nbytes`` bytes, could
     not fit in this machine's memory at all: "too large for this machine"."""
-    total = available_memory()
+    total = machine_memory()
     if total is not None and nbytes > total:
         fail(
             func,

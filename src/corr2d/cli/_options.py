@@ -29,6 +29,7 @@ __all__ = [
     "Pair",
     "SaveKernelOption",
     "ScaleOption",
+    "non_negative",
     "parse_kernel_option",
     "parse_origin",
     "parse_size",
@@ -76,6 +77,13 @@ def parse_unit(text: str) -> Pair:
     if match is None:
         raise ValueError(f"{text!r} is not a unit; write it as ROW,COL, e.g. 0,0")
     return Pair(int(match.group(1)), int(match.group(2)))
+
+
+def non_negative(value: int | None) -> int | None:
+    """Typer callback for seeds and counts: None or an int >= 0."""
+    if value is not None and value < 0:
+        raise typer.BadParameter(f"must be a non-negative integer, got {value}")
+    return value
 
 
 def positive(value: float) -> float:

@@ -32,6 +32,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_OUTPUT",
+    "EXIT_OVERFLOW",
+    "EXIT_TOO_LARGE",
     "EXIT_USAGE",
     "CLIError",
     "Output",
@@ -62,6 +64,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_OUTPUT = 4
+EXIT_OVERFLOW = 5
+EXIT_TOO_LARGE = 6
 EXIT_INTERRUPTED = 130
 
 #: What each exit status means.
@@ -73,13 +77,19 @@ EXIT_CODES = {
     "image or kernel file; images that do not fit together",
     EXIT_OUTPUT: "output problem: the output exists (no --force), is an input, or cannot "
     "be written in that format or place",
+    EXIT_OVERFLOW: "overflow: an exact integer result could exceed int64",
+    EXIT_TOO_LARGE: "too large for this machine: a size, padding or step count whose arrays "
+    "could not fit in its memory",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 EXIT_HELP = (
     "[bold]Exit codes[/bold]: 0 ok, 1 computation failed, 2 usage error, 3 input problem, "
-    "4 output problem, 130 interrupted."
+    "4 output problem, 5 integer overflow, 6 too large for this machine, 130 interrupted."
 )
+
+#: NumPy's own words for an array larger than it can address.
+_NUMPY_TOO_LARGE = ("Maximum allowed dimension exceeded", "array is too big")
 
 
 class CLIError(Exception):
@@ -121,10 +131,15 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_OUTPUT, str(exc)
     if isinstance(exc, PermissionError):
         return EXIT_OUTPUT, f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OverflowError):
+        return EXIT_OVERFLOW, str(exc)
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, ValueError) and any(words in str(exc) for words in _NUMPY_TOO_LARGE)
+    ):
+        detail = str(exc) or "out of memory"
+        return EXIT_TOO_LARGE, f"too large for this machine: {detail} (use smaller sizes)"
     if isinstance(exc, (ValueError, TypeError)):
         return EXIT_FAILURE, str(exc)
-    if isinstance(exc, MemoryError):
-        return EXIT_FAILURE, "out of memory (try a smaller image or --method fft)"
     return None
 
 
@@ -515,7 +530,7 @@ def check_memory(needed: float, what: str) -> None:
         fail(
             f"{what} needs about {_size(needed)} of memory at its peak (estimated), more "
             f"than the {_size(available)} available; use a smaller image or kernel",
-            EXIT_FAILURE,
+            EXIT_TOO_LARGE,
         )
 
 

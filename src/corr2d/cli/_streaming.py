@@ -129,7 +129,10 @@ def _large_segmented_tiff(path: Path) -> bool:
     try:
         import tifffile
 
-        with tifffile.TiffFile(path) as tif:
+        from corr2d.io.images import decoder_reports
+
+        # a damaged file's complaints are read_image's to report, in one line
+        with decoder_reports(), tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             pixels = int(page.imagelength) * int(page.imagewidth)
             if page.is_tiled:

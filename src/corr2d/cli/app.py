@@ -9,8 +9,12 @@ cause into one line on stderr, ``corr2d: error: ...``, and an exit code from
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +32,7 @@ from corr2d.cli._shared import (
     CLIError,
     classify,
     report,
+    warn,
 )
 
 __all__ = ["EXIT_CODES", "CLIError", "app", "main"]
@@ -35,6 +40,14 @@ __all__ = ["EXIT_CODES", "CLIError", "app", "main"]
 
 class _Corr2dGroup(TyperGroup):
     """The command group, with one-line errors and documented exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; Ctrl-C becomes the one-line 'interrupted' and exit 130 (typer
+        would exit 130 silently)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise CLIError("interrupted", EXIT_INTERRUPTED) from None
 
     def main(
         self,
@@ -46,14 +59,16 @@ class _Corr2dGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
-            result = super().main(
-                args=args,
-                prog_name=prog_name or "corr2d",
-                complete_var=complete_var,
-                standalone_mode=False,
-                windows_expand_args=windows_expand_args,
-                **extra,
-            )
+            with warnings.catch_warnings(), _library_logs_as_warnings():
+                warnings.showwarning = _one_line_warning
+                result = super().main(
+                    args=args,
+                    prog_name=prog_name or "corr2d",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
         except KeyboardInterrupt:
             report("interrupted")
             sys.exit(EXIT_INTERRUPTED)
@@ -63,13 +78,51 @@ class _Corr2dGroup(TyperGroup):
                 sys.exit(EXIT_FAILURE)
             verdict = classify(exc)
             if verdict is None:
-                raise
+                if os.environ.get("CORR2D_TRACEBACK"):
+                    raise
+                verdict = (
+                    EXIT_FAILURE,
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(set CORR2D_TRACEBACK=1 to see where)",
+                )
             report(verdict[1])
             sys.exit(verdict[0])
         code = result if isinstance(result, int) else EXIT_OK
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+class _OneLineHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(f"{record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _library_logs_as_warnings() -> Iterator[None]:
+    """What tifffile logs (outside ``read_image``, which folds it into its own error or
+    warning) is printed as one ``corr2d: warning:`` line per record."""
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _OneLineHandler(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings from the library are one ``corr2d: warning: ...`` line each."""
+    warn(str(message))
 
 
 app = typer.Typer(

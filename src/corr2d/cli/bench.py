@@ -20,8 +20,10 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
+from corr2d._validation import byte_text, machine_memory
 from corr2d.cli._shared import (
     EXIT_HELP,
+    EXIT_TOO_LARGE,
     EXIT_USAGE,
     fail,
     make_console,
@@ -272,6 +274,15 @@ def bench_command(
             fail(f"{option} must be comma-separated integers, got {text!r}", EXIT_USAGE)
         if not values or min(values) < 1:
             fail(f"{option} must be positive integers, got {text!r}", EXIT_USAGE)
+        largest = max(values)
+        total = machine_memory()
+        if option == "--sizes" and total is not None and 3 * 8 * largest**2 > total:
+            fail(
+                f"{option} {largest}: a {largest}x{largest} image and its results would need "
+                f"{byte_text(3 * 8 * largest**2)}, more than this machine's "
+                f"{byte_text(total)}; too large for this machine",
+                EXIT_TOO_LARGE,
+            )
         return values
 
     image_sizes = numbers(sizes, (128, 256) if quick else DEFAULT_SIZES, "--sizes")

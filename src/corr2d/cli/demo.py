@@ -17,7 +17,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
-from corr2d.cli._options import ForceOption
+from corr2d.cli._options import ForceOption, non_negative
 from corr2d.cli._shared import (
     EXIT_HELP,
     Output,
@@ -332,8 +332,9 @@ def demo_command(
     seed: Annotated[
         int | None,
         typer.Option(
+            callback=non_negative,
             help="Draw the initial kernel with this seed (default: the chapter's "
-            "own start, which reproduces its printed losses)."
+            "own start, which reproduces its printed losses).",
         ),
     ] = None,
     plot: Annotated[

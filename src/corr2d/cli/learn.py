@@ -16,6 +16,7 @@ from corr2d.cli._options import (
     OriginOption,
     Pair,
     SaveKernelOption,
+    non_negative,
     parse_size,
     positive,
 )
@@ -93,7 +94,9 @@ def learn_command(
         typer.Option(help="Mean squared error, or the chapter's summed squared error."),
     ] = "mean_squared",
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Learn a bias too.")] = False,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the initial kernel.")] = 0,
+    seed: Annotated[
+        int, typer.Option(callback=non_negative, help="Seed of the initial kernel.")
+    ] = 0,
     mode: ModeOption = "auto",
     boundary: BoundaryOption = "symm",
     fillvalue: FillvalueOption = 0.0,

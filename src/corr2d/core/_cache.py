@@ -33,11 +33,12 @@ import os
 import stat
 import sys
 import tempfile
-import threading
 import types
 import warnings
 from pathlib import Path
 from typing import Any
+
+from corr2d._forksafe import fork_safe_lock
 
 __all__ = [
     "SWITCH",
@@ -52,7 +53,7 @@ __all__ = [
 SWITCH = "CORR2D_DISK_CACHE"
 _OFF = ("0", "off", "no", "false")
 
-_lock = threading.Lock()
+_lock = fork_safe_lock(globals(), "_lock")
 _warned: set[str] = set()
 _caches: dict[tuple[str, str], Any] = {}
 

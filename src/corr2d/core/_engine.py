@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from corr2d._forksafe import fork_safe_lock
 from corr2d.core._padding import NO_PADS, Pads, pad2d
 
 __all__ = [
@@ -62,7 +62,7 @@ SERIAL_WORK = 2**23
 GENERIC_WEIGHT = 2
 COPY_WEIGHT = 8
 
-_parallel_lock = threading.Lock()
+_parallel_lock = fork_safe_lock(globals(), "_parallel_lock")
 _configured = False
 
 
@@ -225,33 +225,80 @@ def correlate_valid(
             correlate_valid_fft(x, kernel, full, num_threads(), scale)
             out[...] = full[::sh, ::sw][:oh, :ow]
         return out
+    plan = _direct_loop(x, kernel, stride, dilation, (oh, ow))
+    cost = direct_cost((oh, ow), (kh, kw), x.dtype.kind == "c")
+    for r0, r1 in row_pieces(oh, cost, plan.minimum_rows):
+        rows = x[r0 * sh : (r1 - 1) * sh + dh * (kh - 1) + 1]
+        piece = out[r0:r1]
+        work = piece.size * kh * kw * plan.weight
+        run(plan.loop, rows, kernel, *plan.middle, piece, work=work)
+    return out
+
+
+#: A long compiled call is cut into pieces of about this many modelled nanoseconds:
+#: Python runs signal handlers (Ctrl-C) only between pieces, so this is, with the
+#: model's error, how long an interrupt waits.  A piece costs one parallel region
+#: (about 0.1 ms), and for the layers a rearranged copy of its part of the input.
+PIECE_NS = 50e6
+
+
+def row_pieces(rows: int, cost_ns: float, minimum: int = 1) -> list[tuple[int, int]]:
+    """Ranges ``[r0, r1)`` of output rows, each modelled at about ``PIECE_NS`` and at
+    least ``minimum`` rows (the last absorbs a short remainder)."""
+    count = min(math.ceil(cost_ns / PIECE_NS), max(1, rows // max(1, minimum)))
+    if count <= 1:
+        return [(0, rows)]
+    size = max(minimum, math.ceil(rows / count))
+    starts = list(range(0, rows, size))
+    if len(starts) > 1 and rows - starts[-1] < minimum:
+        starts.pop()
+    return [(r0, starts[i + 1] if i + 1 < len(starts) else rows) for i, r0 in enumerate(starts)]
+
+
+def jit_enabled() -> bool:
+    """False under ``NUMBA_DISABLE_JIT=1`` (numba's debugging switch): loops then run as
+    plain Python, and the LLVM-IR micro-kernels, which have no Python twin, are avoided."""
+    import numba
+
+    return not numba.config.DISABLE_JIT  # type: ignore[attr-defined]
+
+
+class _DirectLoop(NamedTuple):
+    loop: Any  # a compiled Loop
+    middle: tuple[int, ...]  # its arguments between the kernel and the output
+    weight: int  # its cost per multiply-add (see ``GENERIC_WEIGHT``)
+    minimum_rows: int  # the fewest output rows it takes
+
+
+def _direct_loop(
+    x: NDArray[Any],
+    kernel: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_shape: tuple[int, int],
+) -> _DirectLoop:
+    """The compiled loop for a direct 'valid' correlation of this shape."""
     loops = _loops()
-    work = oh * ow * kh * kw
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw = kernel.shape
     if stride == (1, 1) and dilation == (1, 1):
         from corr2d.core._unrolled import has_image_loop, image_loop, unrolled_loop
 
         # loops generated for this kernel's shape compile once (one to a few seconds,
         # then cached on disk); small images are not worth it.  Real images take the
         # register-blocked loop where they fill its blocks.
-        generated = None
-        if oh * ow >= _UNROLL_MIN_OUTPUTS:
-            if has_image_loop(x.dtype, (oh, ow), kh):
-                generated = image_loop(kh, kw)
-            else:
-                generated = unrolled_loop(kh, kw)
-        if generated is not None:
-            run(generated, x, kernel, out, work=work)
-        else:
-            run(loops.correlate_valid, x, kernel, 1, 1, out, work=work * GENERIC_WEIGHT)
-    elif stride == (1, 1):
-        run(loops.correlate_valid, x, kernel, dh, dw, out, work=work * GENERIC_WEIGHT)
-    else:
-        run(
-            loops.correlate_valid_strided,
-            *(x, kernel, sh, sw, dh, dw, out),
-            work=work * GENERIC_WEIGHT,
-        )
-    return out
+        if out_shape[0] * out_shape[1] >= _UNROLL_MIN_OUTPUTS:
+            if jit_enabled() and has_image_loop(x.dtype, out_shape, kh):
+                from corr2d.core._microkernels import IMAGE_ROWS
+
+                return _DirectLoop(image_loop(kh, kw), (), 1, IMAGE_ROWS)
+            generated = unrolled_loop(kh, kw)
+            if generated is not None:
+                return _DirectLoop(generated, (), 1, 1)
+        return _DirectLoop(loops.correlate_valid, (1, 1), GENERIC_WEIGHT, 1)
+    if stride == (1, 1):
+        return _DirectLoop(loops.correlate_valid, (dh, dw), GENERIC_WEIGHT, 1)
+    return _DirectLoop(loops.correlate_valid_strided, (sh, sw, dh, dw), GENERIC_WEIGHT, 1)
 
 
 def _fft_scale(
@@ -298,18 +345,88 @@ def conv2d_valid(
       several images at once, tiled to at most ``WORKSPACE_BYTES``
       (:func:`patch_tiles`), multiplied by the weight matrix with NumPy's BLAS.
     """
-    c_out, c_group, kh, kw = weight.shape
-    out_group = c_out // groups
-    single = c_group == 1 and out_group == 1
     scale = _fft_scale(method, xp, weight, per_channel=True)
     if scale is None:
         method = "direct"
+    n_batch, kh = xp.shape[0], weight.shape[2]
+    (sh, _), (dh, _) = stride, dilation
+    oh, ow = _out_shape(xp, weight, stride, dilation, zero_pads)
+    # the loops are cut into pieces; the FFT path transforms whole planes, image by image
+    cost = 0.0
+    if method != "fft":
+        taps = weight.shape[1] * kh * weight.shape[3]
+        cost = n_batch * weight.shape[0] * oh * ow * taps * _DIRECT_NS_PER_TAP["generic"]
+    pieces = layer_pieces(n_batch, oh, cost)
+    piece_args = (stride, dilation, groups, method, scale, bias)
+    if len(pieces) == 1:
+        return _conv2d_valid_piece(xp, weight, *piece_args, zero_pads)
+    out = np.empty((n_batch, weight.shape[0], oh, ow), dtype=xp.dtype)
+    for n0, n1, r0, r1 in pieces:
+        end = (r1 - 1) * sh + dh * (kh - 1) + 1
+        window, pads = _row_window(xp[n0:n1], zero_pads, r0 * sh, end)
+        out[n0:n1, :, r0:r1] = _conv2d_valid_piece(window, weight, *piece_args, pads)
+    return out
+
+
+def _out_shape(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    zero_pads: Pads,
+) -> tuple[int, int]:
+    """(oh, ow) of :func:`conv2d_valid`."""
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw = weight.shape[2:]
+    hp, wp = xp.shape[2] + sum(zero_pads[0]), xp.shape[3] + sum(zero_pads[1])
+    return (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+
+
+def layer_pieces(n_batch: int, rows: int, cost_ns: float) -> list[tuple[int, int, int, int]]:
+    """Pieces ``(n0, n1, r0, r1)`` of a batch's output (images ``n0 .. n1 - 1``, rows
+    ``r0 .. r1 - 1``), each modelled at about ``PIECE_NS`` of the ``cost_ns`` of all:
+    whole images grouped while they are cheap, one image's rows split when it is not."""
+    per_image = cost_ns / max(1, n_batch)
+    if cost_ns <= PIECE_NS:
+        return [(0, n_batch, 0, rows)]
+    if per_image <= PIECE_NS:
+        step = max(1, int(PIECE_NS // max(per_image, 1.0)))
+        return [(n0, min(n0 + step, n_batch), 0, rows) for n0 in range(0, n_batch, step)]
+    bands = row_pieces(rows, per_image)
+    return [(n, n + 1, r0, r1) for n in range(n_batch) for r0, r1 in bands]
+
+
+def _row_window(x: NDArray[Any], pads: Pads, first: int, end: int) -> tuple[NDArray[Any], Pads]:
+    """Rows ``first .. end - 1`` of ``x`` zero-padded by ``pads``, as a slice of ``x``
+    and the zero rows still to add above and below it (columns unchanged)."""
+    (top, _), columns = pads
+    height = x.shape[2]
+    a, b = first - top, end - top
+    window = x[:, :, max(a, 0) : min(b, height)]
+    return window, ((max(0, -a), max(0, b - height)), columns)
+
+
+def _conv2d_valid_piece(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    method: Method,
+    scale: tuple[int, int] | None,
+    bias: NDArray[Any] | None,
+    zero_pads: Pads,
+) -> NDArray[Any]:
+    """:func:`conv2d_valid` in one call of the strategy it chooses."""
+    c_out, c_group, kh, kw = weight.shape
+    out_group = c_out // groups
+    single = c_group == 1 and out_group == 1
     if method != "fft" and not single and _blocked_suits(xp.dtype, out_group):
         # register-blocked kernels reading the (rearranged) input, no patch matrices
         from corr2d.core._blocked import conv2d_blocked
 
         return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run, zero_pads)
-    xp = pad2d(xp, zero_pads, "constant")
+    xp = np.ascontiguousarray(pad2d(xp, zero_pads, "constant"))
     n_batch, _, hp, wp = xp.shape
     (sh, sw), (dh, dw) = stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
@@ -324,7 +441,7 @@ def conv2d_valid(
 def _blocked_suits(dtype: np.dtype[Any], out_group: int) -> bool:
     from corr2d.core._blocked import suitable
 
-    return suitable(dtype, out_group)
+    return jit_enabled() and suitable(dtype, out_group)
 
 
 def _conv2d_unblocked(
@@ -400,8 +517,36 @@ def conv2d_valid_backward(
 
     All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow);
     ``zero_pads`` as in :func:`conv2d_valid`, and dL/dxp is the gradient of the padded
-    input.  See :func:`corr2d.conv2d_backward` for why both are correlations.
+    input.  See :func:`corr2d.conv2d_backward` for why both are correlations.  Long
+    batches are computed a few images at a time (see ``PIECE_NS``).
     """
+    taps = weight[0].size
+    cost = 2 * grad_output.size * taps * _DIRECT_NS_PER_TAP["generic"]
+    # whole images only: the weight gradient sums over them
+    batches = list(dict.fromkeys((n0, n1) for n0, n1, _, _ in layer_pieces(len(xp), 1, cost)))
+    geometry = (stride, dilation, groups, zero_pads)
+    if len(batches) == 1:
+        return _conv2d_valid_backward_piece(xp, weight, grad_output, *geometry)
+    parts = [
+        _conv2d_valid_backward_piece(xp[n0:n1], weight, grad_output[n0:n1], *geometry)
+        for n0, n1 in batches
+    ]
+    grad_weight = parts[0][1]
+    for part in parts[1:]:
+        grad_weight += part[1]
+    return np.concatenate([part[0] for part in parts]), grad_weight
+
+
+def _conv2d_valid_backward_piece(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    zero_pads: Pads,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """:func:`conv2d_valid_backward` for a batch in one piece."""
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
     grad_weight = grad_xp = None

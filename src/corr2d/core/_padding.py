@@ -55,11 +55,9 @@ def pad2d(x: NDArray[Any], pads: Pads, np_mode: str, fillvalue: Any = 0) -> NDAr
     return np.pad(x, widths, mode=np_mode)  # type: ignore[call-overload]
 
 
-def _selection(size: int, pad: tuple[int, int], np_mode: str, dtype: np.dtype) -> NDArray[Any]:
-    """The 0/1 matrix S, shape (size + pad, size), with padded = S @ original along an axis."""
-    source = np.pad(np.arange(size), pad, mode=np_mode)  # type: ignore[call-overload]
-    selection: NDArray[Any] = (source[:, None] == np.arange(size)[None, :]).astype(dtype)
-    return selection
+def _sources(size: int, pad: tuple[int, int], np_mode: str) -> NDArray[np.intp]:
+    """For each index of an axis padded by ``pad``, the index of the pixel it copies."""
+    return np.pad(np.arange(size), pad, mode=np_mode)  # type: ignore[call-overload]
 
 
 def pad2d_adjoint(
@@ -67,16 +65,31 @@ def pad2d_adjoint(
 ) -> NDArray[Any]:
     """The adjoint (transpose) of :func:`pad2d`, for backward passes.
 
-    Padding is linear: along each axis the padded array is ``S @ x`` for a 0/1 selection
-    matrix ``S`` whose rows say which original pixel a padded pixel copies.  The gradient
-    with respect to ``x`` is therefore ``S_h.T @ grad @ S_w``: each padded pixel's gradient
-    is added back onto the pixel it copied.  Constant padding copies nothing, so its
-    adjoint is a crop.
+    Padding is linear: each padded pixel is a copy of one pixel of the original.  The
+    gradient with respect to the original is therefore the padded gradient's interior
+    with every border pixel's gradient added onto the pixel it copied.  Constant padding
+    copies nothing, so its adjoint is a crop (a view).  Otherwise a new array of
+    ``shape`` is returned, at the cost of one copy of the interior plus one addition per
+    border pixel (a dense selection matrix would cost a matrix product).
     """
     (top, bottom), (left, right) = pads
+    height, width = grad.shape[-2:]
     if np_mode == "constant":
-        height, width = grad.shape[-2:]
         return grad[..., top : height - bottom, left : width - right]
-    rows = _selection(shape[0], pads[0], np_mode, grad.dtype)
-    cols = _selection(shape[1], pads[1], np_mode, grad.dtype)
-    return rows.T @ grad @ cols
+    size_h, size_w = shape
+    row_source = _sources(size_h, pads[0], np_mode)
+    col_source = _sources(size_w, pads[1], np_mode)
+    border_rows = [*range(top), *range(top + size_h, height)]
+    border_cols = [*range(left), *range(left + size_w, width)]
+    out = grad[..., top : top + size_h, left : left + size_w].copy()
+    for c in border_cols:
+        out[..., col_source[c]] += grad[..., top : top + size_h, c]
+    if border_rows:
+        # the border rows, each folded along its columns first (corners included)
+        rows = grad[..., border_rows, :]
+        folded = rows[..., left : left + size_w].copy()
+        for c in border_cols:
+            folded[..., col_source[c]] += rows[..., c]
+        for i, r in enumerate(border_rows):
+            out[..., row_source[r], :] += folded[..., i, :]
+    return out

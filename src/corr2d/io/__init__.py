@@ -8,12 +8,20 @@
   numbers and filter responses back to pixels.
 
 Errors are specific: :class:`ImageReadError` (and :class:`ImageTooLargeError`) for
-inputs that cannot be decoded, :class:`ImageWriteError` for outputs that cannot be
-written, :class:`KernelFileError` for a kernel file that does not hold a kernel.
+inputs that cannot be decoded (what the decoders log is folded into its message, or
+into one :class:`ImageReadWarning` when the image decodes anyway),
+:class:`ImageWriteError` for outputs that cannot be written, :class:`KernelFileError`
+for a kernel file that does not hold a kernel.
 Missing files raise ``FileNotFoundError`` and existing outputs ``FileExistsError``.
 """
 
-from corr2d.io.errors import ImageReadError, ImageTooLargeError, ImageWriteError, KernelFileError
+from corr2d.io.errors import (
+    ImageReadError,
+    ImageReadWarning,
+    ImageTooLargeError,
+    ImageWriteError,
+    KernelFileError,
+)
 from corr2d.io.images import (
     DEFAULT_MAX_PIXELS,
     READ_SUFFIXES,
@@ -30,6 +38,7 @@ __all__ = [
     "SCALES",
     "WRITE_SUFFIXES",
     "ImageReadError",
+    "ImageReadWarning",
     "ImageTooLargeError",
     "ImageWriteError",
     "KernelFileError",

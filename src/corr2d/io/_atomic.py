@@ -23,11 +23,11 @@ import errno
 import os
 import secrets
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from corr2d._forksafe import fork_safe_lock
 from corr2d.io.errors import ImageWriteError
 
 __all__ = ["anonymous_files_supported", "atomic_write", "drop", "hold", "release"]
@@ -38,7 +38,7 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NO_ANONYMOUS = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT}
 
 _held: dict[Path, _Pending | None] = {}
-_held_lock = threading.Lock()
+_held_lock = fork_safe_lock(globals(), "_held_lock")
 
 
 def anonymous_files_supported(folder: Path) -> bool:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["ImageReadError", "ImageTooLargeError", "ImageWriteError", "KernelFileError"]
+__all__ = [
+    "ImageReadError",
+    "ImageReadWarning",
+    "ImageTooLargeError",
+    "ImageWriteError",
+    "KernelFileError",
+]
 
 
 class ImageReadError(ValueError):
     """An image file exists but cannot be decoded: corrupt, truncated or unsupported."""
+
+
+class ImageReadWarning(UserWarning):
+    """An image was decoded, but its decoder reported damage (bad tags, short data)."""
 
 
 class ImageTooLargeError(ImageReadError):

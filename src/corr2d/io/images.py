@@ -15,7 +15,9 @@ computes on the numbers in the file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -27,12 +29,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from corr2d._validation import check_int
 from corr2d.io._atomic import atomic_write
-from corr2d.io.errors import ImageReadError, ImageTooLargeError, ImageWriteError
+from corr2d.io.errors import (
+    ImageReadError,
+    ImageReadWarning,
+    ImageTooLargeError,
+    ImageWriteError,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
+    "decoder_reports",
     "read_image",
     "write_image",
 ]
@@ -109,18 +117,79 @@ def read_image(
         raise ImageReadError(f"{file}: cannot be read ({exc.strerror or exc})") from exc
     if not head:
         raise ImageReadError(f"{file}: empty file, not an image")
-    if head[:4] in _TIFF_MAGIC:
-        image = _read_tiff(file, int(max_pixels))
-    else:
-        if head[:8] == _PNG_MAGIC and len(head) >= 26 and head[24] == 16 and head[25] in (2, 4, 6):
-            raise ImageReadError(
-                f"{file}: 16-bit colour PNG is not supported (Pillow would reduce it to "
-                "8 bits); save it as TIFF instead"
-            )
-        image = _read_with_pillow(file, int(max_pixels))
+    if head[:8] == _PNG_MAGIC and len(head) >= 26 and head[24] == 16 and head[25] in (2, 4, 6):
+        raise ImageReadError(
+            f"{file}: 16-bit colour PNG is not supported (Pillow would reduce it to "
+            "8 bits); save it as TIFF instead"
+        )
+    decode = _read_tiff if head[:4] in _TIFF_MAGIC else _read_with_pillow
+    with decoder_reports() as reports:
+        try:
+            image = decode(file, int(max_pixels))
+        except ImageReadError as exc:
+            if reports:
+                raise type(exc)(f"{exc}; the decoder reported: {_joined(reports)}") from exc
+            raise
+    if reports:
+        warnings.warn(
+            f"{file}: decoded, but the decoder reported: {_joined(reports)}",
+            ImageReadWarning,
+            stacklevel=2,
+        )
     if image.size == 0:
         raise ImageReadError(f"{file}: the image has no pixels")
     return image
+
+
+class _DecoderReports(logging.Filter):
+    """Keeps what the decoders log while this thread reads an image, instead of letting
+    it reach stderr (tifffile logs damaged tags as warnings, which logging's last-resort
+    handler prints): :func:`read_image` folds them into its error or one warning."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        bucket = getattr(self.local, "bucket", None)
+        if bucket is None:
+            return True  # not inside read_image: the logger behaves as configured
+        bucket.append(record.getMessage())
+        return False
+
+
+_REPORTS = _DecoderReports()
+#: The loggers of the decoders; Pillow reports through ``warnings`` instead.
+_DECODER_LOGGERS = ("tifffile",)
+
+
+@contextlib.contextmanager
+def decoder_reports() -> Iterator[list[str]]:
+    """Collect the decoders' log records and warnings (in this thread) into a list,
+    instead of letting them reach stderr; for code that opens image files itself."""
+    for name in _DECODER_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REPORTS not in logger.filters:
+            logger.addFilter(_REPORTS)
+    bucket: list[str] = []
+    outer = getattr(_REPORTS.local, "bucket", None)
+    _REPORTS.local.bucket = bucket
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield bucket
+            finally:
+                bucket.extend(str(item.message) for item in caught)
+    finally:
+        _REPORTS.local.bucket = outer
+
+
+def _joined(reports: list[str], limit: int = 3) -> str:
+    """The first reports, each on one line, and how many more there were."""
+    lines = [" ".join(report.split()) for report in dict.fromkeys(reports)]
+    text = "; ".join(line if len(line) <= 160 else line[:157] + "..." for line in lines[:limit])
+    return text + (f" (and {len(lines) - limit} more)" if len(lines) > limit else "")
 
 
 def _check_pixels(file: Path, height: int, width: int, max_pixels: int) -> None:

@@ -8,6 +8,7 @@ row grammar, with rows split by ``;``, is the inline kernel of
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import IO
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from corr2d._validation import byte_text, check_memory
 from corr2d.io._atomic import atomic_write
 from corr2d.io.errors import ImageWriteError, KernelFileError
 
@@ -148,8 +150,11 @@ def read_kernel(path: str | os.PathLike[str]) -> NDArray[np.float64]:
         raise FileNotFoundError(f"{file}: no such kernel file")
     if suffix == ".npy":
         try:
+            _check_npy_header(file)
             array = np.load(file, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
+            if isinstance(exc, KernelFileError):
+                raise
             raise KernelFileError(f"{file}: not a readable .npy array ({exc})") from exc
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
             kind = getattr(array, "dtype", type(array).__name__)
@@ -169,6 +174,31 @@ def read_kernel(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     except (OSError, UnicodeDecodeError) as exc:
         raise KernelFileError(f"{file}: not a readable text file ({exc})") from exc
     return parse_rows(text, separator="\n", error=KernelFileError, where=str(file))
+
+
+def _check_npy_header(file: Path) -> None:
+    """Read a .npy file's header, and refuse an array the file cannot hold (a header
+    may claim any shape) or this machine could not, before anything is allocated."""
+    with file.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(handle, max_header_size=10_000)
+        available = file.stat().st_size - handle.tell()
+    if dtype.hasobject:
+        raise KernelFileError(f"{file}: a kernel must hold real numbers, got {dtype}")
+    needed = math.prod(shape) * dtype.itemsize
+    shown = "x".join(map(str, shape))
+    if needed > available:
+        raise KernelFileError(
+            f"{file}: the header claims a {shown} {dtype} array ({byte_text(needed)}), but "
+            f"the file holds {byte_text(available)} of data; the file is truncated or not a "
+            "kernel"
+        )
+    check_memory("read_kernel", "path", str(file), 2 * needed, f"a {shown} kernel")
 
 
 def write_kernel(
