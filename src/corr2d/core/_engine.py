@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
@@ -67,7 +68,11 @@ _configured = False
 
 
 def num_threads() -> int:
-    """Threads the core uses: numba's setting (``NUMBA_NUM_THREADS``, ``set_num_threads``)."""
+    """Threads the core uses: numba's setting (``NUMBA_NUM_THREADS``, ``set_num_threads``).
+
+    Asking numba starts its threading layer, so the layer is chosen first.
+    """
+    _configure_threading()
     import numba
 
     return int(numba.get_num_threads())
@@ -257,10 +262,16 @@ def row_pieces(rows: int, cost_ns: float, minimum: int = 1) -> list[tuple[int, i
 
 def jit_enabled() -> bool:
     """False under ``NUMBA_DISABLE_JIT=1`` (numba's debugging switch): loops then run as
-    plain Python, and the LLVM-IR micro-kernels, which have no Python twin, are avoided."""
-    import numba
+    plain Python, and the LLVM-IR micro-kernels, which have no Python twin, are avoided.
 
-    return not numba.config.DISABLE_JIT  # type: ignore[attr-defined]
+    Answered without importing numba, which short jobs never need."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return not numba.config.DISABLE_JIT
+    try:
+        return not int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0)
+    except ValueError:
+        return True
 
 
 class _DirectLoop(NamedTuple):

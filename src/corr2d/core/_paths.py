@@ -166,7 +166,15 @@ def plan_image(
             best = Plan("fft", None, True)
     work = outputs * work_per_output(best, (kh, kw))
     wanted = work >= SMALL_WORK if compiled is None else compiled
+    if not _engine_jit_enabled():
+        wanted = False  # NUMBA_DISABLE_JIT: NumPy, not the loops as (very slow) Python
     return Plan(best.path, best.factors, wanted or best.path == "fft", best.needs_finite)
+
+
+def _engine_jit_enabled() -> bool:
+    from corr2d.core._engine import jit_enabled
+
+    return jit_enabled()
 
 
 def _not_separable(func: str, shape: tuple[int, int], limit: int, rule: str, integer: bool) -> None:
@@ -342,11 +350,8 @@ def _tiles_path(
     tile_rows, tile_width = _bands.tile_plan(out_rows, out_elements, kh, reach, work.itemsize)
     fill_value = work.type(fill)
     outputs = out_rows * out_elements
-    threads = (
-        1
-        if outputs * work_per_output(plan, (kh, kw)) < _engine.SERIAL_WORK
-        else (_engine.num_threads())
-    )
+    macs = outputs * work_per_output(plan, (kh, kw))
+    threads = 1 if macs < _engine.SERIAL_WORK else _engine.num_threads()
     geometry = (out, tile_rows, tile_width)
     if plan.path == "separable" and plan.factors is not None:
         factors = plan.factors
@@ -355,6 +360,7 @@ def _tiles_path(
             *(source, rows, cols, fill_value, factors.columns, factors.rows, spacing),
             *geometry,
             threads=threads,
+            work=macs,
         )
     elif plan.path == "box" and plan.factors is not None:
         weight = work.type(box_weight(plan.factors))
@@ -365,6 +371,7 @@ def _tiles_path(
             *(source, rows, cols, fill_value, like, weight, kh, kw, spacing, top),
             *geometry,
             threads=threads,
+            work=macs,
         )
     else:
         run_tasks(
@@ -372,6 +379,7 @@ def _tiles_path(
             *(source, rows, cols, fill_value, kernel, spacing),
             *geometry,
             threads=threads,
+            work=macs,
         )
     return out
 
@@ -429,6 +437,7 @@ def _image_task_path(
         loop.serial,
         *(source, rows, cols, kernel.dtype.type(fill), kernel, out, tile_rows, lo, hi),
         threads=threads,
+        work=work,
     )
     return out
 

@@ -15,6 +15,13 @@ woke.  Back to back, the helpers are awake and take their share.
 
 One job runs at a time; helper threads are daemons, started on first use, and a forked
 child starts its own.
+
+A long job (``work`` of at least ``INTERRUPTIBLE_WORK`` multiply-adds) called from the
+main thread runs on helpers only, while the main thread waits in short steps: Python
+runs signal handlers only between bytecodes, never inside a compiled call, so this is
+what lets Ctrl-C through.  On ``KeyboardInterrupt`` the counter is moved past every
+task, the helpers finish the task each holds (a band of rows: milliseconds), and the
+interrupt is raised.
 """
 
 from __future__ import annotations
@@ -24,18 +31,29 @@ import threading
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["run_tasks"]
 
 
+#: Jobs of at least this many multiply-adds (about 10 ms) called from the main thread
+#: run interruptibly (see the module notes); waking every helper costs them nothing.
+INTERRUPTIBLE_WORK = 10**9
+#: How often the waiting main thread lets Python look for signals, in seconds.
+_POLL = 0.02
+#: A counter value past any task index: loops that read it stop claiming.
+_PAST_EVERY_TASK = 2**62
+
+
 class _Job:
-    __slots__ = ("args", "closed", "done", "error", "func", "running")
+    __slots__ = ("args", "closed", "done", "error", "finished", "func", "running")
 
     def __init__(self, func: Any, args: tuple[Any, ...]) -> None:
         self.func = func
         self.args = args
         self.closed = False
         self.running = 0
+        self.finished = 0  # helpers that have returned from func (interruptible jobs)
         self.error: BaseException | None = None
         self.done = threading.Event()
 
@@ -66,8 +84,10 @@ class _Helper:
                 job.error = exc
             with pool.state:
                 job.running -= 1
+                job.finished += 1
                 if job.closed and job.running == 0:
                     job.done.set()
+            pool.progress.set()
 
 
 class _Pool:
@@ -75,6 +95,7 @@ class _Pool:
         self.state = threading.Lock()  # guards job.closed and job.running
         self.one_job = threading.Lock()  # one job at a time
         self.helpers: list[_Helper] = []
+        self.progress = threading.Event()  # a helper returned (for interruptible jobs)
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -99,17 +120,63 @@ class _Pool:
             if job.error is not None:  # pragma: no cover
                 raise job.error
 
+    def run_interruptibly(
+        self, func: Any, args: tuple[Any, ...], threads: int, counter: NDArray[np.int64]
+    ) -> None:
+        """The job on ``threads`` helpers while the calling (main) thread waits in steps
+        of ``_POLL`` seconds; see the module notes for ``KeyboardInterrupt``."""
+        with self.one_job:
+            while len(self.helpers) < threads:
+                self.helpers.append(_Helper(self))
+            job = _Job(func, args)
+            self.progress.clear()
+            helpers = self.helpers[:threads]
+            for helper in helpers:
+                helper.job = job
+                helper.wake.set()
+            try:
+                self._wait(job)
+            except KeyboardInterrupt:
+                counter[0] = _PAST_EVERY_TASK
+                self._wait(job, interrupted=True)
+                raise
+            finally:
+                for helper in helpers:
+                    helper.job = None
+            if job.error is not None:  # pragma: no cover
+                raise job.error
+
+    def _wait(self, job: _Job, interrupted: bool = False) -> None:
+        """Until a helper has returned (every task claimed) and none is still running;
+        then close the job, so that a helper waking late does nothing."""
+        while True:
+            try:
+                self.progress.wait(_POLL)
+            except KeyboardInterrupt:
+                if not interrupted:
+                    raise
+                continue  # already stopping: the helpers finish their tasks first
+            with self.state:
+                self.progress.clear()
+                if job.finished > 0 and job.running == 0:
+                    job.closed = True
+                    return
+
 
 _pool = _Pool()
 os.register_at_fork(after_in_child=_pool.reset)
 
 
-def run_tasks(func: Any, *args: Any, threads: int) -> None:
+def run_tasks(func: Any, *args: Any, threads: int, work: float = 0.0) -> None:
     """Call the task loop ``func(*args, counter)`` on ``threads`` threads (see module notes).
 
-    With ``threads == 1`` it runs on the calling thread alone.
+    With ``threads == 1`` it runs on the calling thread alone, unless ``work`` (in
+    multiply-adds) makes it long enough to run interruptibly from the main thread.
     """
     counter = np.zeros(1, dtype=np.int64)
+    if work >= INTERRUPTIBLE_WORK and threading.current_thread() is threading.main_thread():
+        _pool.run_interruptibly(func, (*args, counter), max(1, threads), counter)
+        return
     if threads <= 1:
         func(*args, counter)
         return
