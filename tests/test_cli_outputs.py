@@ -76,6 +76,17 @@ def test_existing_output_refused_before_work_and_untouched(folder: Path, label: 
     assert out.read_bytes() == b"precious" and listing(folder) == before
 
 
+@pytest.mark.parametrize("label", [label for label in WRITERS if label != "rf --plot"])
+def test_outputs_are_checked_before_the_inputs_are_read(folder: Path, label: str) -> None:
+    """A bad output is reported before a (large, slow or broken) input is even opened."""
+    for name in ("a.png", "X.tif", "Y.tif"):
+        (folder / name).write_bytes(b"not an image at all")
+    out = folder / f"taken{SUFFIX.get(label, '.png')}"
+    out.write_bytes(b"precious")
+    code, _, err = run(*command(label, out))
+    one_line_error(code, err, 4, "already exists (use --force")
+
+
 @pytest.mark.parametrize("label", WRITERS)
 def test_output_in_a_missing_folder_refused(folder: Path, label: str) -> None:
     out = folder / "nowhere" / f"out{SUFFIX.get(label, '.png')}"

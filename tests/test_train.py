@@ -164,6 +164,15 @@ def test_fit_warns_and_stops_when_the_loss_diverges(edge_pair):
     assert history.steps < 500
 
 
+def test_divergence_names_the_learning_rate_in_use(edge_pair):
+    """An optimizer object's own lr is named, not fit's unused default."""
+    X, Y = edge_pair
+    layer = Conv2D((1, 2), bias=False, init="zeros")
+    with pytest.warns(RuntimeWarning, match=r"SGD\(lr=10\.0") as caught:
+        fit(layer, X, Y, steps=500, optimizer=SGD(layer.parameters(), lr=10.0))
+    assert "0.03" not in str(caught[0].message)
+
+
 def test_progress_bar_can_be_forced_without_breaking_the_run(edge_pair):
     X, Y = edge_pair
     layer = Conv2D((1, 2), bias=False, init=CHAPTER_INIT)

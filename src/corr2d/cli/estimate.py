@@ -137,6 +137,16 @@ def estimate_command(
             plot=plot, force=force, max_pixels=max_pixels, chunks=chunks, address=scheduler,
         )  # fmt: skip
         return
+    figure = plot / "estimate.png" if plot is not None else None
+    outputs = check_outputs(
+        [
+            Output(save, "kernel", "--save") if save is not None else None,
+            Output(plot, "folder", "--plot") if plot is not None else None,
+            Output(figure, "figure", "--plot") if figure is not None else None,
+        ],
+        [x_path, y_path],
+        force,
+    )
     X, Y = read_pair(x_path, y_path, max_pixels)
     origin = origin_option.pair if origin_option is not None else None
     relation = relation_from_options(
@@ -149,16 +159,6 @@ def estimate_command(
             EXIT_USAGE,
         )
     check_job(X, Y, size, bias, method)
-    figure = plot / "estimate.png" if plot is not None else None
-    outputs = check_outputs(
-        [
-            Output(save, "kernel", "--save") if save is not None else None,
-            Output(plot, "folder", "--plot") if plot is not None else None,
-            Output(figure, "figure", "--plot") if figure is not None else None,
-        ],
-        [x_path, y_path],
-        force,
-    )
     xs, ys = colour_planes(X), colour_planes(Y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

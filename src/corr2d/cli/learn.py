@@ -121,12 +121,6 @@ def learn_command(
     from corr2d import estimate_kernel
 
     size = size_option.pair
-    X, Y = read_pair(x_path, y_path, max_pixels)
-    origin = origin_option.pair if origin_option is not None else None
-    relation = relation_from_options(
-        X.shape, Y.shape, size, mode, boundary, fillvalue, origin, False
-    )
-    check_job(X, Y, size, bias, "gd")
     figures = [plot / "learn_loss.png", plot / "learn_kernel.png"] if plot is not None else []
     outputs = check_outputs(
         [
@@ -137,6 +131,12 @@ def learn_command(
         [x_path, y_path],
         force,
     )
+    X, Y = read_pair(x_path, y_path, max_pixels)
+    origin = origin_option.pair if origin_option is not None else None
+    relation = relation_from_options(
+        X.shape, Y.shape, size, mode, boundary, fillvalue, origin, False
+    )
+    check_job(X, Y, size, bias, "gd")
     factor = float(np.iinfo(X.dtype).max) if X.dtype.kind in "ui" else 1.0
     xs = [x / factor for x in colour_planes(X)]
     ys = [y / factor for y in colour_planes(Y)]

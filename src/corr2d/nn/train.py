@@ -107,6 +107,15 @@ def _make_optimizer(func: str, model: Module, optimizer: Any, lr: float) -> Opti
     return None
 
 
+def _divergence_hint(optimizer: Any, opt: Optimizer | None, lr: float) -> str:
+    """What to lower when a run diverges: the learning rate actually in use."""
+    if opt is None:
+        return "the data may hold non-finite values or values too large for float64"
+    if isinstance(optimizer, Optimizer):
+        return f"lower the optimizer's learning rate, got {optimizer!r}"
+    return f"lower `lr`, got {lr}"
+
+
 def _make_loss(func: str, loss: Any) -> SquaredError:
     if isinstance(loss, SquaredError):
         return loss
@@ -302,7 +311,7 @@ def fit(
                 if not np.isfinite(total):
                     warnings.warn(
                         f"fit: the loss became {total} at step {step + 1}; stopping "
-                        f"(lower `lr`, got {lr})",
+                        f"({_divergence_hint(optimizer, opt, lr)})",
                         RuntimeWarning,
                         stacklevel=2,
                     )
