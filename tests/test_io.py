@@ -221,3 +221,15 @@ def test_clip_abs_and_none() -> None:
     assert raw.dtype == np.float32 and raw.tolist() == values
     with pytest.raises(ValueError, match="raw values need float32"):
         to_image_dtype(values, np.uint8, "none")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_clipping_pixels_of_the_target_type_returns_them_unchanged(dtype) -> None:
+    """Pixels already of the output's type pass through 'clip' as a copy, untouched."""
+    top = np.iinfo(dtype).max
+    pixels = np.array([[0, 1, top // 2], [top - 1, top, 7]], dtype=dtype)
+    out = to_image_dtype(pixels, dtype, "clip", source=dtype)
+    assert out.dtype == dtype and out is not pixels
+    np.testing.assert_array_equal(out, pixels)
+    # from another depth the values still move: 8-bit white is 16-bit white
+    assert to_image_dtype(np.array([255], np.uint8), np.uint16, "clip", source=np.uint8)[0] == 65535

@@ -45,6 +45,8 @@ def parse_kernel_option(spec: str) -> NDArray[np.float64]:
     except (KernelFileError, FileNotFoundError) as exc:
         # An input problem (exit 3), not a usage error: raise past click's ValueError net.
         raise CLIError(str(exc), EXIT_INPUT) from exc
+    except ValueError as exc:  # the spec itself: a usage error, with its reason
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,11 @@ def parse_size(text: str) -> Pair:
     """Typer parser for --size: ``5x5``, ``3x5`` or ``5``."""
     match = re.fullmatch(r"\s*(\d+)\s*(?:[xX,]\s*(\d+))?\s*", text)
     if match is None:
-        raise ValueError(f"{text!r} is not a size; write it as HxW, e.g. 5x5 (or 5)")
+        raise typer.BadParameter(f"{text!r} is not a size; write it as HxW, e.g. 5x5 (or 5)")
     rows = int(match.group(1))
     cols = int(match.group(2)) if match.group(2) is not None else rows
     if rows < 1 or cols < 1:
-        raise ValueError(f"{text!r}: sizes must be at least 1x1")
+        raise typer.BadParameter(f"{text!r}: sizes must be at least 1x1")
     return Pair(rows, cols)
 
 
@@ -75,7 +77,7 @@ def parse_unit(text: str) -> Pair:
     """Typer parser for --unit: ``ROW,COL``."""
     match = re.fullmatch(r"\s*(\d+)\s*[,x]\s*(\d+)\s*", text)
     if match is None:
-        raise ValueError(f"{text!r} is not a unit; write it as ROW,COL, e.g. 0,0")
+        raise typer.BadParameter(f"{text!r} is not a unit; write it as ROW,COL, e.g. 0,0")
     return Pair(int(match.group(1)), int(match.group(2)))
 
 
@@ -120,7 +122,9 @@ def parse_origin(text: str) -> Pair:
     """Typer parser for --origin: ``R,C`` or one int for both axes, may be negative."""
     match = re.fullmatch(r"\s*([+-]?\d+)\s*(?:,\s*([+-]?\d+))?\s*", text)
     if match is None:
-        raise ValueError(f"{text[:40]!r} is not an origin; write it as ROW,COL or N, e.g. -1,0")
+        raise typer.BadParameter(
+            f"{text[:40]!r} is not an origin; write it as ROW,COL or N, e.g. -1,0"
+        )
     row = int(match.group(1))
     col = int(match.group(2)) if match.group(2) is not None else row
     return Pair(row, col)

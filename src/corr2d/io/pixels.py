@@ -177,6 +177,8 @@ def to_image_dtype(
                 f"({target}); raw values need float32 or float64"
             )
         return np.asarray(values, dtype=np.float64).astype(target)
+    if _already_pixels(values, target, scale, source):
+        return np.array(values, dtype=target)
     v = convert_depth(values, target if source is None else source, target)
     top = pixel_depth(target)
     integer = target.kind != "f"
@@ -198,6 +200,17 @@ def to_image_dtype(
     if not integer:
         return v.astype(target)
     return np.rint(np.clip(v, 0.0, top)).astype(target)
+
+
+def _already_pixels(values: ArrayLike, target: np.dtype[Any], scale: str, source: Any) -> bool:
+    """Whether ``values`` are pixels of ``target`` that clipping leaves as they are."""
+    return (
+        scale == "clip"
+        and target.kind == "u"
+        and isinstance(values, np.ndarray)
+        and values.dtype == target
+        and (source is None or np.dtype(source) == target)
+    )
 
 
 def _concrete_rule(
