@@ -22,6 +22,7 @@ __all__ = [
     "METHODS",
     "as_array",
     "as_pair",
+    "available_memory",
     "byte_text",
     "check_choice",
     "check_finite_for_fft",
@@ -221,6 +222,22 @@ def machine_memory() -> int | None:
     """This machine's physical memory in bytes (None where the system does not say)."""
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux's ``MemAvailable``; else
+    the free pages), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
 

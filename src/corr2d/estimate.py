@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from corr2d import lstsq
-from corr2d._validation import as_array, as_pair, check_choice, fail
+from corr2d._validation import as_array, as_pair, available_memory, check_choice, fail
 from corr2d.core._padding import BOUNDARY_MODES, NO_PADS, Pads, pad2d
 from corr2d.core.correlate import _pads as correlate_pads
 from corr2d.core.correlate import same_mode_anchor
@@ -588,21 +587,6 @@ def estimate_memory(
     if method == "gd":
         need += 6 * 8 * pixels
     return need
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _check_memory(func: str, problem: _Problem) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
+from corr2d._validation import available_memory
 from corr2d.io._atomic import drop, hold, release
 from corr2d.io.errors import ImageReadError, ImageWriteError, KernelFileError
 from corr2d.kernel_spec import KernelSpecError
@@ -506,21 +507,6 @@ def write_pixels(
 def warn(message: str) -> None:
     """Print one ``corr2d: warning: ...`` line on stderr."""
     sys.stderr.write(f"corr2d: warning: {one_line(message)}\n")
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux's MemAvailable), if known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def check_memory(needed: float, what: str) -> None:
