@@ -1,10 +1,19 @@
-"""Shared fixtures: a seeded generator and hypothesis settings for the whole suite."""
+"""Shared fixtures: a seeded generator and hypothesis settings for the whole suite, and
+Ctrl-C reaching the children the tests start."""
 
 from __future__ import annotations
+
+import signal
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# A suite started in the background (``cmd &`` in a script) inherits SIGINT ignored, and
+# so would every child it starts: the tests that send Ctrl-C to a child need Python's
+# ordinary handler there, which a child gets only if SIGINT is not ignored here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Compiled loops are built on first use, so the first example of a test can be slow:
 # no per-example deadline.  Example counts stay modest to keep the suite fast.

@@ -83,26 +83,49 @@ def test_exit_codes_for_overflow_and_too_large_are_documented() -> None:
     assert classify(ValueError("Maximum allowed dimension exceeded"))[0] == EXIT_TOO_LARGE
 
 
-def test_ctrl_c_prints_interrupted_exits_130_and_leaves_nothing(tmp_path) -> None:
-    """A 5000x5000 image and a 41x41 kernel: seconds of compiled loops, interrupted."""
-    rng = np.random.default_rng(1)
-    write_image(tmp_path / "big.png", rng.integers(0, 256, (5000, 5000)).astype(np.uint8))
-    np.save(tmp_path / "k.npy", rng.random((41, 41)))
+def _interrupt(seconds: float, args: list[str], cwd: Path) -> tuple[list[str], float]:
+    """``corr2d ARGS`` in ``cwd``, sent a real SIGINT after ``seconds``: its stderr lines
+    and the seconds from the signal to its exit, once it is known to have exited 130."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "corr2d", "filter", str(tmp_path / "big.png"),
-         str(tmp_path / "out.png"), "-k", str(tmp_path / "k.npy"), "--method", "direct",
-         "--plot", str(tmp_path / "figure.png")],
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "corr2d", *args],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(4.0)
+    time.sleep(seconds)
+    sent = time.perf_counter()
     child.send_signal(signal.SIGINT)
     try:
         _, stderr = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
+    latency = time.perf_counter() - sent
     if child.returncode == 0:
         pytest.skip("the job finished before the signal: this machine is too fast for it")
-    assert child.returncode == 130
-    assert stderr.strip().splitlines()[-1] == "corr2d: error: interrupted"
+    assert child.returncode == 130, stderr
+    return stderr.strip().splitlines(), latency
+
+
+def test_ctrl_c_prints_interrupted_exits_130_and_leaves_nothing(tmp_path) -> None:
+    """A 5000x5000 image and a 41x41 kernel: seconds of compiled loops, interrupted."""
+    rng = np.random.default_rng(1)
+    write_image(tmp_path / "big.png", rng.integers(0, 256, (5000, 5000)).astype(np.uint8))
+    np.save(tmp_path / "k.npy", rng.random((41, 41)))
+    args = ["filter", "big.png", "out.png", "-k", "k.npy", "--method", "direct"]
+    lines, _ = _interrupt(4.0, [*args, "--plot", "figure.png"], tmp_path)
+    assert lines == ["corr2d: error: interrupted"]
     assert sorted(os.listdir(tmp_path)) == ["big.png", "k.npy"]
+
+
+def test_ctrl_c_during_estimate_prints_interrupted_and_exits_130(tmp_path) -> None:
+    """A real SIGINT to ``corr2d estimate`` while it accumulates the normal equations of
+    a 2000x2000 pair (seconds of work): one line, exit 130, no kernel file."""
+    rng = np.random.default_rng(2)
+    x = rng.random((2000, 2000)).astype(np.float32)
+    write_image(tmp_path / "X.tif", x)
+    y = np.zeros_like(x)  # any Y: the job is interrupted long before the fit matters
+    write_image(tmp_path / "Y.tif", y)
+    args = ["estimate", "X.tif", "Y.tif", "-s", "21x21", "--save", "K.npy"]
+    lines, latency = _interrupt(2.5, args, tmp_path)
+    assert lines == ["corr2d: error: interrupted"]
+    assert latency < 5.0, f"Ctrl-C took {latency:.2f} s"
+    assert sorted(os.listdir(tmp_path)) == ["X.tif", "Y.tif"]

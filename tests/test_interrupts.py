@@ -118,8 +118,8 @@ SIGINT_JOB = textwrap.dedent(
     import numpy as np
     import corr2d
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((5000, 5000)).astype(np.float32)
-    k = rng.standard_normal((41, 41)).astype(np.float32)  # no separable shortcut
+    x = rng.standard_normal((5000, 5000))
+    k = rng.standard_normal((41, 41))  # no separable shortcut
     corr2d.corr2d(x[:200, :200], k, method="direct")  # compile before the clock starts
     print("start", flush=True)
     start = time.perf_counter()
@@ -135,14 +135,16 @@ SIGINT_JOB = textwrap.dedent(
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
 def test_sigint_ends_a_long_job_long_before_it_would_finish() -> None:
-    """5000x5000 with a 41x41 kernel, direct: several seconds of compiled loops.  Ctrl-C
-    used to wait for all of it; now it is honoured between pieces of about 50 ms (the
-    latency is measured in bench/bench_robustness.py; the bound here is generous)."""
+    """5000x5000 float64 with a 41x41 kernel, direct: one call of compiled loops that
+    takes over 2 s on a fast machine with AVX-512 (longer elsewhere).  Ctrl-C used to
+    wait for all of it (1.8 s after the signal here); now it is honoured between pieces
+    of about 50 ms (the latency is measured in bench/bench_robustness.py; the bound here
+    is generous)."""
     child = subprocess.Popen([sys.executable, "-c", SIGINT_JOB], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "start"
-        time.sleep(0.5)
+        time.sleep(0.3)
         sent = time.perf_counter()
         child.send_signal(signal.SIGINT)
         line = child.stdout.readline().split()
@@ -152,7 +154,7 @@ def test_sigint_ends_a_long_job_long_before_it_would_finish() -> None:
         if child.poll() is None:
             child.kill()
     assert line and line[0] == "interrupted", line
-    assert latency < 2.0, f"Ctrl-C took {latency:.2f} s"
+    assert latency < 1.0, f"Ctrl-C took {latency:.2f} s"
 
 
 FORK_JOB = textwrap.dedent(

@@ -140,3 +140,28 @@ def test_decoder_reports_reach_the_command_line_as_one_line(mutants, tmp_path) -
     lines = worked.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("corr2d: warning: "), lines
     assert (tmp_path / "b.tif").exists()
+
+
+def test_every_mutant_through_the_command_line_gives_one_line(mutants, tmp_path) -> None:
+    """``corr2d filter`` on each mutant: written with at most one warning line, or
+    refused with one error line and exit 3, never a traceback, never a stray line."""
+    from typer.testing import CliRunner
+
+    from corr2d.cli import app
+
+    runner = CliRunner()
+    codes: dict[int, int] = {}
+    for number, path in enumerate(mutants):
+        out = tmp_path / f"{number:03d}.tif"
+        result = runner.invoke(app, ["filter", str(path), str(out), "-k", "box", "--scale", "none"])
+        lines = result.stderr.splitlines()
+        codes[result.exit_code] = codes.get(result.exit_code, 0) + 1
+        assert result.exception is None or isinstance(result.exception, SystemExit), lines
+        if result.exit_code == 0:
+            assert out.exists()
+            assert len(lines) <= 1 and all(x.startswith("corr2d: warning: ") for x in lines)
+        else:
+            assert result.exit_code == 3, (path.name, lines)
+            assert len(lines) == 1 and lines[0].startswith("corr2d: error: "), lines
+            assert str(path) in lines[0] and not out.exists()
+    assert set(codes) == {0, 3}

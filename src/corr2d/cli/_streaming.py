@@ -11,6 +11,7 @@ imported only to stream.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,7 +124,12 @@ def _is_zarr(path: Path) -> bool:
 
 
 def _large_segmented_tiff(path: Path) -> bool:
-    """A TIFF with more than :data:`STREAM_PIXELS` pixels, stored in smaller pieces."""
+    """A sound TIFF with more than :data:`STREAM_PIXELS` pixels, stored in smaller pieces.
+
+    A damaged one (the decoder complained, or its pieces are not all in the file: a
+    few bytes whose header claims billions of pixels) is never streamed: the in-memory
+    path refuses it in one line, where streaming would work through the claimed size.
+    """
     if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
         return False
     try:
@@ -132,13 +138,24 @@ def _large_segmented_tiff(path: Path) -> bool:
         from corr2d.io.images import decoder_reports
 
         # a damaged file's complaints are read_image's to report, in one line
-        with decoder_reports(), tifffile.TiffFile(path) as tif:
+        with decoder_reports() as reports, tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             pixels = int(page.imagelength) * int(page.imagewidth)
             if page.is_tiled:
                 piece = int(page.tilelength) * int(page.tilewidth)
             else:
                 piece = int(page.rowsperstrip) * int(page.imagewidth)
+            whole = _pieces_in_file(page, path.stat().st_size)
     except Exception:  # not a TIFF this can read: the in-memory path reports it
         return False
-    return pixels > STREAM_PIXELS and piece < pixels
+    return pixels > STREAM_PIXELS and piece < pixels and whole and not reports
+
+
+def _pieces_in_file(page: Any, size: int) -> bool:
+    """Whether the page lists every piece its shape needs, each within the file (an
+    empty piece, of a sparse file, may be anywhere)."""
+    offsets, counts = page.dataoffsets, page.databytecounts
+    if len(offsets) != math.prod(page.chunked) or len(counts) != len(offsets):
+        return False
+    pieces = zip(offsets, counts, strict=True)
+    return all(count == 0 or offset + count <= size for offset, count in pieces)
