@@ -32,6 +32,7 @@ def run(*args: str | Path) -> tuple[int, list[str]]:
 def folder(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     write_image(tmp_path / "x.png", rng.integers(0, 256, size=(32, 32)).astype(np.uint8))
+    write_image(tmp_path / "y.png", rng.integers(0, 256, size=(30, 30)).astype(np.uint8))
     with (tmp_path / "lying.npy").open("wb") as handle:  # a header claiming 100000x100000
         np.lib.format.write_array_header_1_0(
             handle, {"descr": "<f8", "fortran_order": False, "shape": (100000, 100000)}
@@ -47,6 +48,8 @@ def folder(tmp_path: Path) -> Path:
          r"'--seed': must be a non-negative integer, got -1"),
         (["demo", "--seed", "-1"], 2, r"'--seed': must be a non-negative integer, got -1"),
         (["learn", "{x}", "{x}", "--size", "100000x100000"], 2,
+         r"--size 100000x100000: the kernel is larger than the image \(32x32\)"),
+        (["estimate", "{x}", "{tmp}/y.png", "--size", "100000x100000"], 2,
          r"--size 100000x100000: the kernel is larger than the image \(32x32\)"),
         (["learn", "{x}", "{x}", "--size", "3x3", "--steps", "100000000000000"], EXIT_TOO_LARGE,
          r"too large for this machine: fit: `steps` .* got 100000000000000"),

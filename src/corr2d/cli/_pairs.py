@@ -75,6 +75,7 @@ def infer_relation(
     """The mode relating X's and Y's sizes, checked (or inferred for 'auto')."""
     kh, kw = size
     h, w = x_shape[:2]
+    _check_kernel_fits(size, (h, w))
     expected = {
         "valid": (h - kh + 1, w - kw + 1),
         "same": (h, w),
@@ -182,6 +183,16 @@ def relation_from_options(
     return relation
 
 
+def _check_kernel_fits(size: tuple[int, int], image: tuple[int, ...]) -> None:
+    (kh, kw), (height, width) = size, image
+    if kh > height or kw > width:
+        fail(
+            f"--size {kh}x{kw}: the kernel is larger than the image ({height}x{width}); "
+            "give a kernel no larger than X",
+            EXIT_USAGE,
+        )
+
+
 def check_job(
     X: NDArray[Any],
     Y: NDArray[Any],
@@ -193,13 +204,7 @@ def check_job(
     from corr2d.estimate import available_memory, estimate_memory, memory_text
 
     kh, kw = size
-    height, width = X.shape[:2]
-    if kh > height or kw > width:
-        fail(
-            f"--size {kh}x{kw}: the kernel is larger than the image ({height}x{width}); "
-            "give a kernel no larger than X",
-            EXIT_USAGE,
-        )
+    _check_kernel_fits(size, X.shape[:2])
     channels = _colour_count(X)
     unknowns = kh * kw + int(bias)
     equations = Y.shape[0] * Y.shape[1] * channels
