@@ -51,6 +51,8 @@ def folder(tmp_path: Path) -> Path:
          r"--size 100000x100000: the kernel is larger than the image \(32x32\)"),
         (["estimate", "{x}", "{tmp}/y.png", "--size", "100000x100000"], 2,
          r"--size 100000x100000: the kernel is larger than the image \(32x32\)"),
+        (["learn", "{x}", "{tmp}/y.png", "--size", "3x3", "--steps", "100000000000000"],
+         EXIT_TOO_LARGE, r"too large for this machine: fit: `steps` .* got 100000000000000"),
         (["learn", "{x}", "{x}", "--size", "3x3", "--steps", "100000000000000"], EXIT_TOO_LARGE,
          r"too large for this machine: fit: `steps` .* got 100000000000000"),
         (["rf", "3x3/p100000000000", "--input", "32", "--plot", "{tmp}/rf.png"], EXIT_TOO_LARGE,

@@ -119,6 +119,7 @@ def learn_command(
     units.  Ctrl-C stops at the current step and writes what was learned so far.
     """
     from corr2d import estimate_kernel
+    from corr2d.nn.train import check_steps
 
     size = size_option.pair
     figures = [plot / "learn_loss.png", plot / "learn_kernel.png"] if plot is not None else []
@@ -131,6 +132,7 @@ def learn_command(
         [x_path, y_path],
         force,
     )
+    check_steps(steps)  # before reading: the steps' history must fit in memory
     X, Y = read_pair(x_path, y_path, max_pixels)
     origin = origin_option.pair if origin_option is not None else None
     relation = relation_from_options(

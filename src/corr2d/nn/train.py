@@ -156,6 +156,14 @@ def _check_tol(func: str, tol: Any) -> None:
         fail(func, "tol", "None or a number in [0, 1]", tol)
 
 
+def check_steps(steps: Any, func: str = "fit") -> int:
+    """``steps`` checked as :func:`fit` checks it: an int >= 0 whose history (two
+    floats a step) fits in this machine's memory; for callers that check before work."""
+    steps = check_int(func, "steps", steps, 0)
+    check_memory(func, "steps", steps, 16 * steps, f"the history of {steps} steps")
+    return steps
+
+
 def fit(
     model: Module,
     X: ArrayLike | Sequence[ArrayLike],
@@ -266,8 +274,7 @@ def fit(
             type(model).__name__,
             TypeError,
         )
-    steps = check_int(func, "steps", steps, 0)
-    check_memory(func, "steps", steps, 16 * steps, f"the history of {steps} steps")
+    steps = check_steps(steps)
     if log_every is not None:
         log_every = check_int(func, "log_every", log_every, 1)
     if isinstance(optimizer, str):
