@@ -246,3 +246,79 @@ class TestWhatPyTorchAccepts:
         np.testing.assert_array_equal(out, corr2d.conv2d(x, weight, **{name: 2}))
         with pytest.raises(ValueError, match=rf"conv2d: `{name}` must be an int or a tuple of"):
             corr2d.conv2d(x, weight, **{name: (1, 1, 1)})
+
+
+@st.composite
+def depthwise_configs(draw):
+    """Layers with one kernel per channel (and the 1x1 and grouped layers beside them),
+    on planes large enough for the plane-by-plane loop (at least a register block)."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    channels = draw(st.integers(1, 6))
+    kind = draw(st.sampled_from(["depthwise", "pointwise", "grouped"]))
+    k = 1 if kind == "pointwise" else draw(st.integers(1, 5))
+    groups = channels if kind == "depthwise" else draw(st.sampled_from([1, channels]))
+    c_out = channels * (draw(st.integers(1, 2)) if kind == "grouped" else 1)
+    if kind == "grouped":
+        groups = draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))
+    stride = 1 if kind == "depthwise" else draw(st.integers(1, 2))
+    padding = draw(st.integers(0, 2))
+    height = draw(st.integers(k + 5, 20))
+    width = draw(st.integers(50 + k, 70))
+    return dtype, channels, c_out, k, groups, stride, padding, (height, width)
+
+
+def _torch_layer(x, weight, bias, grad, options):  # type: ignore[no-untyped-def]
+    """PyTorch's (output, dL/dx, dL/dw, dL/db) in float64."""
+    xt, wt, bt = (
+        torch.from_numpy(a.astype(np.float64)).requires_grad_() for a in (x, weight, bias)
+    )
+    out = F.conv2d(xt, wt, bt, **options)
+    out.backward(torch.from_numpy(grad.astype(np.float64)))
+    return [t.numpy() for t in (out.detach(), xt.grad, wt.grad, bt.grad)]
+
+
+@given(config=depthwise_configs(), seed=st.integers(0, 2**16))
+def test_depthwise_pointwise_and_grouped_layers_against_pytorch(config, seed) -> None:
+    """Forward and backward against PyTorch's autograd in float64, each element within
+    the rounding bound of a sum of ``n`` terms in any order, ``n * eps`` times the sum
+    of the terms' magnitudes (the same layer on |x|, |w|, |b|, |g|), which holds where
+    the terms cancel too."""
+    dtype, channels, c_out, k, groups, stride, padding, size = config
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, channels, *size)).astype(dtype)
+    weight = rng.standard_normal((c_out, channels // groups, k, k)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    options = {"stride": stride, "padding": padding, "groups": groups}
+    out = corr2d.conv2d(x, weight, bias, **options)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    grads = corr2d.conv2d_backward(grad, x, weight, **options)
+    exact = _torch_layer(x, weight, bias, grad, options)
+    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
+    taps = weight[0].size
+    terms = (taps + 1, c_out // groups * taps, grad[:, 0].size, grad[:, 0].size)
+    eps = float(np.finfo(dtype).eps)
+    for ours, theirs, scale, n in zip(
+        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
+    ):
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+
+
+def test_depthwise_layers_run_every_plane_in_one_loop(monkeypatch, rng) -> None:
+    """A depthwise layer on 56x56 planes takes the plane loop, forward and backward."""
+    from corr2d.core import _depthwise
+
+    calls = []
+    for name in ("depthwise", "weight_gradient"):
+        real = getattr(_depthwise, name)
+
+        def spy(*args, real=real, name=name):  # type: ignore[no-untyped-def]
+            calls.append(name)
+            return real(*args)
+
+        monkeypatch.setattr(_depthwise, name, spy)
+    x = rng.standard_normal((2, 8, 56, 56)).astype(np.float32)
+    weight = rng.standard_normal((8, 1, 3, 3)).astype(np.float32)
+    out = corr2d.conv2d(x, weight, padding=1, groups=8)
+    corr2d.conv2d_backward(np.ones_like(out), x, weight, padding=1, groups=8)
+    assert calls == ["depthwise", "weight_gradient", "depthwise"]

@@ -47,7 +47,7 @@ from corr2d.core._microkernels import (
     tap_block,
 )
 
-__all__ = ["box_task", "direct_task", "separable_task", "tile_plan"]
+__all__ = ["box_task", "direct_task", "separable_task", "task_loop", "tile_plan"]
 
 #: Bytes of a tile's buffer of first-pass results (it stays in a core's level-2 cache).
 _TILE_BYTES = 320 * 1024
@@ -59,10 +59,14 @@ _TILE_WIDTH = 1024
 _options: dict[str, Any] = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 
 
-def _task(func: Any) -> Any:
+def task_loop(func: Any = None, *, reassociate: bool = False) -> Any:
     """Compile a task loop, cached in the checked folder of :mod:`corr2d.core._cache`
-    (the helpers it calls are compiled into it)."""
-    dispatcher = njit(**_options)(func)
+    (the helpers it calls are compiled into it).  With ``reassociate`` LLVM may reorder
+    its sums (to vectorise a reduction), so its roundings are not the written order's."""
+    if func is None:
+        return lambda f: task_loop(f, reassociate=reassociate)
+    options = {**_options, "fastmath": {"reassoc", "contract"}} if reassociate else _options
+    dispatcher = njit(**options)(func)
     attach_disk_cache(dispatcher, cache_folder())
     return dispatcher
 
@@ -220,23 +224,20 @@ def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  #
         ):
             p += 1
     starts[runs] = width
-    for r in range(count):
+    flat = src.reshape(-1)
+    row_length = src.shape[1]
+    for r in range(count):  # flat indices throughout: no array views per row or run
         source = rows[row0 + r]
-        target = buffer[r * stride : (r + 1) * stride]
-        if source < 0:
-            target[:width] = fill
-        else:
-            line = src[source]
-            for run in range(runs):
-                begin, end = starts[run], starts[run + 1]
-                first = cols[col0 + begin]
-                if first < 0:
-                    target[begin:end] = fill
-                else:
-                    piece = line[first : first + end - begin]
-                    for q in range(end - begin):
-                        target[begin + q] = piece[q]
-        target[width:] = 0
+        base = r * stride
+        for run in range(runs):
+            begin, end = starts[run], starts[run + 1]
+            first = cols[col0 + begin]
+            if source < 0 or first < 0:
+                buffer[base + begin : base + end] = fill
+            else:
+                start = source * row_length + first
+                buffer[base + begin : base + end] = flat[start : start + end - begin]
+        buffer[base + width : base + stride] = 0
 
 
 @njit(**_options)
@@ -252,7 +253,7 @@ def _tiles(out, tile_rows, tile_width):  # type: ignore[no-untyped-def]
     return (-(-out.shape[0] // tile_rows)) * (-(-out.shape[1] // tile_width))
 
 
-@_task
+@task_loop
 def separable_task(  # type: ignore[no-untyped-def]
     src, rows, cols, fill, columns, rows_f, spacing, out, tile_rows, tile_width, counter
 ):
@@ -344,7 +345,7 @@ def separable_task(  # type: ignore[no-untyped-def]
                 )
 
 
-@_task
+@task_loop
 def direct_task(src, rows, cols, fill, kernel, spacing, out, tile_rows, tile_width, counter):  # type: ignore[no-untyped-def]
     """out = the 2-D correlation of the extended src with ``kernel`` (working type), every
     tap of an output at once, tile by tile; taps along a row ``spacing`` apart."""
@@ -381,7 +382,7 @@ def direct_task(src, rows, cols, fill, kernel, spacing, out, tile_rows, tile_wid
         )
 
 
-@_task
+@task_loop
 def box_task(  # type: ignore[no-untyped-def]
     src, rows, cols, fill, like, weight, kh, kw, spacing, top, out, tile_rows, tile_width, counter
 ):

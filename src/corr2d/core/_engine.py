@@ -344,9 +344,13 @@ def conv2d_valid(
     strategies compute the same sums:
 
     * 'fft': whole-plane transforms contracted over channels (then subsampled by stride);
+    * 1x1 kernels in real floats: one matrix product over the batch and the groups
+      (:mod:`corr2d.core._pointwise`);
     * single-channel groups (C_in/groups == 1 and C_out/groups == 1, e.g. the chapter's
-      one-channel layer or a depthwise layer) on large planes or with a stride: the 2-D
-      core, plane by plane;
+      one-channel layer or a depthwise layer), stride 1, planes of at least a register
+      block: every plane a task of the register-blocked image loop, in one call
+      (:mod:`corr2d.core._depthwise`); with a stride, on large planes: the 2-D core,
+      plane by plane;
     * real floats with at least half a register block of output channels per group
       (:func:`corr2d.core._blocked.suitable`): register-blocked micro-kernels reading
       the input in place, an implicit matrix product (:mod:`corr2d.core._blocked`);
@@ -432,11 +436,21 @@ def _conv2d_valid_piece(
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
     single = c_group == 1 and out_group == 1
+    if method != "fft" and _pointwise_serves(xp.dtype, weight.shape):
+        # 1x1: channel mixing, one matrix product over the batch
+        from corr2d.core._pointwise import pointwise
+
+        return pointwise(pad2d(xp, zero_pads, "constant"), weight, bias, stride, groups)
     if method != "fft" and not single and _blocked_suits(xp.dtype, out_group):
         # register-blocked kernels reading the (rearranged) input, no patch matrices
         from corr2d.core._blocked import conv2d_blocked
 
         return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run, zero_pads)
+    if method != "fft" and single and _depthwise_serves(xp, weight, stride, dilation, zero_pads):
+        # one kernel per channel: every plane a task of the register-blocked image loop
+        from corr2d.core._depthwise import depthwise
+
+        return depthwise(xp, weight, bias, zero_pads)
     xp = np.ascontiguousarray(pad2d(xp, zero_pads, "constant"))
     n_batch, _, hp, wp = xp.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -447,6 +461,27 @@ def _conv2d_valid_piece(
     if bias is not None:
         out += bias[:, None, None]
     return out
+
+
+def _pointwise_serves(dtype: np.dtype[Any], weight_shape: tuple[int, ...]) -> bool:
+    from corr2d.core._pointwise import serves
+
+    return serves(dtype, weight_shape[2:])
+
+
+def _depthwise_serves(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    zero_pads: Pads,
+) -> bool:
+    from corr2d.core._depthwise import serves
+
+    kh, kw = weight.shape[2:]
+    oh = xp.shape[2] + sum(zero_pads[0]) - kh + 1
+    ow = xp.shape[3] + sum(zero_pads[1]) - kw + 1
+    return jit_enabled() and serves(xp.dtype, (kh, kw), (oh, ow), stride, dilation)
 
 
 def _blocked_suits(dtype: np.dtype[Any], out_group: int) -> bool:
@@ -523,19 +558,21 @@ def conv2d_valid_backward(
     dilation: tuple[int, int],
     groups: int,
     zero_pads: Pads = NO_PADS,
+    inner: bool = False,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Gradients of :func:`conv2d_valid` (without bias): (dL/dxp, dL/dweight).
 
     All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow);
     ``zero_pads`` as in :func:`conv2d_valid`, and dL/dxp is the gradient of the padded
-    input.  See :func:`corr2d.conv2d_backward` for why both are correlations.  Long
-    batches are computed a few images at a time (see ``PIECE_NS``).
+    input, or with ``inner`` of ``xp`` itself (the zeros' gradient dropped).  See
+    :func:`corr2d.conv2d_backward` for why both are correlations.  Long batches are
+    computed a few images at a time (see ``PIECE_NS``).
     """
     taps = weight[0].size
     cost = 2 * grad_output.size * taps * _DIRECT_NS_PER_TAP["generic"]
     # whole images only: the weight gradient sums over them
     batches = list(dict.fromkeys((n0, n1) for n0, n1, _, _ in layer_pieces(len(xp), 1, cost)))
-    geometry = (stride, dilation, groups, zero_pads)
+    geometry = (stride, dilation, groups, zero_pads, inner)
     if len(batches) == 1:
         return _conv2d_valid_backward_piece(xp, weight, grad_output, *geometry)
     parts = [
@@ -556,26 +593,63 @@ def _conv2d_valid_backward_piece(
     dilation: tuple[int, int],
     groups: int,
     zero_pads: Pads,
+    inner: bool,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """:func:`conv2d_valid_backward` for a batch in one piece."""
+    grad_xp, grad_weight = _valid_backward(
+        xp, weight, grad_output, stride, dilation, groups, zero_pads, inner
+    )
+    if inner and grad_xp.shape[2:] != xp.shape[2:]:
+        (top, _), (left, _) = zero_pads
+        grad_xp = grad_xp[:, :, top : top + xp.shape[2], left : left + xp.shape[3]]
+    return grad_xp, grad_weight
+
+
+def _valid_backward(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    zero_pads: Pads,
+    inner: bool,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """:func:`conv2d_valid_backward`; the depthwise path computes the inner gradient
+    directly when asked for it, the others the padded input's."""
     c_out, c_group, kh, kw = weight.shape
     out_group = c_out // groups
+    if _pointwise_serves(xp.dtype, weight.shape):
+        from corr2d.core._pointwise import pointwise_backward
+
+        xp = pad2d(xp, zero_pads, "constant")
+        return pointwise_backward(xp, weight, grad_output, stride, groups)
     grad_weight = grad_xp = None
     # the blocked weight gradient also multiplies dropped positions' zero gradients with
     # the pixels they would read: 0 * inf would turn an exact inf (or a finite sum) into
     # NaN, so non-finite inputs take the patch matrices, which read only real windows
+    depthwise = c_group == out_group == 1 and _depthwise_serves(
+        grad_output, weight, stride, dilation, (((kh - 1),) * 2, ((kw - 1),) * 2)
+    )
     if _blocked_suits(xp.dtype, out_group) and np.isfinite(xp).all():
         from corr2d.core._blocked import grad_weight_blocked
 
         grad_weight = grad_weight_blocked(
             xp, grad_output, (kh, kw), stride, dilation, groups, run, zero_pads
         )
-    if stride == (1, 1) and _blocked_suits(xp.dtype, c_group):
+    elif depthwise:
+        from corr2d.core._depthwise import weight_gradient
+
+        grad_weight = weight_gradient(xp, grad_output, (kh, kw), zero_pads)
+    if stride == (1, 1) and (depthwise or _blocked_suits(xp.dtype, c_group)):
         # the transposed correlation: the output gradient, padded by the kernel's
         # extent, against the kernel flipped in both axes with its channels swapped
         (dh, dw) = dilation
         flipped = weight.reshape(groups, out_group, c_group, kh, kw)[..., ::-1, ::-1]
         flipped = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4))
+        full = (((kh - 1) * dh,) * 2, ((kw - 1) * dw,) * 2)
+        if depthwise and inner and min(min(a, b) for a, b in _less(full, zero_pads)) >= 0:
+            full = _less(full, zero_pads)  # only the gradient of xp itself, no crop
         grad_xp = conv2d_valid(
             grad_output,
             flipped.reshape(groups * c_group, out_group, kh, kw),
@@ -583,7 +657,7 @@ def _conv2d_valid_backward_piece(
             dilation,
             groups,
             "direct",
-            zero_pads=(((kh - 1) * dh,) * 2, ((kw - 1) * dw,) * 2),
+            zero_pads=full,
         )
     if grad_weight is None or grad_xp is None:
         xp = pad2d(xp, zero_pads, "constant")
@@ -594,6 +668,13 @@ def _conv2d_valid_backward_piece(
         grad_weight = patch_weight if grad_weight is None else grad_weight
     assert grad_weight is not None
     return grad_xp, grad_weight
+
+
+def _less(pads: Pads, less: Pads) -> Pads:
+    """``pads`` minus ``less``, side by side."""
+    (a, b), (c, d) = pads
+    (e, f), (g, h) = less
+    return ((a - e, b - f), (c - g, d - h))
 
 
 def _patch_gradients(

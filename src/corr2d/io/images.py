@@ -376,6 +376,10 @@ def write_image(
 
             picture = Image.fromarray(np.ascontiguousarray(array))
             options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
+            if fmt == "PNG":
+                # zlib's fastest level, OpenCV's default: a photograph's PNG is written
+                # 2-2.5x faster than at Pillow's default level 6, about 7% larger
+                options["compress_level"] = 1
             picture.save(target, format=fmt, **options)
 
     atomic_write(file, encode, overwrite=overwrite)

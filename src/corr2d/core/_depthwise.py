@@ -1,0 +1,142 @@
+"""Depthwise layers: one kernel per channel, every image and channel in one call.
+
+A depthwise layer (``groups == C_in == C_out``, and the chapter's one-channel layer) is
+``N * C`` independent 2-D correlations of small planes.  Run one plane at a time, each
+call pays the core's fixed costs (a 56x56 plane's sums take microseconds); here every
+plane is a task of one loop (:func:`corr2d.core._unrolled.planes_task`, the
+register-blocked image loop with the zero padding gathered plane by plane), shared by
+the calling thread and its helpers (:mod:`corr2d.core._pool`).  The backward pass is
+the same loop on the output gradient with the flipped kernels, and the weight gradient
+per-channel dot products (:func:`corr2d.core._unrolled.plane_gradient`, or
+:func:`weight_gradient_task` for large kernels and non-finite inputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from corr2d.core._bands import _gather, task_loop
+from corr2d.core._microkernels import IMAGE_COLUMNS, IMAGE_ROWS, VECTOR_BYTES, next_task
+from corr2d.core._padding import Pads
+
+__all__ = ["depthwise", "serves", "weight_gradient", "weight_gradient_task"]
+
+
+def serves(
+    dtype: np.dtype[Any],
+    kernel_shape: tuple[int, ...],
+    out_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> bool:
+    """Whether the plane loop takes this layer: real floats, stride and dilation 1, and
+    kernels of up to ``MAX_TAPS`` taps (summed in one expression) or planes with at least
+    one register block of outputs (for the blocked loop)."""
+    from corr2d.core._unrolled import MAX_TAPS
+
+    if dtype not in (np.float32, np.float64) or stride != (1, 1) or dilation != (1, 1):
+        return False
+    if kernel_shape[0] * kernel_shape[1] <= MAX_TAPS:
+        return True
+    width = IMAGE_COLUMNS * VECTOR_BYTES // np.dtype(dtype).itemsize
+    return out_shape[0] >= IMAGE_ROWS and out_shape[1] >= width
+
+
+def _tables(shape: tuple[int, ...], pads: Pads) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    from corr2d.core._paths import index_tables
+
+    return index_tables(shape[-2], shape[-1], 1, pads, "constant")
+
+
+def _threads(work: int) -> int:
+    from corr2d.core import _engine
+
+    return 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
+
+
+def depthwise(
+    x: NDArray[Any], weight: NDArray[Any], bias: NDArray[Any] | None, pads: Pads
+) -> NDArray[Any]:
+    """conv2d of ``x`` (N, C, H, W), zero-padded by ``pads``, with ``weight`` (C, 1, kh,
+    kw), groups C, stride 1: (N, C, oh, ow), plus ``bias``."""
+    from corr2d.core._pool import run_tasks
+    from corr2d.core._unrolled import planes_task
+
+    n_batch, channels, height, width = x.shape
+    kh, kw = weight.shape[2:]
+    rows, cols = _tables(x.shape, pads)
+    oh, ow = rows.shape[0] - kh + 1, cols.shape[0] - kw + 1
+    out = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
+    planes = x.reshape(n_batch * channels, height, width)
+    kernels = np.ascontiguousarray(weight[:, 0])
+    loop = planes_task(kh, kw)
+    run_tasks(
+        loop.serial,
+        *(planes, rows, cols, kernels, out.reshape(n_batch * channels, oh, ow)),
+        *(pads[0][0], pads[1][0]),
+        threads=_threads(out.size * kh * kw),
+        work=out.size * kh * kw,
+    )
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+@task_loop(reassociate=True)
+def weight_gradient_task(planes, rows, cols, grad, partial, counter):  # type: ignore[no-untyped-def]
+    """partial[c, u, v] = sum over images n, output rows i and columns j of
+    grad[n*C + c, i, j] * extended plane (n*C + c) at (i + u, j + v); one channel per
+    task (its sums never shared).  Each sum is a dot product that LLVM vectorises with
+    several accumulators (it may reorder the sum)."""
+    count, oh, ow = grad.shape
+    channels, kh, kw = partial.shape
+    span = ow + kw - 1
+    zero = np.zeros(1, dtype=grad.dtype)[0]
+    gathered = np.zeros((oh + kh - 1) * span, dtype=grad.dtype)
+    while True:
+        c = next_task(counter)  # type: ignore[call-arg,var-annotated]
+        if c >= channels:
+            break
+        sums = partial[c]
+        sums[...] = 0
+        for n in range(count // channels):
+            p = n * channels + c
+            _gather(planes[p], rows, cols, zero, 0, oh + kh - 1, 0, span, gathered, span)
+            g = grad[p]
+            for u in range(kh):
+                for v in range(kw):
+                    total = zero
+                    for i in range(oh):
+                        row = gathered[(i + u) * span + v : (i + u) * span + v + ow]
+                        gi = g[i]
+                        for j in range(ow):
+                            total += gi[j] * row[j]
+                    sums[u, v] += total
+
+
+def weight_gradient(
+    x: NDArray[Any], grad_output: NDArray[Any], kernel_shape: tuple[int, int], pads: Pads
+) -> NDArray[Any]:
+    """dL/dweight (C, 1, kh, kw) of :func:`depthwise` for ``grad_output`` (N, C, oh, ow)."""
+    from corr2d.core._pool import run_tasks
+    from corr2d.core._unrolled import MAX_TAPS, plane_gradient
+
+    n_batch, channels, height, width = x.shape
+    kh, kw = kernel_shape
+    oh, ow = grad_output.shape[2:]
+    rows, cols = _tables(x.shape, pads)
+    partial = np.empty((channels, kh, kw), dtype=x.dtype)
+    # the flat loop also multiplies zero gradients past each row's outputs with pixels
+    # of the next row: 0 * inf would be NaN, so non-finite inputs take the row loop
+    flat = kh * kw <= MAX_TAPS and bool(np.isfinite(x).all())
+    run_tasks(
+        plane_gradient(kh, kw) if flat else weight_gradient_task,
+        *(x.reshape(n_batch * channels, height, width), rows, cols),
+        *(grad_output.reshape(n_batch * channels, oh, ow), partial),
+        threads=_threads(grad_output.size * kh * kw),
+        work=grad_output.size * kh * kw,
+    )
+    return partial[:, None]

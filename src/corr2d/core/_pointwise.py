@@ -1,0 +1,75 @@
+"""1x1 layers as matrix products: every image of the batch in one call to BLAS.
+
+A 1x1 convolution mixes channels pixel by pixel: for each image ``n`` and group ``g``,
+``out[n, g] = W[g] @ x[n, g]`` with ``W[g]`` (C_out/groups, C_in/groups) and ``x[n, g]``
+(C_in/groups, pixels).  NumPy's ``matmul`` broadcasts that over the batch and the groups
+in one call, which BLAS runs near the machine's matrix-product peak; a stride takes
+every ``s``-th pixel first.  The backward pass is two more products:
+``dL/dx = W^T @ g`` (placed back on the strided pixels) and ``dL/dW = sum_n g[n] @ x[n]^T``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["pointwise", "pointwise_backward", "serves"]
+
+
+def serves(dtype: np.dtype[Any], kernel_shape: tuple[int, ...]) -> bool:
+    """Whether a layer is a 1x1 layer these products take: real floats."""
+    return tuple(kernel_shape) == (1, 1) and dtype in (np.float32, np.float64)
+
+
+def _pixels(xp: NDArray[Any], stride: tuple[int, int], groups: int) -> NDArray[Any]:
+    """The pixels a 1x1 layer reads, (N, groups, C_in/groups, oh*ow)."""
+    (sh, sw) = stride
+    read = xp if stride == (1, 1) else np.ascontiguousarray(xp[:, :, ::sh, ::sw])
+    n_batch, channels = read.shape[:2]
+    return read.reshape(n_batch, groups, channels // groups, -1)
+
+
+def pointwise(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    bias: NDArray[Any] | None,
+    stride: tuple[int, int],
+    groups: int,
+) -> NDArray[Any]:
+    """conv2d of the padded batch ``xp`` (N, C_in, Hp, Wp) with a 1x1 ``weight``
+    (C_out, C_in/groups, 1, 1): (N, C_out, oh, ow), plus ``bias``."""
+    n_batch = xp.shape[0]
+    c_out, c_group = weight.shape[:2]
+    oh = (xp.shape[2] - 1) // stride[0] + 1
+    ow = (xp.shape[3] - 1) // stride[1] + 1
+    matrices = weight.reshape(groups, c_out // groups, c_group)
+    out = np.matmul(matrices, _pixels(xp, stride, groups))  # (N, groups, C_out/g, oh*ow)
+    out = out.reshape(n_batch, c_out, oh, ow)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+def pointwise_backward(
+    xp: NDArray[Any],
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    groups: int,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """(dL/dxp, dL/dweight) of :func:`pointwise` (without bias)."""
+    n_batch, c_out, oh, ow = grad_output.shape
+    c_group = weight.shape[1]
+    matrices = weight.reshape(groups, c_out // groups, c_group)
+    grad = grad_output.reshape(n_batch, groups, c_out // groups, oh * ow)
+    pixels = _pixels(xp, stride, groups)
+    grad_weight = np.matmul(grad, pixels.transpose(0, 1, 3, 2)).sum(axis=0)
+    grad_pixels = np.matmul(matrices.transpose(0, 2, 1), grad).reshape(n_batch, -1, oh, ow)
+    if stride == (1, 1):
+        grad_xp = grad_pixels
+    else:
+        grad_xp = np.zeros_like(xp)
+        grad_xp[:, :, :: stride[0], :: stride[1]] = grad_pixels
+    return grad_xp, grad_weight.reshape(weight.shape)

@@ -1,0 +1,149 @@
+"""The depthwise layer's compiled loops (every plane a task; the per-channel weight
+gradient) and the 1x1 layer's matrix products against the slow twins, exactly on small
+integers, on tiny and large planes, every padding side, and with non-finite pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corr2d.core import _depthwise, _pointwise
+from corr2d.core._pool import run_tasks
+from corr2d.core._reference import conv2d_reference, corr2d_reference
+from corr2d.core._unrolled import MAX_TAPS, plane_gradient
+
+
+def _weight_gradient_reference(x, grad, pads):  # type: ignore[no-untyped-def]
+    """dL/dw[c, 0, u, v] = sum over images of the 'valid' correlation of the zero-padded
+    plane with its output gradient, at (u, v): the chapter's loop, image by image."""
+    n_batch, channels = x.shape[:2]
+    padded = np.pad(x, ((0, 0), (0, 0), *pads))
+    kh = padded.shape[2] - grad.shape[2] + 1
+    kw = padded.shape[3] - grad.shape[3] + 1
+    out = np.zeros((channels, 1, kh, kw), dtype=x.dtype)
+    for c in range(channels):
+        for n in range(n_batch):
+            out[c, 0] += corr2d_reference(padded[n, c], grad[n, c])
+    return out
+
+
+def _integers(rng, shape, dtype):  # type: ignore[no-untyped-def]
+    return rng.integers(-3, 4, shape).astype(dtype)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    size=st.tuples(st.integers(1, 24), st.integers(1, 40)),
+    kernel=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    pads=st.tuples(*(st.integers(0, 4) for _ in range(4))),
+    seed=st.integers(0, 2**16),
+)
+def test_plane_loop_and_weight_gradient_against_the_slow_twins(
+    dtype, size, kernel, pads, seed
+) -> None:
+    """Sums of small integers are exact in either precision and in any order."""
+    (top, bottom, left, right), (kh, kw) = pads, kernel
+    oh, ow = size[0] + top + bottom - kh + 1, size[1] + left + right - kw + 1
+    if oh < 1 or ow < 1 or not _depthwise.serves(np.dtype(dtype), kernel, (oh, ow), (1, 1), (1, 1)):
+        return
+    rng = np.random.default_rng(seed)
+    x = _integers(rng, (2, 3, *size), dtype)
+    weight = _integers(rng, (3, 1, kh, kw), dtype)
+    bias = _integers(rng, 3, dtype)
+    zero_pads = ((top, bottom), (left, right))
+    out = _depthwise.depthwise(x, weight, bias, zero_pads)
+    expected = conv2d_reference(x, weight, bias, padding=zero_pads, groups=3)
+    np.testing.assert_array_equal(out, expected)
+    grad = _integers(rng, out.shape, dtype)
+    np.testing.assert_array_equal(
+        _depthwise.weight_gradient(x, grad, kernel, zero_pads),
+        _weight_gradient_reference(x, grad, zero_pads),
+    )
+
+
+@pytest.mark.parametrize("kernel", [(1, 9), (7, 9), (2, 13)])
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (9, 30)])
+def test_rows_longer_than_the_unrolled_width_on_small_planes(kernel, size, rng) -> None:
+    """Up to ``MAX_TAPS`` taps in rows of more than ``MAX_UNROLLED_WIDTH``: still one
+    expression per output, on planes smaller than a register block."""
+    x = _integers(rng, (2, 2, *size), np.float32)
+    weight = _integers(rng, (2, 1, *kernel), np.float32)
+    pads = ((kernel[0] // 2,) * 2, (kernel[1] // 2,) * 2)
+    out = _depthwise.depthwise(x, weight, None, pads)
+    np.testing.assert_array_equal(out, conv2d_reference(x, weight, padding=pads, groups=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", [(3, 3), (1, 5), (9, 9)])
+def test_row_loop_weight_gradient_against_the_slow_twin(dtype, kernel, rng) -> None:
+    """The loop large kernels and non-finite inputs take, run on its own."""
+    x = _integers(rng, (3, 4, 21, 37), dtype)
+    pads = ((1, 2), (3, 0))
+    oh = 21 + 3 - kernel[0] + 1
+    ow = 37 + 3 - kernel[1] + 1
+    grad = _integers(rng, (3, 4, oh, ow), dtype)
+    rows, cols = _depthwise._tables(x.shape, pads)
+    partial = np.empty((4, *kernel), dtype=dtype)
+    run_tasks(
+        _depthwise.weight_gradient_task,
+        *(x.reshape(12, 21, 37), rows, cols, grad.reshape(12, oh, ow), partial),
+        threads=2,
+    )
+    np.testing.assert_array_equal(partial[:, None], _weight_gradient_reference(x, grad, pads))
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (5, 7)])
+def test_flat_weight_gradient_loop_against_the_slow_twin(kernel, rng) -> None:
+    assert kernel[0] * kernel[1] <= MAX_TAPS
+    x = _integers(rng, (2, 3, 30, 45), np.float32)
+    pads = ((2, 1), (0, 3))
+    oh, ow = 30 + 3 - kernel[0] + 1, 45 + 3 - kernel[1] + 1
+    grad = _integers(rng, (2, 3, oh, ow), np.float32)
+    rows, cols = _depthwise._tables(x.shape, pads)
+    partial = np.empty((3, *kernel), dtype=np.float32)
+    run_tasks(
+        plane_gradient(*kernel),
+        *(x.reshape(6, 30, 45), rows, cols, grad.reshape(6, oh, ow), partial),
+        threads=1,
+    )
+    np.testing.assert_array_equal(partial[:, None], _weight_gradient_reference(x, grad, pads))
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (9, 9)])
+def test_non_finite_pixels_reach_only_the_sums_that_read_them(kernel, rng) -> None:
+    """An inf pixel makes inf or NaN only where the twin's sums read it; a zero output
+    gradient next to it must not turn the weight gradient into NaN."""
+    x = _integers(rng, (2, 2, 20, 70), np.float64)
+    x[0, 1, 4, 6] = np.inf
+    x[1, 0, 10, 69] = -np.inf
+    weight = _integers(rng, (2, 1, *kernel), np.float64)
+    pads = ((1, 1), (2, 2))
+    out = _depthwise.depthwise(x, weight, None, pads)
+    grad = _integers(rng, out.shape, np.float64)
+    grad[0, 1] = 0.0  # the plane holding +inf: 0 * inf only where the twin multiplies it
+    with np.errstate(invalid="ignore"):  # the twins' own inf * 0
+        expected = conv2d_reference(x, weight, padding=pads, groups=2)
+        expected_weight = _weight_gradient_reference(x, grad, pads)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(
+        _depthwise.weight_gradient(x, grad, kernel, pads), expected_weight
+    )
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (2, 3)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_pointwise_products_against_the_slow_twin(stride, groups, rng) -> None:
+    x = _integers(rng, (3, 4, 9, 11), np.float64)
+    weight = _integers(rng, (6, 4 // groups, 1, 1), np.float64)
+    bias = _integers(rng, 6, np.float64)
+    out = _pointwise.pointwise(x, weight, bias, stride, groups)
+    expected = conv2d_reference(x, weight, bias, stride=stride, groups=groups)
+    np.testing.assert_array_equal(out, expected)
+    # the backward pass by its definition: the adjoint of the (bias-free) forward map
+    grad = _integers(rng, out.shape, np.float64)
+    grad_x, grad_weight = _pointwise.pointwise_backward(x, weight, grad, stride, groups)
+    forward = conv2d_reference(x, weight, stride=stride, groups=groups)
+    assert np.vdot(grad, forward) == np.vdot(grad_x, x) == np.vdot(grad_weight, weight)
