@@ -6,6 +6,8 @@ Usage::
     python bench/bench_field.py blur [--runs 3]  # Gaussian sigma 1/3/8, box 15
     python bench/bench_field.py single [--runs 3] [--sizes 512 2048]
     python bench/bench_field.py layers [--runs 3]
+    python bench/bench_field.py idle [--runs 3]     # first call after idle / warm call
+    python bench/bench_field.py stream [--runs 3]   # 4096², k=3 against the copy floor
 
 Each part runs in a few minutes (time each with the machine to yourself).  Contenders
 are interleaved in one process (``_timing.py``), each timed two ways:
@@ -32,6 +34,13 @@ time (above 1: corr2d is faster).
 * ``layers``: the six layer shapes, forward (``corr2d.conv2d`` against
   ``torch.nn.functional.conv2d``) and forward + backward (``Conv2D`` against torch
   autograd), with GFLOP/s and the share of the machine's float32 matrix-product peak.
+* ``idle``: the first call after 2 ms, 50 ms and 1 s of sleep against back-to-back
+  calls of the same function (float32, 'same', mirrored borders, random k x k kernels,
+  512x512 and 2048x2048), for corr2d's ``filter_image`` and ``cv2.filter2D``.
+* ``stream``: a 4096x4096 float32 image, 3x3 random kernel, 'same' with mirrored
+  borders: ``filter_image`` and ``cv2.filter2D`` against the copy floor, a NumPy copy of
+  the image into a new array (``np.copy``: one read, one write, a fresh output as the
+  filters return) and into an existing one (``np.copyto``).
 """
 
 from __future__ import annotations
@@ -59,15 +68,17 @@ def _spread(values: Sequence[float], scale: float = 1e3, digits: int = 2) -> str
     return f"{med:.{digits}f} [{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f}]"
 
 
-def _one_at_a_time(runs: Sequence[Callable[[], Any]], calls: int) -> list[float]:
-    """Median seconds of each of ``runs`` called after ``IDLE`` seconds of sleep,
+def _one_at_a_time(
+    runs: Sequence[Callable[[], Any]], calls: int, idle: float = IDLE
+) -> list[float]:
+    """Median seconds of each of ``runs`` called after ``idle`` seconds of sleep,
     interleaved call by call."""
     for run in runs:
         run()
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(calls):
         for index, run in enumerate(runs):
-            time.sleep(IDLE)
+            time.sleep(idle)
             start = time.perf_counter()
             run()
             times[index].append(time.perf_counter() - start)
@@ -335,9 +346,98 @@ def layers(count: int, peak: float) -> None:
             )
 
 
+# ------------------------------------------------------------------ idle and stream
+
+#: Sleeps before a call "after idle" (seconds).
+IDLES = (0.002, 0.05, 1.0)
+
+
+def idle(count: int) -> None:
+    import cv2
+
+    from corr2d.filtering import filter_image
+
+    cv2.setNumThreads(THREADS)
+    rng = np.random.default_rng(3)
+    print(
+        "| image | k | library | back to back ms | "
+        + " | ".join(f"after {s * 1e3:g} ms idle: ms (× warm)" for s in IDLES)
+        + " |"
+    )
+    print("|---|---|---|---|" + "---|" * len(IDLES))
+    for size in (512, 2048):
+        image = rng.random((size, size), dtype=np.float32)
+        for k in (3, 7, 15):
+            kernel = rng.standard_normal((k, k)).astype(np.float32)
+            runs: dict[str, Callable[[], Any]] = {
+                "corr2d": lambda i=image, w=kernel: filter_image(i, w, "same", "symm"),
+                "cv2.filter2D": lambda i=image, w=kernel: cv2.filter2D(
+                    i, -1, w, borderType=cv2.BORDER_REFLECT
+                ),
+            }
+            contenders = list(runs.values())
+            warm: list[list[float]] = [[] for _ in contenders]
+            cold = {s: [[] for _ in contenders] for s in IDLES}
+            calls = 9 if size == 512 else 5
+            for _ in range(count):
+                for index, seconds in enumerate(compare(contenders, 9)):
+                    warm[index].append(seconds)
+                for pause in IDLES:
+                    after = _one_at_a_time(contenders, calls if pause < 1 else 3, pause)
+                    for index, seconds in enumerate(after):
+                        cold[pause][index].append(seconds)
+            for index, name in enumerate(runs):
+                base = statistics.median(warm[index])
+                cells = [
+                    f"{_spread(cold[s][index], digits=3)} "
+                    f"({statistics.median(cold[s][index]) / base:.2f})"
+                    for s in IDLES
+                ]
+                print(
+                    f"| {size}² | {k} | {name} | {_spread(warm[index], digits=3)} | "
+                    + " | ".join(cells)
+                    + " |",
+                    flush=True,
+                )
+
+
+def stream(count: int) -> None:
+    import cv2
+
+    from corr2d.filtering import filter_image
+
+    cv2.setNumThreads(THREADS)
+    rng = np.random.default_rng(4)
+    image = rng.random((4096, 4096), dtype=np.float32)
+    kernel = rng.standard_normal((3, 3)).astype(np.float32)
+    target = np.empty_like(image)
+    runs: dict[str, Callable[[], Any]] = {
+        "corr2d filter_image": lambda: filter_image(image, kernel, "same", "symm"),
+        "cv2.filter2D": lambda: cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT),
+        "np.copy (floor, new array)": lambda: np.copy(image),
+        "np.copyto (floor, existing array)": lambda: np.copyto(target, image),
+    }
+    names = list(runs)
+    per_round: list[list[float]] = [[] for _ in names]
+    for _ in range(count):
+        for index, seconds in enumerate(compare(list(runs.values()), 15)):
+            per_round[index].append(seconds)
+    floor = statistics.median(per_round[2])
+    moved = 2 * image.nbytes
+    print("| 4096² float32, k=3 | ms, back to back | GB/s moved | × the copy floor (np.copy) |")
+    print("|---|---|---|---|")
+    for index, name in enumerate(names):
+        seconds = statistics.median(per_round[index])
+        print(
+            f"| {name} | {_spread(per_round[index])} | {moved / seconds / 1e9:.1f} | "
+            f"{seconds / floor:.2f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["machine", "blur", "single", "layers"])
+    parser.add_argument("part", choices=["machine", "blur", "single", "layers", "idle", "stream"])
     parser.add_argument("--runs", type=int, default=3, help="rounds per case (>= 3)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048])
     args = parser.parse_args()
@@ -347,6 +447,10 @@ def main() -> None:
         blur(args.runs)
     elif args.part == "single":
         single(args.runs, args.sizes)
+    elif args.part == "idle":
+        idle(args.runs)
+    elif args.part == "stream":
+        stream(args.runs)
     else:
         layers(args.runs, max(matmul_peak().values()))
 
