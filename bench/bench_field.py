@@ -36,7 +36,8 @@ time (above 1: corr2d is faster).
   autograd), with GFLOP/s and the share of the machine's float32 matrix-product peak.
 * ``idle``: the first call after 2 ms, 50 ms and 1 s of sleep against back-to-back
   calls of the same function (float32, 'same', mirrored borders, random k x k kernels,
-  512x512 and 2048x2048), for corr2d's ``filter_image`` and ``cv2.filter2D``.
+  512x512 and 2048x2048), for corr2d's ``filter_image``, ``cv2.filter2D`` and a plain
+  copy of the image (what idling costs any code on this machine).
 * ``stream``: a 4096x4096 float32 image, 3x3 random kernel, 'same' with mirrored
   borders: ``filter_image`` and ``cv2.filter2D`` against the copy floor, a NumPy copy of
   the image into a new array (``np.copy``: one read, one write, a fresh output as the
@@ -374,8 +375,11 @@ def idle(count: int) -> None:
                 "cv2.filter2D": lambda i=image, w=kernel: cv2.filter2D(
                     i, -1, w, borderType=cv2.BORDER_REFLECT
                 ),
+                "np.copy (the machine's own wake-up)": lambda i=image: np.copy(i),
             }
             contenders = list(runs.values())
+            for run in contenders:
+                run()  # compile or load the loops, untimed
             warm: list[list[float]] = [[] for _ in contenders]
             cold = {s: [[] for _ in contenders] for s in IDLES}
             calls = 9 if size == 512 else 5
