@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import corr2d
-from corr2d import kernels, nn
+from corr2d import filtering, kernels, nn
 from corr2d.io import read_image, write_image
 
 HOUSE = re.compile(r"^(?P<func>[\w.]+): `(?P<name>[^`]+)` must be .+, got .+$", re.S)
@@ -95,6 +95,12 @@ CASES: list[tuple[str, str, str, str, Any, Callable[[Any, Path], Any]]] = [
      lambda v, t: kernels.integral(v)),
     ("get order", "kernels.finite_difference", "order", "order", np.int64(2),
      lambda v, t: kernels.get("finite-difference", order=v)),
+    ("correlate2d fillvalue", "correlate2d", "fillvalue", "fill", np.float32(0.5),
+     lambda v, t: corr2d.correlate2d(X2, K2, "same", fillvalue=v)),
+    ("filter_image fillvalue", "filter_image", "fillvalue", "fill", np.float32(0.5),
+     lambda v, t: filtering.filter_image(X2, K2, fillvalue=v)),
+    ("filter_pixels fillvalue", "filter_pixels", "fillvalue", "fill", np.int64(3),
+     lambda v, t: filtering.filter_pixels(X2.astype(np.uint8), K2, "same", "fill", v)),
 ]  # fmt: skip
 
 #: Values no argument of a kind may take.
@@ -109,6 +115,7 @@ BAD: dict[str, list[Any]] = {
     "int": ["1", None, True, 1.5],
     "quality": ["90", None, True, 0, 96, 90.0],
     "order": ["3", None, True, 1.5, 0, 2000, 10**30],
+    "fill": ["0.1", None, [1.0, 2.0], 1 + 2j],  # NaN and -1 are SciPy's fill values too
 }
 
 

@@ -273,13 +273,16 @@ def _filter(
     from corr2d.core import _paths
     from corr2d.core._padding import BOUNDARY_MODES
     from corr2d.core._separable import Factors, Separable
-    from corr2d.core.correlate import _pads, same_mode_anchor
+    from corr2d.core.correlate import _check_fillvalue, _pads, same_mode_anchor
 
     given = kernel if isinstance(kernel, Separable) else None
     k = as_array(kernel, func, "kernel", ndim=2)
     check_choice(func, "mode", mode, _MODES)
     check_choice(func, "boundary", boundary, tuple(BOUNDARY_MODES))
     check_choice(func, "method", method, METHODS)
+    fillvalue = _check_fillvalue(func, fillvalue)
+    if np.iscomplexobj(fillvalue) and work.kind != "c":
+        fail(func, "fillvalue", "real for real images", fillvalue)
     height, width, channels = colour.shape
     anchor = same_mode_anchor(func, k.shape, mode, origin)
     if mode == "valid" and (k.shape[0] > height or k.shape[1] > width):
