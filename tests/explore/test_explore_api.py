@@ -656,7 +656,8 @@ def test_stop_resume_and_end(client):
     time.sleep(0.3)
     stopped = client.post(f"/api/train/{run_id}/stop", {}).json()
     assert stopped["state"] == "paused"
-    step = client.get(f"/api/train/{run_id}").json()["step"]
+    step = stopped["step"]  # the stop answers once the step in progress is recorded
+    assert client.get(f"/api/train/{run_id}").json()["step"] == step
     time.sleep(0.3)
     assert client.get(f"/api/train/{run_id}").json()["step"] == step
     assert 0 < step < 1000

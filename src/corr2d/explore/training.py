@@ -31,6 +31,8 @@ OPTIMIZERS = ("sgd", "adam")
 INITS = ("chapter", "zeros", "uniform", "kaiming")
 #: Seconds between two updates of a paced run.
 TICK = 0.05
+#: Most seconds a stop request waits for the step in progress to be recorded.
+STOP_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -175,12 +177,19 @@ class TrainingRun:
             self._thread.start()
 
     def stop(self) -> None:
-        """Pause after the step in progress."""
+        """Pause after the step in progress, and return once it is recorded.
+
+        The snapshot taken after ``stop`` is then the run's last word until it resumes:
+        no step lands after the page has shown "stopped".
+        """
         with self._lock:
             self.last_seen = self._clock()
             if self.state == "running":
                 self.state = "paused"
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=STOP_WAIT)
 
     def end(self, reason: str = "ended") -> None:
         """End the run for good; its thread finishes the step in progress and exits."""
