@@ -405,8 +405,14 @@ def _check_options(
     )
 
 
-def _pairs(func: str, X: Any, Y: Any) -> list[tuple[NDArray[Any], NDArray[Any]]]:
-    """One pair, a batch (axis 0) or sequences of 2-D images; real, finite, not copied."""
+def split_pairs(
+    func: str, X: Any, Y: Any, convert: Callable[[str, Any, tuple[int, ...]], Any]
+) -> list[tuple[Any, Any]]:
+    """One pair, a batch (axis 0) or sequences of 2-D images, as a list of pairs.
+
+    ``convert(name, value, ndim)`` turns one argument into an array of one of those
+    numbers of dimensions (a NumPy array here, a Dask array in :mod:`corr2d.dask`).
+    """
     if isinstance(X, (list, tuple)) or isinstance(Y, (list, tuple)):
         if not (isinstance(X, (list, tuple)) and isinstance(Y, (list, tuple))):
             fail(
@@ -420,23 +426,30 @@ def _pairs(func: str, X: Any, Y: Any) -> list[tuple[NDArray[Any], NDArray[Any]]]
             fail(func, "Y", f"as many images as X ({len(X)})", f"{len(Y)} images")
         if not X:
             fail(func, "X", "non-empty", X)
-        xs = [as_array(x, func, f"X[{i}]", ndim=2) for i, x in enumerate(X)]
-        ys = [as_array(y, func, f"Y[{i}]", ndim=2) for i, y in enumerate(Y)]
-    else:
-        x_all = as_array(X, func, "X", ndim=(2, 3))
-        y_all = as_array(Y, func, "Y", ndim=(2, 3))
-        if x_all.ndim != y_all.ndim:
-            fail(
-                func,
-                "Y",
-                f"{x_all.ndim}-D like X (one pair, or a batch along axis 0)",
-                f"{y_all.ndim}-D array of shape {y_all.shape}",
-            )
-        if x_all.ndim == 3 and x_all.shape[0] != y_all.shape[0]:
-            fail(func, "Y", f"a batch of {x_all.shape[0]} images like X", f"shape {y_all.shape}")
-        xs = list(x_all) if x_all.ndim == 3 else [x_all]
-        ys = list(y_all) if y_all.ndim == 3 else [y_all]
-    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        xs = [convert(f"X[{i}]", x, (2,)) for i, x in enumerate(X)]
+        ys = [convert(f"Y[{i}]", y, (2,)) for i, y in enumerate(Y)]
+        return list(zip(xs, ys, strict=True))
+    x_all, y_all = convert("X", X, (2, 3)), convert("Y", Y, (2, 3))
+    if x_all.ndim != y_all.ndim:
+        fail(
+            func,
+            "Y",
+            f"{x_all.ndim}-D like X (one pair, or a batch along axis 0)",
+            f"{y_all.ndim}-D array of shape {y_all.shape}",
+        )
+    if x_all.ndim == 2:
+        return [(x_all, y_all)]
+    if x_all.shape[0] != y_all.shape[0]:
+        fail(func, "Y", f"a batch of {x_all.shape[0]} images like X", f"shape {y_all.shape}")
+    return [(x_all[i], y_all[i]) for i in range(x_all.shape[0])]
+
+
+def _pairs(func: str, X: Any, Y: Any) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """One pair, a batch (axis 0) or sequences of 2-D images; real, finite, not copied."""
+    pairs = split_pairs(
+        func, X, Y, lambda name, value, ndim: as_array(value, func, name, ndim=ndim)
+    )
+    for i, (x, y) in enumerate(pairs):
         for name, array in (("X", x), ("Y", y)):
             if array.dtype.kind == "c":
                 fail(
@@ -451,7 +464,7 @@ def _pairs(func: str, X: Any, Y: Any) -> list[tuple[NDArray[Any], NDArray[Any]]]
                 np.isfinite(array.min()) and np.isfinite(array.max())
             ):
                 fail(func, name, "finite", f"an array containing NaN or inf (pair {i})")
-    return list(zip(xs, ys, strict=True))
+    return pairs
 
 
 def _largest(arrays: Sequence[NDArray[Any]]) -> float:

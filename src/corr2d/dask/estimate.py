@@ -146,35 +146,9 @@ def estimate_kernel(
 
 def _pairs(func: str, X: Any, Y: Any) -> list[tuple[Any, Any]]:
     """One pair, a batch (axis 0) or sequences of 2-D images, as Dask arrays (not read)."""
-    if isinstance(X, (list, tuple)) or isinstance(Y, (list, tuple)):
-        if not (isinstance(X, (list, tuple)) and isinstance(Y, (list, tuple))):
-            fail(
-                func,
-                "Y",
-                "a sequence when X is one (and an array when X is one)",
-                type(Y).__name__,
-                TypeError,
-            )
-        if len(X) != len(Y):
-            fail(func, "Y", f"as many images as X ({len(X)})", f"{len(Y)} images")
-        if not X:
-            fail(func, "X", "non-empty", X)
-        xs = [_array(func, f"X[{i}]", x, 2) for i, x in enumerate(X)]
-        ys = [_array(func, f"Y[{i}]", y, 2) for i, y in enumerate(Y)]
-        return list(zip(xs, ys, strict=True))
-    x_all, y_all = _array(func, "X", X, (2, 3)), _array(func, "Y", Y, (2, 3))
-    if x_all.ndim != y_all.ndim:
-        fail(
-            func,
-            "Y",
-            f"{x_all.ndim}-D like X (one pair, or a batch along axis 0)",
-            got=f"{y_all.ndim}-D array of shape {y_all.shape}",
-        )
-    if x_all.ndim == 2:
-        return [(x_all, y_all)]
-    if x_all.shape[0] != y_all.shape[0]:
-        fail(func, "Y", f"a batch of {x_all.shape[0]} images like X", got=f"shape {y_all.shape}")
-    return [(x_all[i], y_all[i]) for i in range(x_all.shape[0])]
+    return _memory.split_pairs(
+        func, X, Y, lambda name, value, ndim: _array(func, name, value, ndim)
+    )
 
 
 def _array(func: str, name: str, value: Any, ndim: int | tuple[int, ...]) -> Any:
