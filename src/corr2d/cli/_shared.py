@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -107,8 +106,8 @@ CLICK_EXCEPTION: type[Exception] = next(
 
 
 def one_line(text: str) -> str:
-    text = re.sub(r"\bValue error, ", "", str(text))
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+    """``text`` with its lines joined by single spaces."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 def classify(exc: BaseException) -> tuple[int, str] | None:
