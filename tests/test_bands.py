@@ -89,24 +89,66 @@ def test_tile_loops_equal_brute_force_exactly_on_integers(
         sums = _vectorised.box_sums(_paths.extend(x, pads, np_mode, 2, spacing), kh, kw, spacing)
         for out_type, top in ((np.float64, 0.0), (np.uint16, 65535.0)):
             out = np.empty((out_rows, out_width), dtype=out_type)
-            like = np.zeros(1, dtype=np.float32)
+            like = np.zeros(1, dtype=_paths.box_sum_dtype(x.dtype, kh * kw, fill))
             _run(
                 _bands.box_task,
                 x,
                 rows,
                 cols,
-                np.float32(fill),
+                x.dtype.type(fill),
                 like,
-                0.5,
+                np.float64(0.5),
                 kh,
                 kw,
                 spacing,
-                top,
+                np.float64(top),
                 out,
                 tile_rows,
                 tile_width,
             )
             np.testing.assert_array_equal(out, _paths.to_output(sums * 0.5, np.dtype(out_type)))
+
+
+@settings(max_examples=40)
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 90)),
+    spacing=st.sampled_from([1, 3]),
+    kernel=st.tuples(st.integers(1, 20), st.integers(1, 40)),
+    np_mode=st.sampled_from(NP_MODES),
+    tile=st.tuples(st.integers(1, 40), st.integers(1, 130)),
+    pixels=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64]),
+    fill=st.sampled_from([0, 7, -3, 300]),
+    seed=st.integers(0, 2**16),
+)
+def test_running_sums_equal_brute_force_for_any_width(
+    shape, spacing, kernel, np_mode, tile, pixels, fill, seed
+) -> None:
+    """Running sums down the rows and sums by doubling along them (every combination of
+    binary digits of the width up to 40, five of them set at 31) against int64 sums of
+    every window, in each sum type, with fill values outside the pixels' range."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    kh, kw = kernel
+    pads = ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2))
+    if np_mode == "reflect" and (max(pads[0]) >= height or max(pads[1]) >= width):
+        return
+    top = 255 if pixels == np.uint8 else 1000
+    x = rng.integers(0, top + 1, (height, width * spacing)).astype(pixels)
+    extended = _paths.extend(x, pads, np_mode, fill, spacing, np.dtype(np.int64))
+    expected = _vectorised.direct(extended, np.ones((kh, kw), np.int64), spacing)
+    rows, cols = _paths.index_tables(height, width, spacing, pads, np_mode)
+    out = np.empty(expected.shape, dtype=np.float64)
+    values = np.dtype(np.uint8 if top == 255 else np.uint16)  # the range of the pixels
+    like = np.zeros(1, dtype=_paths.box_sum_dtype(values, kh * kw, fill))
+    fits = x.dtype.kind == "f" or 0 <= fill <= np.iinfo(x.dtype).max
+    source = x if fits else x.astype(like.dtype)
+    tile_rows = min(tile[0], expected.shape[0])
+    _run(
+        _bands.box_task,
+        *(source, rows, cols, source.dtype.type(fill), like, np.float64(1.0), kh, kw, spacing),
+        *(np.float64(0.0), out, tile_rows, tile[1]),
+    )
+    np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize("out_type", [np.uint8, np.uint16])

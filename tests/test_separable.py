@@ -261,6 +261,22 @@ def test_integer_images_with_integer_kernels_stay_exact_through_the_split(rng) -
     np.testing.assert_array_equal(out, signal.correlate2d(big, np.ones((9, 9), np.int64), "same"))
 
 
+@pytest.mark.parametrize(
+    ("pixels", "top"), [(np.uint8, 255), (np.uint16, 65535), (np.int16, 32767), (np.int32, 2**30)]
+)
+def test_running_sums_are_exact_for_any_pixel_range(rng, pixels, top) -> None:
+    """A box of ones on integer pixels (the running-sum path) equals SciPy's sum to the
+    last bit, for pixels up to 2**30 and fill values outside the pixel type's range."""
+    x = rng.integers(-top if pixels in (np.int16, np.int32) else 0, top, (230, 250))
+    x = x.astype(pixels)
+    box = np.ones((15, 17))
+    assert _path(x, box) == "box"
+    for boundary, fill in (("symm", 0), ("fill", -3), ("fill", 70000), ("wrap", 0)):
+        exact = signal.correlate2d(x.astype(np.int64), box.astype(np.int64), "same", boundary, fill)
+        out = corr2d.correlate2d(x, box, "same", boundary, fill)
+        np.testing.assert_array_equal(out, exact.astype(np.float64))
+
+
 def test_nan_and_inf_reach_the_same_outputs_as_the_2d_loops() -> None:
     x = np.ones((60, 70))
     x[10, 10], x[30, 40], x[50, 5] = np.nan, np.inf, -np.inf

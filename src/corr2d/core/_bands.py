@@ -47,7 +47,14 @@ from corr2d.core._microkernels import (
     tap_block,
 )
 
-__all__ = ["box_task", "direct_task", "separable_task", "task_loop", "tile_plan"]
+__all__ = [
+    "box_task",
+    "box_tile_plan",
+    "direct_task",
+    "separable_task",
+    "task_loop",
+    "tile_plan",
+]
 
 #: Bytes of a tile's buffer of first-pass results (it stays in a core's level-2 cache).
 _TILE_BYTES = 320 * 1024
@@ -203,14 +210,11 @@ def _contiguous(table, start, length):  # type: ignore[no-untyped-def]
 
 
 @njit(**_options)
-def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  # type: ignore[no-untyped-def]
-    """buffer[r*stride + p] = extended image at (row0 + r, col0 + p) for r < count,
-    p < width, in the buffer's type; the rest of each buffer row is zero.
-
-    The extended row is cut once into runs of consecutive source elements (the image's
-    own stretch, and the mirrored or wrapped stretches of the border) and runs of the
-    fill value, and each run is copied as a block."""
-    starts = np.empty(width + 1, dtype=np.int64)
+def _runs(cols, col0, width, starts):  # type: ignore[no-untyped-def]
+    """Cut the extended row's elements col0 .. col0 + width into runs of consecutive
+    source elements (the image's own stretch, and the mirrored or wrapped stretches of
+    the border) and runs of the fill value: run ``i`` is ``starts[i] .. starts[i + 1]``
+    (offsets from ``col0``).  Returns the number of runs."""
     runs = 0
     p = 0
     while p < width:  # a run: cols[p], cols[p] + 1, ... (or -1, -1, ...)
@@ -224,19 +228,37 @@ def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  #
         ):
             p += 1
     starts[runs] = width
+    return runs
+
+
+@njit(**_options)
+def _gather_row(flat, row_length, source, cols, col0, starts, runs, fill, buffer, base):  # type: ignore[no-untyped-def]
+    """buffer[base + p] = source row ``source`` (-1: the fill value) of the flat image at
+    the extended elements col0 + p, p < starts[runs], run by run, in the buffer's type."""
+    for run in range(runs):  # flat indices throughout: no array views per row or run
+        begin, end = starts[run], starts[run + 1]
+        first = cols[col0 + begin]
+        if source < 0 or first < 0:
+            buffer[base + begin : base + end] = fill
+        else:
+            start = source * row_length + first
+            buffer[base + begin : base + end] = flat[start : start + end - begin]
+
+
+@njit(**_options)
+def _gather(src, rows, cols, fill, row0, count, col0, width, buffer, stride):  # type: ignore[no-untyped-def]
+    """buffer[r*stride + p] = extended image at (row0 + r, col0 + p) for r < count,
+    p < width, in the buffer's type; the rest of each buffer row is zero.
+
+    The extended row is cut once into runs (:func:`_runs`) and each run is copied as a
+    block."""
+    starts = np.empty(width + 1, dtype=np.int64)
+    runs = _runs(cols, col0, width, starts)
     flat = src.reshape(-1)
     row_length = src.shape[1]
-    for r in range(count):  # flat indices throughout: no array views per row or run
-        source = rows[row0 + r]
+    for r in range(count):
         base = r * stride
-        for run in range(runs):
-            begin, end = starts[run], starts[run + 1]
-            first = cols[col0 + begin]
-            if source < 0 or first < 0:
-                buffer[base + begin : base + end] = fill
-            else:
-                start = source * row_length + first
-                buffer[base + begin : base + end] = flat[start : start + end - begin]
+        _gather_row(flat, row_length, rows[row0 + r], cols, col0, starts, runs, fill, buffer, base)
         buffer[base + width : base + stride] = 0
 
 
@@ -382,20 +404,134 @@ def direct_task(src, rows, cols, fill, kernel, spacing, out, tile_rows, tile_wid
         )
 
 
+def box_tile_plan(out_rows: int, out_elements: int, kh: int, reach: int) -> tuple[int, int]:
+    """(rows, elements) of a running-sum tile.  Each tile first sums ``kh - 1`` rows
+    that only start its window, so tiles are taller than the passes' (up to 4 times),
+    and as wide."""
+    width = min(out_elements, _TILE_WIDTH)
+    if reach > width // 4:
+        width = min(out_elements, 4 * reach)
+    rows = min(max(_TILE_ROWS, 8 * (kh - 1)), 4 * _TILE_ROWS)
+    return min(rows, out_rows), width
+
+
+@njit(**_options)
+def _box_levels(kw):  # type: ignore[no-untyped-def]
+    """Rows of buffer :func:`_along_row` needs for ``kw`` taps: the column sums, then the
+    sums of 2, 4, ... up to the largest power of two <= ``kw`` consecutive taps."""
+    levels = 0
+    while kw >> levels:
+        levels += 1
+    return levels
+
+
+@njit(**_options)
+def _add_row(sums, entering, leaving, slide):  # type: ignore[no-untyped-def]
+    """sums[p] += entering[p] (- leaving[p] if ``slide``), over the length of ``sums``."""
+    if slide:
+        for p in range(sums.shape[0]):
+            sums[p] += entering[p] - leaving[p]
+    else:
+        for p in range(sums.shape[0]):
+            sums[p] += entering[p]
+
+
+@njit(**_options)
+def _doubled(levels, stride, span, kw, spacing, starts):  # type: ignore[no-untyped-def]
+    """Sum the column sums in ``levels[:span]`` along the row by doubling: row ``j`` of
+    ``levels`` (``stride`` apart) gets the sums of ``2**j`` consecutive taps (``spacing``
+    apart) from row ``j - 1``.  ``starts[i]`` is set to where the ``i``-th part of
+    ``kw``'s binary digits, largest first, starts in ``levels``, so that the window at
+    ``p`` is ``sum_i levels[starts[i] + p]``; returns the number of parts."""
+    length = span
+    j = 0
+    while (2 << j) <= kw:
+        shift = (1 << j) * spacing
+        length -= shift
+        below = levels[j * stride : j * stride + length]
+        ahead = levels[j * stride + shift : j * stride + shift + length]
+        above = levels[(j + 1) * stride : (j + 1) * stride + length]
+        for p in range(length):
+            above[p] = below[p] + ahead[p]
+        j += 1
+    starts[0] = j * stride
+    parts = 1
+    taken = 1 << j
+    for b in range(j - 1, -1, -1):
+        if kw & (1 << b):
+            starts[parts] = b * stride + taken * spacing
+            parts += 1
+            taken += 1 << b
+    return parts
+
+
+@njit(**_options)
+def _along_row(levels, starts, parts, width, window, scaled, weight, top, target):  # type: ignore[no-untyped-def]
+    """target[p] = weight * sum_i levels[starts[i] + p] for p < width (:func:`_doubled`),
+    the sum converted to ``weight``'s type (through ``scaled``) before it is multiplied;
+    for pixel outputs (``top`` > 0, the largest pixel value) rounded to nearest-even and
+    clamped to 0 .. top.  The last pass adds up to four parts; ``window`` holds the sum
+    of any parts before them, then as many zeros."""
+    half = window.shape[0] // 2
+    zeros = window[half : half + width]
+    extra = zeros
+    first = 0
+    if parts > 4:  # kw has more than 4 binary digits set
+        extra = window[:width]
+        extra[:] = 0
+        while parts - first > 3:
+            a = levels[starts[first] : starts[first] + width]
+            b = levels[starts[first + 1] : starts[first + 1] + width]
+            for p in range(width):
+                extra[p] += a[p] + b[p]
+            first += 2
+    a = levels[starts[first] : starts[first] + width]
+    b = levels[starts[first + 1] : starts[first + 1] + width] if parts - first > 1 else zeros
+    c = levels[starts[first + 2] : starts[first + 2] + width] if parts - first > 2 else zeros
+    d = levels[starts[first + 3] : starts[first + 3] + width] if parts - first > 3 else extra
+    converted = scaled[:width]
+    if top > 0:
+        low = top * 0
+        for p in range(width):
+            converted[p] = a[p] + b[p] + c[p] + d[p]
+            target[p] = min(max(np.rint(weight * converted[p]), low), top)
+    else:
+        for p in range(width):
+            converted[p] = a[p] + b[p] + c[p] + d[p]
+            target[p] = weight * converted[p]
+
+
 @task_loop
 def box_task(  # type: ignore[no-untyped-def]
     src, rows, cols, fill, like, weight, kh, kw, spacing, top, out, tile_rows, tile_width, counter
 ):
     """out = weight * (sum of the extended src over each kh x kw window), by running
-    sums, tile by tile, in ``like``'s type (exact for integer pixels when the window
-    sums stay below 2**24 in float32, 2**53 in float64), times ``weight`` in its own
-    type (the working type); for pixel outputs ``top`` is the largest pixel value
-    (rounded to nearest-even and clamped), else 0."""
+    sums, tile by tile.
+
+    The sums are in ``like``'s type (an integer type they cannot overflow, or float64
+    where they stay below 2**53: exact either way); ``fill`` must be a value of
+    ``src``'s type; ``weight`` and ``top`` are in the working type, which multiplies each
+    sum (converted to it) by ``weight``.  For pixel outputs ``top`` is the largest pixel
+    value (results rounded to nearest-even and clamped), else 0.
+
+    Down the rows, a tile keeps one row of column sums, which each output row updates by
+    adding the extended row that enters the window and subtracting the one that leaves
+    it (read in place where the tile's columns are the image's own, else gathered into a
+    ring of ``kh + 1`` rows); along the row, the column sums are summed by doubling
+    (:func:`_doubled`).  Every loop runs over whole rows of independent elements, so it
+    vectorises.
+    """
     reach = (kw - 1) * spacing
     stride = tile_width + reach
-    gathered = np.empty((tile_rows + kh - 1) * stride, dtype=like.dtype)
-    sums = np.empty(stride, dtype=like.dtype)
-    window = np.empty(tile_width, dtype=like.dtype)
+    ring_rows = kh + 1
+    ring = np.empty(ring_rows * stride, dtype=src.dtype)
+    levels = np.empty(_box_levels(kw) * stride, dtype=like.dtype)
+    window = np.zeros(2 * tile_width, dtype=like.dtype)  # partial sums, then zeros
+    scaled = np.full(tile_width, weight)  # the working type
+    starts = np.empty(stride + 1, dtype=np.int64)
+    parts_at = np.empty(64, dtype=np.int64)
+    flat = src.reshape(-1)
+    row_length = src.shape[1]
     tiles_across = -(-out.shape[1] // tile_width)
     tiles = _tiles(out, tile_rows, tile_width)
     while True:
@@ -404,28 +540,28 @@ def box_task(  # type: ignore[no-untyped-def]
             break
         row0, col0, count, width = _tile(task, tiles_across, tile_rows, tile_width, out)
         span = width + reach
-        _gather(src, rows, cols, fill, row0, count + kh - 1, col0, span, gathered, stride)
-        sums[:span] = 0
-        for u in range(kh):
-            line = gathered[u * stride : u * stride + span]
-            for p in range(span):
-                sums[p] += line[p]
-        for r in range(count):
-            if r > 0:  # slide the window down one row
-                entering = gathered[(r + kh - 1) * stride : (r + kh - 1) * stride + span]
-                leaving = gathered[(r - 1) * stride : (r - 1) * stride + span]
-                for p in range(span):
-                    sums[p] += entering[p] - leaving[p]
-            for c in range(min(spacing, width)):
-                total = sums[c] * 0
-                for v in range(kw):
-                    total += sums[c + v * spacing]
-                window[c] = total
-            for p in range(spacing, width):  # slide along the row
-                window[p] = window[p - spacing] + sums[p + reach] - sums[p - spacing]
-            target = out[row0 + r, col0 : col0 + width]
-            for p in range(width):
-                value = weight * window[p]
-                if top > 0:
-                    value = min(max(np.rint(value), 0.0), top)
-                target[p] = value
+        runs = _runs(cols, col0, span, starts)
+        in_place = _contiguous(cols, col0, span)
+        sums = levels[:span]
+        sums[:] = 0
+        leaving = ring[:span]
+        for i in range(count + kh - 1):  # extended row row0 + i enters the window
+            source = rows[row0 + i]
+            if in_place and source >= 0:
+                entering = flat[source * row_length + cols[col0] :][:span]
+            else:
+                slot = (i % ring_rows) * stride
+                _gather_row(flat, row_length, source, cols, col0, starts, runs, fill, ring, slot)
+                entering = ring[slot : slot + span]
+            _add_row(sums, entering, leaving, i >= kh)
+            if i >= kh - 1:
+                parts = _doubled(levels, stride, span, kw, spacing, parts_at)
+                target = out[row0 + i - kh + 1, col0 : col0 + width]
+                _along_row(levels, parts_at, parts, width, window, scaled, weight, top, target)
+            # the row that leaves the window next: row0 + i - kh + 1
+            gone = rows[row0 + i - kh + 1] if i >= kh - 1 else -1
+            if i >= kh - 1 and in_place and gone >= 0:
+                leaving = flat[gone * row_length + cols[col0] :][:span]
+            elif i >= kh - 1:
+                slot = ((i - kh + 1) % ring_rows) * stride
+                leaving = ring[slot : slot + span]

@@ -38,6 +38,7 @@ from corr2d.core._separable import Factors, factorize
 __all__ = [
     "SMALL_WORK",
     "Plan",
+    "box_sum_dtype",
     "correlate_image",
     "extend",
     "index_tables",
@@ -364,12 +365,16 @@ def _tiles_path(
         )
     elif plan.path == "box" and plan.factors is not None:
         weight = work.type(box_weight(plan.factors))
-        like = np.zeros(1, dtype=_box_dtype(source.dtype, kh * kw))
-        top = float(np.iinfo(out_dtype).max) if out_dtype.kind == "u" else 0.0
+        like = np.zeros(1, dtype=box_sum_dtype(image.dtype, kh * kw, float(fill_value)))
+        if not _holds(source.dtype, fill_value):
+            source = source.astype(like.dtype)  # the ring of rows holds the fill value too
+        top = work.type(np.iinfo(out_dtype).max if out_dtype.kind == "u" else 0)
+        tile_rows, tile_width = _bands.box_tile_plan(out_rows, out_elements, kh, reach)
         run_tasks(
             _bands.box_task,
-            *(source, rows, cols, fill_value, like, weight, kh, kw, spacing, top),
-            *geometry,
+            *(source, rows, cols, source.dtype.type(fill_value), like, weight, kh, kw),
+            *(spacing, top),
+            *(out, tile_rows, tile_width),
             threads=threads,
             work=macs,
         )
@@ -390,10 +395,31 @@ def box_weight(factors: Factors) -> float:
     return float(factors.columns[0, 0]) * float(factors.rows[0, 0])
 
 
-def _box_dtype(pixels: np.dtype[Any], taps: int) -> np.dtype[Any]:
-    """The float type whose running sums of ``taps`` pixels are exact."""
-    top = np.iinfo(pixels).max if pixels.kind in "iu" else 1
-    return np.dtype(np.float32 if top * taps < 2**24 else np.float64)
+def _holds(dtype: np.dtype[Any], value: Any) -> bool:
+    """Whether ``dtype`` represents the (integer-valued or float) ``value`` exactly."""
+    if dtype.kind == "f":
+        return True
+    info = np.iinfo(dtype)
+    return bool(info.min <= value <= info.max)
+
+
+def box_sum_dtype(pixels: np.dtype[Any], taps: int, fill: float = 0.0) -> np.dtype[Any]:
+    """The type whose sums of ``taps`` values of integer ``pixels`` (or ``fill``) are
+    exact: uint16 or int32 where they fit, else int64, else float64 (exact below 2**53)."""
+    info = np.iinfo(pixels) if pixels.kind in "iu" else np.iinfo(np.uint8)
+    low, high = min(int(info.min), 0) if pixels.kind in "iu" else 0, int(info.max)
+    if pixels.kind == "b":
+        high = 1
+    if fill == fill and abs(fill) < 2.0**62:  # not NaN or out of every integer type
+        low, high = min(low, int(fill)), max(high, int(fill))
+    else:
+        return np.dtype(np.float64)
+    bound = taps * max(high, -low)
+    if low >= 0 and bound < 2**16:
+        return np.dtype(np.uint16)
+    if bound < 2**31:
+        return np.dtype(np.int32)
+    return np.dtype(np.int64 if bound < 2**63 else np.float64)
 
 
 #: Output rows per task of the register-blocked image loop (a multiple of its blocks).
