@@ -10,7 +10,9 @@ returns pixels of the input's type, as OpenCV's filters do.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import threading
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,6 +26,9 @@ from corr2d._validation import (
     result_dtype,
 )
 from corr2d.core.correlate import Boundary
+
+if TYPE_CHECKING:
+    from corr2d.core._paths import ImageTask
 
 __all__ = [
     "EDGE_OPERATORS",
@@ -41,6 +46,19 @@ _MODES = ("full", "valid", "same")
 #: (``compiled=False``): about 0.3 s of NumPy work, what loading the compiled loops
 #: costs a fresh process.
 SHORT_JOB_WORK = 2**28
+
+#: The prepared loops of the last few calls of :func:`filter_image` (see
+#: :func:`_repeat_key`): a program usually filters many images of one size with one
+#: kernel, and a repeated call then skips the checks and the choice of path, which
+#: cost as much as the loop itself on a small image, several times more on its first
+#: call after idle, when every line of code runs from cold caches.
+_prepared: dict[Hashable, ImageTask] = {}
+_PREPARED_KEPT = 8
+_prepared_lock = threading.Lock()
+#: Kernels of up to this many taps are compared by value to find a prepared loop.
+_KEY_TAPS = 2048
+#: The types a call's options may have to be kept (anything else is planned each time).
+_KEY_TYPES = frozenset((str, bool, int, float, type(None)))
 
 
 def filter_image(
@@ -85,6 +103,13 @@ def filter_image(
         (float32 for a float32 image and kernel, float64 for integer images), ``C'`` the
         number of colour channels (1 or 3; a single channel is returned 2-D).
 
+    Notes
+    -----
+    A call that repeats an earlier call's image shape and dtype, kernel (by value) and
+    options reuses the loop that call prepared (the last few are kept), skipping the
+    checks and the choice of path: on a 512x512 image these cost as much as the
+    filtering itself.
+
     Examples
     --------
     >>> import numpy as np
@@ -93,11 +118,49 @@ def filter_image(
     >>> filter_image(rgb, [[1.0]])[1, 1]
     array([1., 2., 3.])
     """
+    options = (mode, boundary, fillvalue, convolve, origin, method, separable, compiled)
+    key = _repeat_key(image, kernel, options)
+    if key is not None:
+        prepared = _prepared.get(key)
+        if prepared is not None:
+            return prepared(image)  # type: ignore[arg-type]
     func = "filter_image"
     colour = _colour(func, image)
     work = result_dtype(func, colour, as_array(kernel, func, "kernel", ndim=2))
-    options = (mode, boundary, fillvalue, convolve, origin, method, separable, compiled)
-    return _filter(func, colour, kernel, *options, work, work)
+    return _filter(func, colour, kernel, *options, work, work, remember=key)
+
+
+def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable | None:
+    """What identifies a call of :func:`filter_image` whose prepared loop can be kept:
+    a 2-D float32 or float64 image, a kernel of its dtype and up to ``_KEY_TAPS``
+    taps (compared by value), and options of plain types (compared with their types, so
+    that ``1`` and ``True`` differ).  None for other calls.  A call with the key of
+    an earlier successful call passes the same checks and takes the same path, so the
+    prepared loop serves it.
+    """
+    if type(image) is not np.ndarray or type(kernel) is not np.ndarray:
+        return None
+    dtype = image.dtype
+    if (
+        image.ndim != 2
+        or kernel.ndim != 2
+        or kernel.dtype != dtype
+        or dtype.type not in (np.float32, np.float64)
+        or kernel.size > _KEY_TAPS
+    ):
+        return None
+    types = tuple(map(type, options))
+    if not _KEY_TYPES.issuperset(types):
+        return None
+    return (image.shape, dtype, kernel.shape, kernel.tobytes(), options, types)
+
+
+def _remember(key: Hashable, prepared: ImageTask) -> None:
+    """Keep ``prepared`` for calls with ``key``, dropping the oldest beyond ``_PREPARED_KEPT``."""
+    with _prepared_lock:
+        _prepared[key] = prepared
+        while len(_prepared) > _PREPARED_KEPT:
+            del _prepared[next(iter(_prepared))]
 
 
 def filter_pixels(
@@ -268,8 +331,13 @@ def _filter(
     work: np.dtype[Any],
     out_dtype: np.dtype[Any],
     allow_fft: bool = True,
+    remember: Hashable | None = None,
 ) -> NDArray[Any]:
-    """Every channel of ``colour`` (H, W, C) correlated in one call; (H', W'[, C'])."""
+    """Every channel of ``colour`` (H, W, C) correlated in one call; (H', W'[, C']).
+
+    With ``remember``, a single-channel image of the working dtype that takes the
+    register-blocked image loop keeps that loop, prepared, under this key
+    (:func:`_repeat_key`)."""
     from corr2d.core import _paths
     from corr2d.core._padding import BOUNDARY_MODES
     from corr2d.core._separable import Factors, Separable
@@ -302,6 +370,13 @@ def _filter(
         check_finite_for_fft(func, "kernel", k)
     options: dict[str, Any] = {"separable": separable, "factors": factors, "compiled": compiled}
     plan = _paths.plan_image(func, extended, k, channels, colour.dtype, method=method, **options)
+    keep = remember is not None and channels == 1 and colour.dtype == work
+    if keep and plan.compiled and plan.path == "direct":
+        np_mode = BOUNDARY_MODES[boundary]
+        prepared = _paths.prepare_image_task(rows.shape, k, pads, np_mode, fillvalue)
+        if prepared is not None:
+            _remember(remember, prepared)
+            return prepared(rows)
     if plan.path == "fft" and method == "auto" and not np.isfinite(rows).all():
         plan = _paths.plan_image(
             func, extended, k, channels, colour.dtype, method="direct", **options

@@ -32,17 +32,21 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from corr2d.core import _engine
 from corr2d.core._padding import NO_PADS, Pads, pad2d
+from corr2d.core._pool import run_tasks
 from corr2d.core._separable import Factors, factorize
 
 __all__ = [
     "SMALL_WORK",
+    "ImageTask",
     "Plan",
     "box_sum_dtype",
     "correlate_image",
     "extend",
     "index_tables",
     "plan_image",
+    "prepare_image_task",
     "to_output",
     "work_per_output",
 ]
@@ -277,8 +281,11 @@ def correlate_image(
         and work in (np.float32, np.float64)
     ):
         return _tiles_path(image, kernel, pads, np_mode, fill, plan, spacing, out_dtype)
-    if plan.path == "direct" and spacing == 1 and _image_task_serves(image, kernel, pads):
-        return to_output(_image_task_path(image, kernel, pads, np_mode, fill), out_dtype)
+    task = None
+    if plan.path == "direct" and spacing == 1 and image.dtype.kind in "biuf":
+        task = prepare_image_task(image.shape, kernel, pads, np_mode, fill)
+    if task is not None:
+        return to_output(task(image), out_dtype)
     return to_output(_plane_path(image, kernel, pads, np_mode, fill, plan.path, spacing), out_dtype)
 
 
@@ -424,48 +431,77 @@ def box_sum_dtype(pixels: np.dtype[Any], taps: int, fill: float = 0.0) -> np.dty
 
 #: Output rows per task of the register-blocked image loop (a multiple of its blocks).
 _IMAGE_TASK_ROWS = 24
+#: Multiply-adds below which the image loop runs on the calling thread alone: about
+#: 0.5 ms of one core.  A helper thread asleep since the last call takes 0.1-0.2 ms to
+#: wake and its share varies with what else the machine runs; measured on 512x512
+#: float32, 'same', mirrored borders, the calling thread alone was as fast or faster
+#: up to 11x11 (after 50 ms idle: 1.14 against 1.22 ms; back to back 0.52 against
+#: 0.60 ms), and the two were even at 15x15.
+IMAGE_SERIAL_WORK = 2**25
 
 
-def _image_task_serves(image: NDArray[Any], kernel: NDArray[Any], pads: Pads) -> bool:
-    """Whether the register-blocked image loop's tasks take this image: real floats
-    whose output has at least a block in each direction, kernels of up to
-    ``MAX_IMAGE_HEIGHT`` rows, and images large enough to be worth a compiled loop."""
+def prepare_image_task(
+    shape: tuple[int, int], kernel: NDArray[Any], pads: Pads, np_mode: str, fill: Any
+) -> ImageTask | None:
+    """The register-blocked image loop prepared for images of ``shape`` (real pixels,
+    one channel), or None where it does not serve: kernels of more than
+    ``MAX_IMAGE_HEIGHT`` rows, complex kernels, outputs smaller than a block in either
+    direction or too small to be worth a compiled loop."""
     from corr2d.core._engine import _UNROLL_MIN_OUTPUTS
     from corr2d.core._unrolled import has_image_loop
 
     kh, kw = kernel.shape
-    out_shape = (image.shape[0] + sum(pads[0]) - kh + 1, image.shape[1] + sum(pads[1]) - kw + 1)
+    out_shape = (shape[0] + sum(pads[0]) - kh + 1, shape[1] + sum(pads[1]) - kw + 1)
     if out_shape[0] * out_shape[1] < _UNROLL_MIN_OUTPUTS:
-        return False
-    return image.dtype.kind in "biuf" and has_image_loop(kernel.dtype, out_shape, kh)
+        return None
+    if not has_image_loop(kernel.dtype, out_shape, kh):
+        return None
+    return ImageTask(shape, kernel, pads, np_mode, fill)
 
 
-def _image_task_path(
-    image: NDArray[Any], kernel: NDArray[Any], pads: Pads, np_mode: str, fill: Any
-) -> NDArray[Any]:
-    """The register-blocked image loop over the image read through index tables."""
-    from corr2d.core import _engine
-    from corr2d.core._pool import run_tasks
-    from corr2d.core._unrolled import image_task
+class ImageTask:
+    """The register-blocked image loop over an image read through index tables, with
+    everything but the image prepared: the tables, the compiled loop, its bands and the
+    columns read in place.  A program that filters many images of one size with one
+    kernel keeps it (:func:`corr2d.filtering.filter_image` does), so that a call does
+    no more than allocate the output and run the loop.
 
-    source = np.ascontiguousarray(image, dtype=kernel.dtype)
-    rows, cols = index_tables(source.shape[0], source.shape[1], 1, pads, np_mode)
-    kh, kw = kernel.shape
-    out = np.empty((rows.shape[0] - kh + 1, cols.shape[0] - kw + 1), dtype=kernel.dtype)
-    work = out.size * kh * kw
-    threads = 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
-    loop = image_task(kh, kw)
-    tile_rows = min(_IMAGE_TASK_ROWS, out.shape[0])
-    # the outputs whose windows lie inside the image's columns: read in place
-    left, width = pads[1][0], source.shape[1]
-    lo, hi = min(left, out.shape[1]), max(0, min(left + width - kw + 1, out.shape[1]))
-    run_tasks(
-        loop.serial,
-        *(source, rows, cols, kernel.dtype.type(fill), kernel, out, tile_rows, lo, hi),
-        threads=threads,
-        work=work,
-    )
-    return out
+    Calling it on an image of ``shape`` returns the 'valid' correlation of the image,
+    extended by ``pads`` (``np_mode``, ``fill`` for 'constant'), with ``kernel``, in the
+    kernel's dtype.
+    """
+
+    __slots__ = ("args", "args_after", "dtype", "loop", "out_shape", "shape", "work")
+
+    def __init__(
+        self, shape: tuple[int, int], kernel: NDArray[Any], pads: Pads, np_mode: str, fill: Any
+    ) -> None:
+        from corr2d.core._unrolled import image_task as compiled_image_task
+
+        kernel = np.array(kernel, order="C")  # a copy the caller cannot change
+        kernel.setflags(write=False)
+        rows, cols = index_tables(shape[0], shape[1], 1, pads, np_mode)
+        kh, kw = kernel.shape
+        self.shape = shape
+        self.dtype = kernel.dtype
+        self.out_shape = (rows.shape[0] - kh + 1, cols.shape[0] - kw + 1)
+        self.work = self.out_shape[0] * self.out_shape[1] * kh * kw
+        self.loop = compiled_image_task(kh, kw).serial
+        tile_rows = min(_IMAGE_TASK_ROWS, self.out_shape[0])
+        # the outputs whose windows lie inside the image's columns: read in place
+        left, width = pads[1][0], shape[1]
+        lo = min(left, self.out_shape[1])
+        hi = max(0, min(left + width - kw + 1, self.out_shape[1]))
+        self.args = (rows, cols, kernel.dtype.type(fill), kernel)
+        self.args_after = (tile_rows, lo, hi)
+
+    def __call__(self, image: NDArray[Any]) -> NDArray[Any]:
+        source = np.ascontiguousarray(image, dtype=self.dtype)
+        out = np.empty(self.out_shape, dtype=self.dtype)
+        work = self.work
+        threads = 1 if work < IMAGE_SERIAL_WORK else _engine.num_threads()
+        run_tasks(self.loop, source, *self.args, out, *self.args_after, threads=threads, work=work)
+        return out
 
 
 def _plane_path(
