@@ -117,6 +117,60 @@ def test_flat_weight_gradient_loop_against_the_slow_twin(kernel, rng) -> None:
     np.testing.assert_array_equal(partial[:, None], _weight_gradient_reference(x, grad, pads))
 
 
+@settings(deadline=None, max_examples=40)
+@given(
+    size=st.tuples(st.integers(1, 12), st.integers(1, 30)),
+    kernel=st.sampled_from([(1, 1), (1, 4), (3, 1), (2, 3), (3, 3), (5, 7)]),
+    top=st.integers(0, 6),
+    bottom=st.integers(0, 6),
+    left=st.integers(0, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_flat_weight_gradient_in_place_against_the_slow_twin(
+    size, kernel, top, bottom, left, seed
+) -> None:
+    """Output rows as wide as the plane's ('same' columns, any rows): the loop reads the
+    plane in place, masking the positions whose window leaves it sideways."""
+    (height, width), (kh, kw) = size, kernel
+    left = min(left, kw - 1)
+    pads = ((top, bottom), (left, kw - 1 - left))
+    oh = height + top + bottom - kh + 1
+    if oh < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x = _integers(rng, (2, 3, height, width), np.float64)
+    grad = _integers(rng, (2, 3, oh, width), np.float64)
+    rows, cols = _depthwise._tables(x.shape, pads)
+    partial = np.empty((3, kh, kw))
+    run_tasks(
+        plane_gradient(kh, kw),
+        *(x.reshape(6, height, width), rows, cols, grad.reshape(6, oh, width), partial),
+        threads=2,
+    )
+    np.testing.assert_array_equal(partial[:, None], _weight_gradient_reference(x, grad, pads))
+
+
+@pytest.mark.parametrize("where", [(0, 0), (3, 0), (3, 5), (7, 5), (4, 2)])
+def test_flat_weight_gradient_of_a_non_finite_output_gradient(where, rng) -> None:
+    """An inf in the output gradient multiplies the zero padding to NaN, as in the twin,
+    wherever it is: at a corner, on a side, inside."""
+    x = _integers(rng, (1, 2, 8, 6), np.float64)
+    grad = _integers(rng, (1, 2, 8, 6), np.float64)
+    grad[0, 1, where[0], where[1]] = np.inf
+    pads = ((1, 1), (1, 1))
+    rows, cols = _depthwise._tables(x.shape, pads)
+    partial = np.empty((2, 3, 3))
+    run_tasks(
+        plane_gradient(3, 3),
+        *(x.reshape(2, 8, 6), rows, cols, grad.reshape(2, 8, 6), partial),
+        threads=1,
+    )
+    with np.errstate(invalid="ignore"):
+        expected = _weight_gradient_reference(x, grad, pads)
+    assert np.isnan(expected).any()
+    np.testing.assert_array_equal(partial[:, None], expected)
+
+
 @pytest.mark.parametrize("kernel", [(3, 3), (9, 9)])
 def test_non_finite_pixels_reach_only_the_sums_that_read_them(kernel, rng) -> None:
     """An inf pixel makes inf or NaN only where the twin's sums read it; a zero output
