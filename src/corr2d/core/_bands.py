@@ -235,14 +235,18 @@ def _runs(cols, col0, width, starts):  # type: ignore[no-untyped-def]
 def _gather_row(flat, row_length, source, cols, col0, starts, runs, fill, buffer, base):  # type: ignore[no-untyped-def]
     """buffer[base + p] = source row ``source`` (-1: the fill value) of the flat image at
     the extended elements col0 + p, p < starts[runs], run by run, in the buffer's type."""
-    for run in range(runs):  # flat indices throughout: no array views per row or run
+    for run in range(runs):  # explicit loops over views: slice assignment is not vectorised
         begin, end = starts[run], starts[run + 1]
         first = cols[col0 + begin]
+        into = buffer[base + begin : base + end]
         if source < 0 or first < 0:
-            buffer[base + begin : base + end] = fill
+            for p in range(end - begin):
+                into[p] = fill
         else:
             start = source * row_length + first
-            buffer[base + begin : base + end] = flat[start : start + end - begin]
+            taken = flat[start : start + end - begin]
+            for p in range(end - begin):
+                into[p] = taken[p]
 
 
 @njit(**_options)
