@@ -431,13 +431,6 @@ def box_sum_dtype(pixels: np.dtype[Any], taps: int, fill: float = 0.0) -> np.dty
 
 #: Output rows per task of the register-blocked image loop (a multiple of its blocks).
 _IMAGE_TASK_ROWS = 24
-#: Multiply-adds below which the image loop runs on the calling thread alone: about
-#: 0.5 ms of one core.  A helper thread asleep since the last call takes 0.1-0.2 ms to
-#: wake and its share varies with what else the machine runs; measured on 512x512
-#: float32, 'same', mirrored borders, the calling thread alone was as fast or faster
-#: up to 11x11 (after 50 ms idle: 1.14 against 1.22 ms; back to back 0.52 against
-#: 0.60 ms), and the two were even at 15x15.
-IMAGE_SERIAL_WORK = 2**25
 
 
 def prepare_image_task(
@@ -499,7 +492,7 @@ class ImageTask:
         source = np.ascontiguousarray(image, dtype=self.dtype)
         out = np.empty(self.out_shape, dtype=self.dtype)
         work = self.work
-        threads = 1 if work < IMAGE_SERIAL_WORK else _engine.num_threads()
+        threads = 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
         run_tasks(self.loop, source, *self.args, out, *self.args_after, threads=threads, work=work)
         return out
 

@@ -16,6 +16,14 @@ woke.  Back to back, the helpers are awake and take their share.
 One job runs at a time; helper threads are daemons, started on first use, and a forked
 child starts its own.
 
+Where the system allows it (Linux), each helper is bound to a CPU other than the one
+the calling thread runs on.  Linux wakes a thread on its waker's CPU when it judges
+that the two share data; a helper woken there waits behind the caller, busy with its
+own share, until the load balancer moves it a few milliseconds later.  Measured on 2
+cores (2048x2048 float32, 9x9 kernel, about 3 ms on two threads): unbound, the helper
+started 0.1-5 ms after the call began, on the caller's CPU in 25 of 40 calls, and the
+median call took 5.8 ms; bound, it started after 0.1-0.3 ms and the median was 3.4 ms.
+
 A long job (``work`` of at least ``INTERRUPTIBLE_WORK`` multiply-adds) called from the
 main thread runs on helpers only, while the main thread waits in short steps: Python
 runs signal handlers only between bytecodes, never inside a compiled call, so this is
@@ -26,8 +34,11 @@ interrupt is raised.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,11 +69,26 @@ class _Job:
         self.done = threading.Event()
 
 
+def _cpu_finder() -> Callable[[], int] | None:
+    """The C library's ``sched_getcpu`` (the CPU the calling thread runs on), or None
+    where threads cannot be bound to CPUs or the library lacks it."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        getcpu = ctypes.CDLL(None, use_errno=True).sched_getcpu
+    except (AttributeError, OSError):  # pragma: no cover - not glibc or musl
+        return None
+    getcpu.restype = ctypes.c_int
+    getcpu.argtypes = []
+    return getcpu
+
+
 class _Helper:
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
         self.wake = threading.Event()
         self.job: _Job | None = None
+        self.cpu: int | None = None  # the CPU it is bound to, if any
         self.thread = threading.Thread(target=self._serve, name="corr2d-helper", daemon=True)
         self.thread.start()
 
@@ -96,9 +122,40 @@ class _Pool:
         self.one_job = threading.Lock()  # one job at a time
         self.helpers: list[_Helper] = []
         self.progress = threading.Event()  # a helper returned (for interruptible jobs)
+        self.getcpu = _cpu_finder()  # None: helpers are not bound
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def place(self, helpers: Sequence[_Helper], beside_caller: bool) -> None:
+        """Bind each helper to one CPU the calling thread may use, spread over them and,
+        with ``beside_caller`` (the caller computes too), never the caller's own CPU.
+        A system that refuses (CPUs taken away, no permission) leaves them unbound."""
+        if self.getcpu is None:
+            return
+        try:
+            allowed = sorted(os.sched_getaffinity(0))
+            if beside_caller:
+                caller = self.getcpu()
+                allowed = [cpu for cpu in allowed if cpu != caller]
+            for index, helper in enumerate(helpers):
+                if not allowed:
+                    return
+                cpu = allowed[index % len(allowed)]
+                if helper.cpu != cpu and helper.thread.native_id is not None:
+                    os.sched_setaffinity(helper.thread.native_id, {cpu})
+                    helper.cpu = cpu
+        except OSError:  # pragma: no cover - a CPU taken away: stop binding
+            self.getcpu = None
+            self.unbind()
+
+    def unbind(self) -> None:
+        """Let every helper run on any CPU again (best effort)."""
+        for helper in self.helpers:
+            if helper.cpu is not None and helper.thread.native_id is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(helper.thread.native_id, os.sched_getaffinity(0))
+                helper.cpu = None
 
     def run(self, func: Any, args: tuple[Any, ...], threads: int) -> None:
         with self.one_job:
@@ -106,6 +163,7 @@ class _Pool:
                 self.helpers.append(_Helper(self))
             job = _Job(func, args)
             helpers = self.helpers[: threads - 1]
+            self.place(helpers, beside_caller=True)
             for helper in helpers:
                 helper.job = job
                 helper.wake.set()
@@ -131,6 +189,7 @@ class _Pool:
             job = _Job(func, args)
             self.progress.clear()
             helpers = self.helpers[:threads]
+            self.place(helpers, beside_caller=False)
             for helper in helpers:
                 helper.job = job
                 helper.wake.set()
