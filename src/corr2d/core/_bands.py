@@ -279,6 +279,41 @@ def _tiles(out, tile_rows, tile_width):  # type: ignore[no-untyped-def]
     return (-(-out.shape[0] // tile_rows)) * (-(-out.shape[1] // tile_width))
 
 
+@njit(**_options)
+def _image_stretch(cols, col0, width, starts):  # type: ignore[no-untyped-def]
+    """(lo, hi): the longest run of consecutive image elements among the extended row's
+    elements col0 + lo .. col0 + hi (``starts``: scratch of ``width + 1``)."""
+    runs = _runs(cols, col0, width, starts)
+    lo, hi = 0, 0
+    for run in range(runs):
+        begin, end = starts[run], starts[run + 1]
+        if cols[col0 + begin] >= 0 and end - begin > hi - lo:
+            lo, hi = begin, end
+    return lo, hi
+
+
+@njit(**_options)
+def _gather_part(src, rows, cols, fill, row0, count, col0, lo, hi, starts, buffer, stride):  # type: ignore[no-untyped-def]
+    """buffer[r*stride + p] = extended image at (row0 + r, col0 + p) for r < count and
+    lo <= p < hi, in the buffer's type; nothing else in the buffer changes."""
+    runs = _runs(cols, col0 + lo, hi - lo, starts)
+    flat = src.reshape(-1)
+    row_length = src.shape[1]
+    for r in range(count):
+        _gather_row(
+            flat,
+            row_length,
+            rows[row0 + r],
+            cols,
+            col0 + lo,
+            starts,
+            runs,
+            fill,
+            buffer,
+            r * stride + lo,
+        )
+
+
 @task_loop
 def separable_task(  # type: ignore[no-untyped-def]
     src, rows, cols, fill, columns, rows_f, spacing, out, tile_rows, tile_width, counter
@@ -305,32 +340,72 @@ def separable_task(  # type: ignore[no-untyped-def]
     tiles_across = -(-out.shape[1] // tile_width)
     tiles = _tiles(out, tile_rows, tile_width)
     partial_2d = partial[: tile_rows * tile_width].reshape(tile_rows, tile_width)
+    starts = np.empty(stride + 1, dtype=np.int64)
     while True:
         task = next_task(counter)  # type: ignore[call-arg,var-annotated]
         if task >= tiles:
             break
         row0, col0, count, width = _tile(task, tiles_across, tile_rows, tile_width, out)
         span = width + reach
-        in_place = _contiguous(rows, row0, count + kh - 1) and _contiguous(cols, col0, span)
-        if not in_place:
-            _gather(src, rows, cols, fill, row0, count + kh - 1, col0, span, gathered, stride)
+        lo, hi = 0, 0  # the stretch of the tile's columns read in place (whole blocks)
+        if count >= PASS_ROWS and _contiguous(rows, row0, count + kh - 1):
+            lo, hi = _image_stretch(cols, col0, span, starts)
+            if hi - lo < PASS_COLUMNS * _lanes(columns):
+                lo, hi = 0, 0
+        # gathered: elements 0 .. left and right .. span (all of them without a stretch)
+        left, right = (lo, hi) if hi > lo else (span, span)
+        if left > 0:
+            _gather_part(
+                src, rows, cols, fill, row0, count + kh - 1, col0, 0, left, starts, gathered, stride
+            )
+        if right < span:
+            _gather_part(
+                src,
+                rows,
+                cols,
+                fill,
+                row0,
+                count + kh - 1,
+                col0,
+                right,
+                span,
+                starts,
+                gathered,
+                stride,
+            )
         for s in range(rank):
-            if in_place:
+            # the gathered parts first: a part narrower than a block computes a whole
+            # block, which the stretch read in place then overwrites
+            if left > 0:
+                _column_pass(
+                    gathered, 0, stride, flat_columns, s * kh, kh, count, left, passed, stride
+                )
+            if right < span:
+                _column_pass(
+                    gathered,
+                    right,
+                    stride,
+                    flat_columns,
+                    s * kh,
+                    kh,
+                    count,
+                    span - right,
+                    passed[right:],
+                    stride,
+                )
+            if hi > lo:
+                base = rows[row0] * src_stride + cols[col0 + lo]
                 _column_pass(
                     flat_src,
-                    rows[row0] * src_stride + cols[col0],
+                    base,
                     src_stride,
                     flat_columns,
                     s * kh,
                     kh,
                     count,
-                    span,
-                    passed,
+                    hi - lo,
+                    passed[lo:],
                     stride,
-                )
-            else:
-                _column_pass(
-                    gathered, 0, stride, flat_columns, s * kh, kh, count, span, passed, stride
                 )
             row_weights = flat_rows[s * kw : (s + 1) * kw]
             if s == rank - 1:
