@@ -17,6 +17,9 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 ROWS, COLUMNS, TAPS = _microkernels.ROWS, _microkernels.COLUMNS, _microkernels.TAPS
+OUTER_TAPS, OUTER_VECTORS = _microkernels.OUTER_TAPS, _microkernels.OUTER_VECTORS
+#: Output channels per group from which float32 takes the outer-product weight gradient.
+OUTER_CHANNELS = OUTER_VECTORS * _blocked.lanes(np.dtype(np.float32))
 
 
 @njit
@@ -45,6 +48,32 @@ def test_fma_block_by_its_formula(dtype) -> None:
     expected = bias[:, None] + weights @ windows
     np.testing.assert_array_equal(out[:, :width], expected)
     assert (out[:, width:] == -1).all()  # nothing written past the block
+
+
+@njit
+def _one_outer_block(g, g_base, g_stride, x, x_base, offsets, length, out, out_stride):  # type: ignore[no-untyped-def]
+    _microkernels.outer_block(
+        g, g_base, g_stride, x, x_base, offsets, 1, length, out, 0, out_stride
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("length", [0, 1, 7, 40])
+def test_outer_block_by_its_formula(dtype, length) -> None:
+    """Any number of positions; from tap 1 of the offsets; added to what ``out`` holds,
+    nothing written past the block."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    channels = OUTER_VECTORS * lanes
+    stride = channels + 3  # rows of the transposed gradient: positions by channels
+    g = (np.arange(2 + (length + 1) * stride) % 5 - 2).astype(dtype)
+    x = (np.arange(length + 60) % 7 - 3).astype(dtype)
+    offsets = np.arange(OUTER_TAPS + 1, dtype=np.int64) * 3 + 2  # taps 1 .. OUTER_TAPS used
+    out = np.ones((OUTER_TAPS, channels + 4), dtype=dtype)
+    _one_outer_block(g, 2, stride, x, 5, offsets, length, out.ravel(), channels + 4)
+    rows = g[2 : 2 + length * stride].reshape(length, stride)[:, :channels]
+    pixels = np.stack([x[5 + k : 5 + k + length] for k in offsets[1:]])  # (taps, length)
+    np.testing.assert_array_equal(out[:, :channels], 1 + pixels @ rows)
+    assert (out[:, channels:] == 1).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -116,7 +145,8 @@ def blocked_configs(draw):
     shape, groups, kernel, stride, dilation = draw(geometries())
     pads = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))
     shape = (*shape[:2], shape[2] + 2 * pads[0], shape[3] + 2 * pads[1])
-    out_group = draw(st.integers(1, 2 * ROWS + 1))  # partial and whole channel blocks
+    # partial and whole channel blocks, for the dot and the outer-product gradients
+    out_group = draw(st.integers(1, max(2 * ROWS, 2 * OUTER_CHANNELS) + 1))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     return shape, pads, groups, out_group, kernel, stride, dilation, dtype, draw(st.booleans())
 
@@ -159,6 +189,28 @@ def test_blocked_forward_equals_the_reference_twin(rng) -> None:
     got = _blocked.conv2d_blocked(x, weight, bias, (2, 1), (1, 2), 2, _engine.run)
     expected = conv2d_reference(x, weight, bias, stride=(2, 1), dilation=(1, 2), groups=2)
     np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_outer_product_weight_gradient_exact_on_integers(parallel, rng) -> None:
+    """Enough output channels for the outer products (a partial channel block, groups,
+    a stride and zero padding): sums of small integers, exact, against PyTorch."""
+    c_out = 2 * (OUTER_CHANNELS + 5)
+    x = rng.integers(-3, 4, (3, 4, 13, 11)).astype(np.float32)
+    pads = ((2, 2), (1, 1))
+    out_shape = corr2d.conv2d_output_shape((13, 11), (3, 2), (2, 1), (2, 1))
+    g = rng.integers(-3, 4, (3, c_out, *out_shape)).astype(np.float32)
+    run = _engine.run if parallel else _serial
+    got = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, run, pads)
+    expected = torch.nn.grad.conv2d_weight(
+        torch.tensor(x, dtype=torch.float64),
+        (c_out, 2, 3, 2),
+        torch.tensor(g, dtype=torch.float64),
+        stride=(2, 1),
+        padding=(2, 1),
+        groups=2,
+    )
+    np.testing.assert_array_equal(got, expected.numpy())
 
 
 def test_layers_wide_enough_take_the_blocked_kernels(rng, monkeypatch) -> None:

@@ -32,7 +32,17 @@ from numba import get_num_threads, prange
 from numpy.typing import NDArray
 
 from corr2d.core._loops import _CHUNKS, Loop
-from corr2d.core._microkernels import COLUMNS, ROWS, TAPS, VECTOR_BYTES, dot_block, fma_block
+from corr2d.core._microkernels import (
+    COLUMNS,
+    OUTER_TAPS,
+    OUTER_VECTORS,
+    ROWS,
+    TAPS,
+    VECTOR_BYTES,
+    dot_block,
+    fma_block,
+    outer_block,
+)
 from corr2d.core._padding import NO_PADS, Pads
 
 __all__ = [
@@ -242,6 +252,62 @@ def _weight_gradient(  # type: ignore[no-untyped-def]
                         )
 
 
+@Loop
+def _weight_gradient_outer(  # type: ignore[no-untyped-def]
+    grad, width, flat, image_stride, group_stride, offsets, length, segment, partial
+):
+    """partial[chunk, g, k, o]: the weight gradient summed over the chunk's tasks, by
+    :func:`outer_block`.
+
+    ``grad`` is the output gradient (N, C_out, oh, ow); output position ``p`` of the
+    wide rows (``width`` a row, ``length`` in all) is pixel (p // width, p % width).
+    One task per (image, segment of positions): each group's gradient at the segment's
+    positions is transposed into a scratch block of (positions, padded channels), zero
+    at dropped positions and padded channels, then multiplied with every tap's pixels.
+    Each chunk of tasks sums into its own ``partial[chunk]``.
+    """
+    chunks, groups, taps, padded = partial.shape
+    n_batch, c_out, _, ow = grad.shape
+    out_group = c_out // groups
+    block = OUTER_VECTORS * (VECTOR_BYTES // grad.itemsize)
+    segments = (length + segment - 1) // segment
+    tasks = n_batch * segments
+    partial[...] = 0
+    for chunk in prange(chunks):
+        target = partial[chunk].reshape(-1)
+        scratch = np.zeros(segment * padded, dtype=grad.dtype)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            n = task // segments
+            p0 = (task % segments) * segment
+            run = min(segment, length - p0)
+            for g in range(groups):
+                for p in range(run):
+                    i = (p0 + p) // width
+                    j = p0 + p - i * width
+                    row = scratch[p * padded : p * padded + out_group]
+                    if j < ow:
+                        for o in range(out_group):
+                            row[o] = grad[n, g * out_group + o, i, j]
+                    else:
+                        row[:] = 0
+                source = n * image_stride + g * group_stride + p0
+                for o0 in range(0, padded, block):
+                    for t0 in range(0, taps, OUTER_TAPS):
+                        outer_block(  # type: ignore[call-arg]
+                            scratch,
+                            o0,
+                            padded,
+                            flat,
+                            source,
+                            offsets,
+                            t0,
+                            run,
+                            target,
+                            (g * taps + t0) * padded + o0,
+                            padded,
+                        )
+
+
 def conv2d_blocked(
     xp: NDArray[Any],
     weight: NDArray[Any],
@@ -294,13 +360,18 @@ def grad_weight_blocked(
     """dL/dW of ``conv2d_valid`` (shape (C_out, C/groups, kh, kw)) for a batch
     zero-padded by ``pads``, by the blocked kernels.
 
-    ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``: each entry a
-    dot product over output positions, ROWS x TAPS of them per micro-kernel call.
+    ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``.  With at
+    least ``OUTER_VECTORS`` vectors of output channels per group, by outer products
+    (:func:`_weight_gradient_outer`), else each entry a dot product over output
+    positions, ROWS x TAPS of them per micro-kernel call.
     """
     n_batch, c_out, oh, ow = grad_output.shape
     c_group = xp.shape[1] // groups
     out_group = c_out // groups
     kh, kw = kernel_shape
+    if out_group >= OUTER_VECTORS * lanes(xp.dtype):
+        geometry = (kernel_shape, stride, dilation, groups)
+        return _grad_weight_outer(xp, grad_output, *geometry, run, pads)
     layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, lanes(xp.dtype))
     length = layout.reach
     width = layout.row_width
@@ -323,3 +394,41 @@ def grad_weight_blocked(
     )
     total = partial.sum(axis=0)[:, :out_group, :taps]
     return total.reshape(c_out, c_group, kh, kw)
+
+
+#: Output positions per task of the outer-product weight gradient: a scratch block of
+#: the transposed gradient (positions by channels) stays in the first-level cache.
+_OUTER_SEGMENT = 512
+
+
+def _grad_weight_outer(
+    xp: NDArray[Any],
+    grad_output: NDArray[Any],
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    run: Any,
+    pads: Pads,
+) -> NDArray[Any]:
+    """:func:`grad_weight_blocked` by outer products (see :func:`_weight_gradient_outer`)."""
+    n_batch, c_out, oh, _ = grad_output.shape
+    c_group = xp.shape[1] // groups
+    out_group = c_out // groups
+    layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, 1)
+    length = oh * layout.row_width
+    padded = _padded(out_group, OUTER_VECTORS * lanes(xp.dtype))
+    taps = layout.offsets.size
+    offsets = np.zeros(_padded(taps, OUTER_TAPS), dtype=np.int64)
+    offsets[:taps] = layout.offsets  # extra taps read pixel 0 and are dropped
+    tasks = n_batch * -(-length // _OUTER_SEGMENT)
+    chunks = max(1, min(tasks, 2 * get_num_threads()))
+    partial = np.empty((chunks, groups, offsets.size, padded), dtype=xp.dtype)
+    run(
+        _weight_gradient_outer,
+        *(grad_output, layout.row_width, layout.flat, layout.image_stride, layout.group_stride),
+        *(offsets, length, _OUTER_SEGMENT, partial),
+        work=n_batch * groups * padded * offsets.size * length,
+    )
+    total = partial.sum(axis=0)[:, :taps, :out_group]  # (groups, taps, out_group)
+    return np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(c_out, c_group, *kernel_shape)

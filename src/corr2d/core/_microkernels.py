@@ -19,6 +19,9 @@ Both kernels are dumb: no bounds checks, every index precomputed by the caller.
 * :func:`dot_block` -- weight gradient: ``ROWS`` output channels by ``TAPS`` taps, each
   a dot product over output positions (vectors of positions, summed across lanes at
   the end).
+* :func:`outer_block` -- weight gradient with the output gradient transposed (channels
+  contiguous): ``OUTER_TAPS`` taps by ``OUTER_VECTORS`` vectors of output channels, one
+  outer product per output position (a broadcast pixel per tap), no sums across lanes.
 * :func:`image_block` -- one image, one kernel: ``IMAGE_ROWS`` output rows by
   ``IMAGE_COLUMNS`` vectors of output columns.  Input row ``r`` feeds output rows
   ``r - kh + 1 .. r``, so each input vector is loaded once for up to ``IMAGE_ROWS``
@@ -60,6 +63,8 @@ __all__ = [
     "COLUMNS",
     "IMAGE_COLUMNS",
     "IMAGE_ROWS",
+    "OUTER_TAPS",
+    "OUTER_VECTORS",
     "PASS_COLUMNS",
     "PASS_ROWS",
     "ROWS",
@@ -71,6 +76,7 @@ __all__ = [
     "fma_block",
     "image_block",
     "next_task",
+    "outer_block",
     "register_plan",
     "tap_block",
 ]
@@ -97,6 +103,9 @@ IMAGE_ROWS, IMAGE_COLUMNS = (6, 3) if VECTOR_BYTES == 64 else (4, 2)
 PASS_ROWS, PASS_COLUMNS = (4, 3) if VECTOR_BYTES == 64 else (3, 2)
 #: :func:`tap_block`'s block: vectors of one output row.
 TAP_COLUMNS = 8 if VECTOR_BYTES == 64 else 4
+#: :func:`outer_block`'s block: taps by vectors of output channels (accumulators, plus
+#: one register per vector of gradients and one for the broadcast pixel).
+OUTER_TAPS, OUTER_VECTORS = (12, 2) if VECTOR_BYTES == 64 else (6, 2)
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -383,6 +392,63 @@ def dot_block(  # type: ignore[no-untyped-def]
                 address = builder.gep(row, [_const(t)])
                 total = builder.fadd(builder.load(address), vec.lane_sum(sums[r * TAPS + t]))
                 builder.store(total, address)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def outer_block(  # type: ignore[no-untyped-def]
+    typingctx, g, g_base, g_stride, x, x_base, offsets, tap0, length, out, out_base, out_stride
+):
+    """One block of the weight gradient from a transposed output gradient, added to ``out``.
+
+    For t < OUTER_TAPS and lanes c < OUTER_VECTORS * lanes:
+
+        out[out_base + t*out_stride + c] += sum_p g[g_base + p*g_stride + c]
+                                                * x[x_base + offsets[tap0 + t] + p]
+
+    over p < ``length`` (any count).  Row ``p`` of ``g`` holds the output gradient of
+    every channel at one position; each step loads it as ``OUTER_VECTORS`` vectors,
+    broadcasts one pixel per tap and adds the outer product to the accumulators.
+    """
+    signature = types.void(
+        g, g_base, g_stride, x, x_base, offsets, tap0, length, out, out_base, out_stride
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        g_arr, g_base, g_stride, x_arr, x_base, offs_arr, tap0, length, o_arr, o_base, o_stride = (
+            args
+        )
+        array_types = sig.args
+        g_ptr = _data(context, builder, array_types[0], g_arr)
+        x_ptr = _data(context, builder, array_types[3], x_arr)
+        offsets_ptr = _data(context, builder, array_types[5], offs_arr)
+        o_ptr = _data(context, builder, array_types[8], o_arr)
+        vec = _Vectors(builder, g_ptr.type.pointee)
+        taps, vectors = OUTER_TAPS, OUTER_VECTORS
+        sources = []
+        for t in range(taps):
+            offset = builder.load(builder.gep(offsets_ptr, [builder.add(tap0, _const(t))]))
+            sources.append(builder.gep(x_ptr, [builder.add(x_base, offset)]))
+
+        def step(p: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
+            row = _row(builder, g_ptr, g_base, g_stride, 0)
+            row = builder.gep(row, [builder.mul(p, g_stride)])
+            grads = [vec.load(builder.gep(row, [_const(c * vec.lanes)])) for c in range(vectors)]
+            new = []
+            for t in range(taps):
+                pixel = vec.splat(builder.load(builder.gep(sources[t], [p])))
+                for c in range(vectors):
+                    new.append(vec.fma(grads[c], pixel, sums[t * vectors + c]))
+            return new
+
+        sums = _counted_loop(builder, length, 1, [vec.zero()] * (taps * vectors), step)
+        for t in range(taps):
+            row = _row(builder, o_ptr, o_base, o_stride, t)
+            for c in range(vectors):
+                address = builder.gep(row, [_const(c * vec.lanes)])
+                vec.store(builder.fadd(vec.load(address), sums[t * vectors + c]), address)
         return context.get_dummy_value()
 
     return signature, codegen
