@@ -61,7 +61,7 @@ SMALL_WORK = 2**16
 # bench/bench_field.py: separable passes on 2048x2048 float32 and a 3000x4000 RGB photo.
 _SEPARABLE_NS_PER_OUTPUT = 0.25
 _SEPARABLE_NS_PER_TAP = 0.012
-_BOX_NS_PER_OUTPUT = 0.6
+_BOX_NS_PER_OUTPUT = 0.36
 # direct_task: one load per multiply-add, for colour rows and pixel types
 _TAPS_NS_PER_TAP = 0.02
 #: Kernels up to this many taps take direct_task on colour rows; larger ones are split
