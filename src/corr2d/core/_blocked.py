@@ -396,8 +396,9 @@ def grad_weight_blocked(
     return total.reshape(c_out, c_group, kh, kw)
 
 
-#: Output positions per task of the outer-product weight gradient: a scratch block of
-#: the transposed gradient (positions by channels) stays in the first-level cache.
+#: Output positions per task of the outer-product weight gradient: the scratch block of
+#: the transposed gradient (positions by channels) is reused by every tap block; 512
+#: measured as fast as 128 on the 16- and 32-channel layers, a little faster on wider.
 _OUTER_SEGMENT = 512
 
 
