@@ -202,3 +202,32 @@ def test_every_tile_is_done_once_however_many_threads(rng) -> None:
             threads=threads,
         )
         np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("np_mode", ["symmetric", "constant", "wrap"])
+@pytest.mark.parametrize("tile_width", [40, 128, 300])
+def test_tiles_read_the_image_in_place_between_gathered_edges(rng, np_mode, tile_width) -> None:
+    """Tiles whose rows lie inside the image read its own columns in place and gather
+    only the columns past its edges (narrower or wider than a register block, on one
+    side or both): the same bits as the vectorised twin."""
+    x = rng.integers(0, 9, (90, 301)).astype(np.float32)
+    pads = ((4, 3), (5, 6))
+    rows, cols = _paths.index_tables(90, 301, 1, pads, np_mode)
+    columns = rng.integers(-3, 4, (2, 8)).astype(np.float32)
+    rows_f = rng.integers(-3, 4, (2, 12)).astype(np.float32)
+    expected = _vectorised.separable(_paths.extend(x, pads, np_mode, 2.0, 1), columns, rows_f, 1)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    _run(
+        _bands.separable_task,
+        x,
+        rows,
+        cols,
+        np.float32(2.0),
+        columns,
+        rows_f,
+        1,
+        out,
+        16,
+        tile_width,
+    )
+    np.testing.assert_array_equal(out, expected)
