@@ -277,6 +277,27 @@ def test_running_sums_are_exact_for_any_pixel_range(rng, pixels, top) -> None:
         np.testing.assert_array_equal(out, exact.astype(np.float64))
 
 
+@pytest.mark.parametrize("size", [12, 300])  # the NumPy path and the compiled loops
+@pytest.mark.parametrize("fill", [np.nan, np.inf, -np.inf, 2.5, -1.0, 1e300])
+def test_box_with_a_fill_value_running_sums_cannot_hold_matches_scipy(rng, size, fill) -> None:
+    """A fill value that is not a whole number, or too large for the integer sums, is
+    correlated as SciPy does (by the passes), not refused or rounded."""
+    x = rng.integers(0, 256, (size, size)).astype(np.uint8)
+    box = np.full((15, 15), 1 / 225)
+    out = corr2d.correlate2d(x, box, "same", "fill", fill)
+    expected = signal.correlate2d(x.astype(np.float64), box, "same", "fill", fill)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=0)
+
+
+def test_box_on_int64_pixels_beyond_exact_integer_sums_matches_scipy(rng) -> None:
+    """int64 pixels near 2**62: window sums would overflow int64, so no running sums."""
+    x = rng.integers(0, 2**62, (300, 300), dtype=np.int64)
+    box = np.full((15, 15), 1 / 225)
+    out = corr2d.correlate2d(x, box, "same", "symm")
+    expected = signal.correlate2d(x.astype(np.float64), box, "same", "symm")
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=0)
+
+
 def test_nan_and_inf_reach_the_same_outputs_as_the_2d_loops() -> None:
     x = np.ones((60, 70))
     x[10, 10], x[30, 40], x[50, 5] = np.nan, np.inf, -np.inf

@@ -25,6 +25,7 @@ which needs no compiler; otherwise compiled loops.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -268,8 +269,8 @@ def correlate_image(
     out_dtype = np.dtype(work if out_dtype is None else out_dtype)
     if plan.needs_finite and not np.isfinite(image).all():
         plan = Plan("direct", None, plan.compiled)
-    if plan.path == "box" and np_mode == "constant" and float(fill) != round(float(fill)):
-        plan = Plan("separable", plan.factors, plan.compiled)  # running sums stay exact
+    if plan.path == "box" and not _box_sums_exact(image.dtype, kernel.size, np_mode, fill):
+        plan = Plan("separable", plan.factors, plan.compiled)
     if not plan.compiled:
         with np.errstate(invalid="ignore", over="ignore"):  # IEEE results, as the loops give
             values = _vectorised_path(image, kernel, pads, np_mode, fill, plan, spacing)
@@ -322,7 +323,7 @@ def _vectorised_path(
     from corr2d.core import _vectorised
 
     if plan.path == "box" and plan.factors is not None:
-        extended = extend(image, pads, np_mode, fill, spacing)
+        extended = extend(image, pads, np_mode, fill, spacing, np.dtype(np.int64))
         weight = kernel.dtype.type(box_weight(plan.factors))
         sums = _vectorised.box_sums(extended, kernel.shape[0], kernel.shape[1], spacing)
         return weight * sums.astype(kernel.dtype)
@@ -408,6 +409,16 @@ def _holds(dtype: np.dtype[Any], value: Any) -> bool:
         return True
     info = np.iinfo(dtype)
     return bool(info.min <= value <= info.max)
+
+
+def _box_sums_exact(pixels: np.dtype[Any], taps: int, np_mode: str, fill: Any) -> bool:
+    """Whether running sums of ``taps`` integer ``pixels`` (and of the fill value, for
+    'constant' borders) are exact in an integer type: a fill value that is not a whole
+    number (NaN and inf included), or sums that need more than int64, take the passes."""
+    value = float(np.real(fill)) if np_mode == "constant" else 0.0
+    if not math.isfinite(value) or value != round(value):
+        return False
+    return box_sum_dtype(pixels, taps, value).kind != "f"
 
 
 def box_sum_dtype(pixels: np.dtype[Any], taps: int, fill: float = 0.0) -> np.dtype[Any]:
