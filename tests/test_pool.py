@@ -58,3 +58,25 @@ def test_helpers_of_an_interruptible_job_are_spread_over_every_cpu() -> None:
     pool.unbind()
     assert all(h.cpu is None for h in helpers)
     assert os.sched_getaffinity(helpers[0].thread.native_id) == set(cpus)
+
+
+@bindable
+def test_a_caller_restricted_to_one_cpu_leaves_no_helper_bound_outside_it() -> None:
+    """A thread that narrows its own affinity after helpers were bound elsewhere: the
+    next job's helpers may only run where the caller may."""
+    pool = _pool._Pool()
+    helper = _pool._Helper(pool)
+    pool.helpers = [helper]
+    cpus = sorted(os.sched_getaffinity(0))
+    mine = cpus[-1]
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpus[0]})
+    try:
+        pool.place([helper], beside_caller=False)
+        assert helper.cpu == cpus[0]
+        os.sched_setaffinity(0, {mine})
+        pool.place([helper], beside_caller=True)  # no CPU but the caller's is allowed
+        assert helper.cpu is None
+        assert os.sched_getaffinity(helper.thread.native_id) == {mine}
+    finally:
+        os.sched_setaffinity(0, previous)

@@ -138,9 +138,10 @@ class _Pool:
             if beside_caller:
                 caller = self.getcpu()
                 allowed = [cpu for cpu in allowed if cpu != caller]
+            if not allowed:  # the caller keeps one CPU: helpers share it, none bound elsewhere
+                self.unbind()
+                return
             for index, helper in enumerate(helpers):
-                if not allowed:
-                    return
                 cpu = allowed[index % len(allowed)]
                 if helper.cpu != cpu and helper.thread.native_id is not None:
                     os.sched_setaffinity(helper.thread.native_id, {cpu})
