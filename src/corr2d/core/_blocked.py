@@ -347,6 +347,21 @@ def conv2d_blocked(
     return out
 
 
+def _tap_offsets(offsets: NDArray[np.int64], multiple: int) -> NDArray[np.int64]:
+    """The taps' offsets padded with zeros to a multiple of ``multiple`` taps, as the
+    micro-kernels take them: the extra taps read pixel 0 and their sums are dropped."""
+    padded = np.zeros(_padded(offsets.size, multiple), dtype=np.int64)
+    padded[: offsets.size] = offsets
+    return padded
+
+
+def _partial_sums(n_batch: int, length: int, segment: int) -> int:
+    """How many partial weight gradients a task loop over ``segment``-long pieces of
+    each image's ``length`` output positions keeps: one per task, at most two per thread."""
+    tasks = n_batch * -(-length // segment)
+    return max(1, min(tasks, 2 * get_num_threads()))
+
+
 def grad_weight_blocked(
     xp: NDArray[Any],
     grad_output: NDArray[Any],
@@ -380,10 +395,8 @@ def grad_weight_blocked(
     grid = wide[..., : oh * width].reshape(n_batch, groups, rows, oh, width)
     grid[:, :, :out_group, :, :ow] = grad_output.reshape(n_batch, groups, out_group, oh, ow)
     taps = layout.offsets.size
-    offsets = np.zeros(_padded(taps, TAPS), dtype=np.int64)
-    offsets[:taps] = layout.offsets  # extra taps read pixel 0 and are dropped
-    tasks = n_batch * -(-length // _SEGMENT)
-    chunks = max(1, min(tasks, 2 * get_num_threads()))
+    offsets = _tap_offsets(layout.offsets, TAPS)
+    chunks = _partial_sums(n_batch, length, _SEGMENT)
     partial = np.empty((chunks, groups, rows, offsets.size), dtype=xp.dtype)
     work = n_batch * groups * rows * offsets.size * length
     run(
@@ -420,10 +433,8 @@ def _grad_weight_outer(
     length = oh * layout.row_width
     padded = _padded(out_group, OUTER_VECTORS * lanes(xp.dtype))
     taps = layout.offsets.size
-    offsets = np.zeros(_padded(taps, OUTER_TAPS), dtype=np.int64)
-    offsets[:taps] = layout.offsets  # extra taps read pixel 0 and are dropped
-    tasks = n_batch * -(-length // _OUTER_SEGMENT)
-    chunks = max(1, min(tasks, 2 * get_num_threads()))
+    offsets = _tap_offsets(layout.offsets, OUTER_TAPS)
+    chunks = _partial_sums(n_batch, length, _OUTER_SEGMENT)
     partial = np.empty((chunks, groups, offsets.size, padded), dtype=xp.dtype)
     run(
         _weight_gradient_outer,
