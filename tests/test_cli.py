@@ -58,6 +58,19 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Exit codes" in out
 
 
+@pytest.mark.parametrize("command", [*COMMANDS, "explore"])
+def test_help_paragraphs_fill_an_80_column_terminal(command: str) -> None:
+    """Each paragraph of the description is wrapped by the terminal alone: every line
+    but a paragraph's last is filled, none is cut short by a line break of the source."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    description = result.stdout.split("╭")[0].splitlines()[2:]
+    paragraphs = "\n".join(line.strip() for line in description).split("\n\n")
+    for paragraph in filter(None, (p.strip() for p in paragraphs)):
+        for line in paragraph.splitlines()[:-1]:
+            assert len(line) >= 60, (command, line)
+
+
 def test_bare_command_prints_help_and_version() -> None:
     code, out, _ = run()
     assert code == 0 and "Commands" in out and "Exit codes" in out

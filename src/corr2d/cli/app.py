@@ -10,6 +10,7 @@ cause into one line on stderr, ``corr2d: error: ...``, and an exit code from
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import sys
@@ -202,5 +203,17 @@ COMMANDS: tuple[tuple[str, Callable[..., None], str], ...] = (
     ("explore", explore.explore_command, explore.EPILOG),
     ("bench", bench.bench_command, bench.EPILOG),
 )
+
+
+def _flowing_help(function: Callable[..., None]) -> str:
+    """The command's docstring with each paragraph on one line, for rich to wrap.
+
+    typer keeps the single line breaks of a docstring's later paragraphs, so lines
+    broken for the source file were broken again by the terminal's own wrapping.
+    """
+    paragraphs = (inspect.getdoc(function) or "").split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
 for _name, _function, _epilog in COMMANDS:
-    app.command(_name, epilog=_epilog)(_function)
+    app.command(_name, help=_flowing_help(_function), epilog=_epilog)(_function)
