@@ -171,6 +171,22 @@ def test_learn_says_when_it_has_not_converged(photo: Path) -> None:
     assert "the learned kernel does NOT agree yet" in out
 
 
+def test_learn_that_diverges_fails_in_one_line_and_writes_nothing(photo: Path) -> None:
+    y = photo.parent / "Y.tif"
+    assert run("filter", photo, y, "--kernel", "sobel-dy", "--scale", "none")[0] == 0
+    saved, figures = photo.parent / "K.npy", photo.parent / "figures"
+    code, out, err = run(
+        "learn", photo, y, "--size", "3x3", "--optimizer", "sgd", "--lr", "1e30",
+        "--steps", "50", "--save", saved, "--plot", figures,
+    )  # fmt: skip
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("corr2d: error: training diverged: the loss became ")
+    assert "lower --lr, got 1e+30" in line
+    assert not saved.exists() and not figures.exists()
+    assert "learned kernel" not in out
+
+
 def test_ctrl_c_during_learn_keeps_the_kernel_so_far(photo: Path) -> None:
     folder = photo.parent
     y = folder / "Y.tif"

@@ -162,6 +162,8 @@ def test_fit_warns_and_stops_when_the_loss_diverges(edge_pair):
     with pytest.warns(RuntimeWarning, match=r"fit: the loss became (inf|nan) at step"):
         history = fit(layer, X, Y, steps=500, lr=10.0)
     assert history.steps < 500
+    assert history.diverged and not history.converged
+    assert not np.isfinite(history.loss[-1]) and "diverged" in str(history)
 
 
 def test_divergence_names_the_learning_rate_in_use(edge_pair):

@@ -30,8 +30,10 @@ from corr2d.cli._pairs import (
     relation_from_options,
 )
 from corr2d.cli._shared import (
+    EXIT_FAILURE,
     EXIT_HELP,
     EXIT_INTERRUPTED,
+    CLIError,
     Output,
     Outputs,
     check_outputs,
@@ -116,7 +118,8 @@ def learn_command(
     says which, and how far the learned kernel is from the closed-form (least-squares)
     one on the same data.  Both images are divided by the largest value of X's pixel type
     for training, which leaves the kernel unchanged; the bias is reported in the images'
-    units.  Ctrl-C stops at the current step and writes what was learned so far.
+    units.  Ctrl-C stops at the current step and writes what was learned so far; a run
+    whose loss becomes inf or NaN fails and writes nothing.
     """
     from corr2d import estimate_kernel
     from corr2d.nn.train import check_steps
@@ -199,20 +202,34 @@ def _train(
         + f", {loss} loss, at most {steps} steps to a gradient {tol:g} of its first",
         markup=False,
     )
-    history = fit(
-        layer,
-        inputs if len(inputs) > 1 else inputs[0],
-        ys if len(ys) > 1 else ys[0],
-        steps=steps,
-        lr=lr,
-        optimizer=optimizer,  # type: ignore[arg-type]
-        loss=loss,  # type: ignore[arg-type]
-        tol=tol,
-        log_every=max(1, min(steps // 20, 10)),
-        progress=None,
-        print_fn=lambda line: console.print(line, markup=False),
-        interruptible=True,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(
+            layer,
+            inputs if len(inputs) > 1 else inputs[0],
+            ys if len(ys) > 1 else ys[0],
+            steps=steps,
+            lr=lr,
+            optimizer=optimizer,  # type: ignore[arg-type]
+            loss=loss,  # type: ignore[arg-type]
+            tol=tol,
+            log_every=max(1, min(steps // 20, 10)),
+            progress=None,
+            print_fn=lambda line: console.print(line, markup=False),
+            interruptible=True,
+        )
+    if history.diverged:
+        remedy = (
+            f"lower --lr, got {lr:g}"
+            if optimizer != "cg"
+            else "the images' values are too large for float64 sums: rescale them"
+        )
+        raise CLIError(
+            f"training diverged: the loss became {history.loss[-1]} at step {history.steps} "
+            f"({remedy}); nothing written",
+            EXIT_FAILURE,
+        )
+    emit_warnings(caught)
     return layer, history
 
 

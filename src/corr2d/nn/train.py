@@ -71,6 +71,9 @@ class History:
     interrupted : bool
         Training stopped early on Ctrl-C (``interruptible=True``); the parameters are
         those after the last completed step.
+    diverged : bool
+        Training stopped because the loss became inf or NaN (a warning said so); the
+        parameters are those that gave it, so they are of no use.
     """
 
     loss: NDArray[Any]
@@ -78,6 +81,7 @@ class History:
     gradient_norm: NDArray[Any] = field(default_factory=lambda: np.zeros(0))
     converged: bool = False
     interrupted: bool = False
+    diverged: bool = False
 
     @property
     def steps(self) -> int:
@@ -88,7 +92,14 @@ class History:
         shapes = ", ".join(f"{name} {value.shape}" for name, value in self.parameters.items())
         if self.steps == 0:
             return f"History(0 steps; {shapes})"
-        ending = "; converged" if self.converged else "; interrupted" if self.interrupted else ""
+        ending = next(
+            (
+                f"; {state}"
+                for state in ("converged", "interrupted", "diverged")
+                if getattr(self, state)
+            ),
+            "",
+        )
         return (
             f"History({self.steps} steps, loss {format_loss(self.loss[0])} -> "
             f"{format_loss(self.loss[-1])}{ending}; {shapes})"
@@ -322,6 +333,7 @@ def fit(
                         RuntimeWarning,
                         stacklevel=2,
                     )
+                    run.diverged = True
                     break
                 if tol is not None and norm <= tol * run.first_norm:
                     run.converged = True
@@ -361,6 +373,7 @@ class _Run:
         self.first_norm = 0.0
         self.converged = False
         self.interrupted = False
+        self.diverged = False
 
     def record(self, step: int, loss: float, norm: float) -> None:
         self.losses[step] = loss
@@ -376,6 +389,7 @@ class _Run:
             gradient_norm=self.norms[: self.taken],
             converged=self.converged,
             interrupted=self.interrupted,
+            diverged=self.diverged,
         )
 
 
