@@ -98,3 +98,20 @@ def test_repeated_calls_still_refuse_what_the_first_refused(rng: np.random.Gener
         filter_image(image, kernel, "same", "symmetric")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="method"):
         filter_image(image, kernel, "same", "symm", method="fast")  # type: ignore[arg-type]
+
+
+def test_byte_swapped_images_take_the_checked_path(rng: np.random.Generator) -> None:
+    """A float32 image and kernel in the other byte order are not NumPy's native dtype:
+    filtered correctly each time, never kept for reuse."""
+    from corr2d import filtering
+
+    image = rng.random((160, 150)).astype(np.float32)
+    kernel = rng.standard_normal((5, 5)).astype(np.float32)
+    swapped = image.astype(image.dtype.newbyteorder())
+    swapped_kernel = kernel.astype(kernel.dtype.newbyteorder())
+    filtering._prepared.clear()
+    expected = _scipy_same(image, kernel)
+    for _ in range(2):
+        out = filter_image(swapped, swapped_kernel, "same", "symm")
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4)
+    assert not filtering._prepared

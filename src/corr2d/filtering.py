@@ -59,6 +59,8 @@ _prepared_lock = threading.Lock()
 _KEY_TAPS = 2048
 #: The types a call's options may have to be kept (anything else is planned each time).
 _KEY_TYPES = frozenset((str, bool, int, float, type(None)))
+#: The image dtypes whose calls are kept (native byte order: NumPy's own dtype objects).
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def filter_image(
@@ -132,7 +134,8 @@ def filter_image(
 
 def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable | None:
     """What identifies a call of :func:`filter_image` whose prepared loop can be kept:
-    a 2-D float32 or float64 image, a kernel of its dtype and up to ``_KEY_TAPS``
+    a 2-D float32 or float64 image in native byte order, a kernel of its dtype and up to
+    ``_KEY_TAPS``
     taps (compared by value), and options of plain types (compared with their types, so
     that ``1`` and ``True`` differ).  None for other calls.  A call with the key of
     an earlier successful call passes the same checks and takes the same path, so the
@@ -141,11 +144,13 @@ def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable |
     if type(image) is not np.ndarray or type(kernel) is not np.ndarray:
         return None
     dtype = image.dtype
+    # identity, not equality: NumPy's native float dtypes are single objects, and a
+    # comparison of dtypes runs far more code, which costs on a first call after idle
     if (
-        image.ndim != 2
+        (dtype is not _FLOAT32 and dtype is not _FLOAT64)
+        or kernel.dtype is not dtype
+        or image.ndim != 2
         or kernel.ndim != 2
-        or kernel.dtype != dtype
-        or dtype.type not in (np.float32, np.float64)
         or kernel.size > _KEY_TAPS
     ):
         return None

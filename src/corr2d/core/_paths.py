@@ -501,9 +501,12 @@ class ImageTask:
 
     def __call__(self, image: NDArray[Any]) -> NDArray[Any]:
         source = np.ascontiguousarray(image, dtype=self.dtype)
-        out = np.empty(self.out_shape, dtype=self.dtype)
+        out = np.empty(self.out_shape, self.dtype)
         work = self.work
-        threads = 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
+        if work < _engine.SERIAL_WORK:  # on this thread, as run_tasks would, in fewer steps
+            self.loop(source, *self.args, out, *self.args_after, np.zeros(1, np.int64))
+            return out
+        threads = _engine.num_threads()
         run_tasks(self.loop, source, *self.args, out, *self.args_after, threads=threads, work=work)
         return out
 
