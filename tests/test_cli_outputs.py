@@ -171,6 +171,59 @@ def test_a_failure_after_the_checks_leaves_nothing(
     assert listing(folder) == before
 
 
+def test_a_refused_write_names_the_output_not_its_temporary_file(folder: Path) -> None:
+    """Pillow writes no 16-bit colour PNG: the one line names o.png, nothing stays."""
+    rng = np.random.default_rng(4)
+    write_image(folder / "deep.tif", rng.integers(0, 65536, (24, 20, 3)).astype(np.uint16))
+    before = listing(folder)
+    for command in (
+        ["filter", "deep.tif", "o.png", "-k", "box:size=3"],
+        ["edges", "deep.tif", "o.png"],
+    ):
+        code, _, err = run(*command)
+        one_line_error(code, err, 4, "corr2d: error: o.png: PNG output holds uint8 images")
+        assert ".part" not in err
+        assert listing(folder) == before
+
+
+def test_an_output_that_cannot_hold_the_pixels_is_refused_before_filtering(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import corr2d.filtering
+
+    def not_reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("filtered an image whose output was already known to fail")
+
+    monkeypatch.setattr(corr2d.filtering, "filter_image", not_reached)
+    monkeypatch.setattr(corr2d.filtering, "filter_pixels", not_reached)
+    monkeypatch.setattr(corr2d.filtering, "gradient_image", not_reached)
+    rng = np.random.default_rng(5)
+    write_image(folder / "deep.tif", rng.integers(0, 65536, (24, 20, 3)).astype(np.uint16))
+    for command in (
+        ["filter", "deep.tif", "o.png", "-k", "box:size=3"],
+        ["edges", "deep.tif", "o.png"],
+    ):
+        code, _, err = run(*command)
+        one_line_error(code, err, 4, "o.png: PNG output holds uint8 images")
+    code, _, err = run("filter", "deep.tif", "o.jpg", "-k", "box:size=3")
+    one_line_error(code, err, 4, "o.jpg: JPEG output holds uint8 grey or RGB images, got uint16")
+
+
+def test_a_full_disk_names_the_output(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import corr2d.io.images
+
+    def no_space(path: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(corr2d.io.images, "atomic_write", no_space)
+    before = listing(folder)
+    code, _, err = run("filter", "a.png", "o.png", "-k", "box:size=3")
+    one_line_error(code, err, 4, "corr2d: error: o.png: cannot be written: No space left")
+    assert listing(folder) == before
+
+
 def test_ctrl_c_after_the_checks_leaves_nothing(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

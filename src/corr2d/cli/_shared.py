@@ -7,6 +7,7 @@ and an exit code from :data:`EXIT_CODES`; nothing is written when a command fail
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import warnings
@@ -110,6 +111,11 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+#: Write failures of the file system rather than of the program: disk or quota full,
+#: file too large, read-only mount.
+_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
 def classify(exc: BaseException) -> tuple[int, str] | None:
     """The exit code and message for an exception the user can cause, else None."""
     if isinstance(exc, CLIError):
@@ -131,6 +137,9 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_OUTPUT, str(exc)
     if isinstance(exc, PermissionError):
         return EXIT_OUTPUT, f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OSError) and exc.errno in _FULL_OR_READ_ONLY:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_OUTPUT, f"{where}cannot be written: {exc.strerror}"
     if isinstance(exc, OverflowError):
         return EXIT_OVERFLOW, str(exc)
     if isinstance(exc, MemoryError) or (
@@ -222,11 +231,35 @@ class Outputs:
     def __enter__(self) -> Outputs:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
         if kind is None:
             self.commit()
-        else:
-            self.discard()
+            return
+        if error is not None:
+            self._name_outputs_in(error)
+        self.discard()
+
+    def _name_outputs_in(self, error: BaseException) -> None:
+        """Where ``error`` names a temporary file, name the output it was staged for.
+
+        A writer that refuses its data (a PNG cannot hold 16-bit colour) or runs out of
+        disk reports the path it was given, which is the hidden temporary one.
+        """
+        names = {
+            str(temporary): str(self._declared[final].path)
+            for final, temporary in self._staged.items()
+        }
+
+        def renamed(text: str) -> str:
+            for temporary, given in names.items():
+                text = text.replace(temporary, given)
+            return text
+
+        error.args = tuple(renamed(a) if isinstance(a, str) else a for a in error.args)
+        if isinstance(error, OSError) and isinstance(error.filename, str):
+            error.filename = renamed(error.filename)
 
     def stage(self, path: Path) -> Path:
         """A fresh temporary path, with ``path``'s suffix, to write ``path``'s content to."""
@@ -463,6 +496,19 @@ def save_kernel(outputs: Outputs, path: Path | None, kernel: NDArray[Any]) -> No
     from corr2d.io import write_kernel
 
     write_kernel(outputs.stage(path), kernel)
+
+
+def check_pixels_writable(path: Path, image: NDArray[Any], dtype: str, scale: str) -> None:
+    """Refuse, before the work, an output file that cannot hold what
+    :func:`write_pixels` will write there for ``image``: its channels (alpha included,
+    except in a JPEG) in the pixel type ``dtype`` and ``scale`` give."""
+    from corr2d.io import check_writable
+
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels in (2, 4) and path.suffix.lower() in (".jpg", ".jpeg"):
+        channels -= 1  # the alpha channel is dropped, with a warning
+    shape = image.shape[:2] if channels == 1 else (*image.shape[:2], channels)
+    check_writable(path, shape, output_dtype(image, dtype, scale))
 
 
 def write_pixels(

@@ -23,6 +23,7 @@ from corr2d.cli._shared import (
     check_floating_output,
     check_inputs,
     check_outputs,
+    check_pixels_writable,
     make_console,
     shape_text,
     write_pixels,
@@ -78,6 +79,7 @@ def edges_command(
     outputs = check_outputs([Output(output, "image")], [input], force)
     with outputs:
         image = read_image(input, max_pixels=max_pixels)
+        check_pixels_writable(output, image, dtype, scale)
         response = gradient_image(
             image,
             operator,

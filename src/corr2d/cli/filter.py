@@ -34,6 +34,7 @@ from corr2d.cli._shared import (
     check_inputs,
     check_memory,
     check_outputs,
+    check_pixels_writable,
     fail,
     make_console,
     shape_text,
@@ -221,6 +222,7 @@ class _Job:
 
         image = read_image(source, max_pixels=self.max_pixels)
         self.check_fits(source, image)
+        check_pixels_writable(target, image, self.dtype, self.scale)
         # a short job runs on vectorised NumPy rather than wait for compiled loops
         short = filter_work(image.shape, self.kernel, self.mode) < SHORT_JOB_WORK  # type: ignore[arg-type]
         options: dict[str, Any] = {

@@ -26,6 +26,7 @@ from corr2d.io.images import (
     DEFAULT_MAX_PIXELS,
     READ_SUFFIXES,
     WRITE_SUFFIXES,
+    check_writable,
     read_image,
     write_image,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "ImageTooLargeError",
     "ImageWriteError",
     "KernelFileError",
+    "check_writable",
     "read_image",
     "read_kernel",
     "to_float",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from corr2d._validation import check_int
 from corr2d.io._atomic import atomic_write
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
+    "check_writable",
     "decoder_reports",
     "read_image",
     "write_image",
@@ -343,12 +344,8 @@ def write_image(
     """
     quality = check_int("write_image", "quality", quality, 1, 95)
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in WRITE_SUFFIXES:
-        listed = ", ".join(WRITE_SUFFIXES)
-        raise ImageWriteError(f"{file}: unsupported output format {suffix!r} (use one of {listed})")
     array = np.asarray(image)
-    fmt = WRITE_SUFFIXES[suffix]
+    fmt = _format(file)
     _check_writable(file, array, fmt)
     if not overwrite and file.exists():
         raise FileExistsError(f"{file}: already exists (use --force to replace it)")
@@ -383,6 +380,47 @@ def write_image(
             picture.save(target, format=fmt, **options)
 
     atomic_write(file, encode, overwrite=overwrite)
+
+
+def check_writable(path: str | os.PathLike[str], shape: tuple[int, ...], dtype: DTypeLike) -> None:
+    """Refuse now an image that :func:`write_image` would refuse at ``path``.
+
+    Lets a program check its output before the work that makes the image.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output file; its suffix chooses the format.
+    shape : tuple of int
+        The image's shape, (H, W) or (H, W, C).
+    dtype : dtype
+        The image's pixel type.
+
+    Raises
+    ------
+    ImageWriteError
+        If the suffix is not a format :func:`write_image` writes, or the format cannot
+        hold images of this dtype and channel count.
+
+    Examples
+    --------
+    >>> check_writable("out.png", (480, 640, 3), "uint8")
+    >>> check_writable("out.png", (480, 640, 3), "uint16")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    corr2d.io.errors.ImageWriteError: out.png: PNG output holds uint8 images and uint16 ...
+    """
+    file = Path(path)
+    image = np.broadcast_to(np.zeros((), np.dtype(dtype)), shape)  # no pixels stored
+    _check_writable(file, image, _format(file))
+
+
+def _format(file: Path) -> str:
+    suffix = file.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        listed = ", ".join(WRITE_SUFFIXES)
+        raise ImageWriteError(f"{file}: unsupported output format {suffix!r} (use one of {listed})")
+    return WRITE_SUFFIXES[suffix]
 
 
 def _check_writable(file: Path, array: NDArray[Any], fmt: str) -> None:
