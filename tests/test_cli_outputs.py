@@ -209,6 +209,19 @@ def test_an_output_that_cannot_hold_the_pixels_is_refused_before_filtering(
     one_line_error(code, err, 4, "o.jpg: JPEG output holds uint8 grey or RGB images, got uint16")
 
 
+def test_the_summary_line_gives_the_shape_written(folder: Path) -> None:
+    """An alpha channel passed through is counted; a JPEG, which drops it, is not."""
+    rgba = np.random.default_rng(6).integers(0, 256, (24, 20, 4)).astype(np.uint8)
+    write_image(folder / "rgba.png", rgba)
+    for name, channels in (("o.png", 4), ("o.jpg", 3)):
+        code, out, err = run("filter", "rgba.png", name, "-k", "box:size=3")
+        assert code == 0, err
+        assert f"rgba.png -> {name} (24x20x{channels}, uint8" in out
+        code, out, err = run("edges", "rgba.png", "e" + name)
+        assert code == 0, err
+        assert f"24x20x{channels}, uint8)" in out
+
+
 def test_a_full_disk_names_the_output(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 

@@ -103,6 +103,6 @@ def edges_command(
         )
     what = "gradient magnitude" if axis is None else f"d/d{axis}"
     make_console().print(
-        f"{input} -> {output} ({operator} {what}, {shape_text(response.shape)}, {pixels.dtype})",
+        f"{input} -> {output} ({operator} {what}, {shape_text(pixels.shape)}, {pixels.dtype})",
         markup=False,
     )

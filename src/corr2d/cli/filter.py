@@ -246,7 +246,7 @@ class _Job:
                 alpha=self.aligned_alpha(image),
             )
             return (
-                f"{source} -> {target} ({shape_text(straight.shape)}, {pixels.dtype}, "
+                f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels.dtype}, "
                 f"scale {self.scale})"
             )
         response = filter_image(image, self.kernel, *colour, **options)
@@ -274,8 +274,7 @@ class _Job:
                 response=response if signed else None,
             )
         return (
-            f"{source} -> {target} ({shape_text(response.shape)}, {pixels.dtype}, "
-            f"scale {self.scale})"
+            f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels.dtype}, scale {self.scale})"
         )
 
     def pixels_divisor(self, image_dtype: np.dtype[Any]) -> float | None:

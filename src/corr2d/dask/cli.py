@@ -176,7 +176,7 @@ def filter_files(
             writer(target, pixels, overwrite=force, progress=advance)
     blocks = response.npartitions
     make_console().print(
-        f"{source} -> {target} ({shape_text(response.shape)}, {pixels_dtype}, scale "
+        f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels_dtype}, scale "
         f"{job.scale}, streamed in {blocks} chunk{'s' if blocks != 1 else ''})",
         markup=False,
     )
