@@ -281,15 +281,21 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
             p0 = (task % segments) * segment
             run = min(segment, length - p0)
             for g in range(groups):
-                for p in range(run):
+                # one wide-row piece at a time, each channel's run read contiguously:
+                # a channel per position would read one line of every plane in turn,
+                # and planes of 4 KiB multiples share the same few cache sets
+                p = 0
+                while p < run:
                     i = (p0 + p) // width
                     j = p0 + p - i * width
-                    row = scratch[p * padded : p * padded + out_group]
-                    if j < ow:
-                        for o in range(out_group):
-                            row[o] = grad[n, g * out_group + o, i, j]
-                    else:
-                        row[:] = 0
+                    piece = min(run - p, width - j)
+                    live = max(0, min(piece, ow - j))
+                    for o in range(out_group):
+                        pixels = grad[n, g * out_group + o, i, j : j + live]
+                        for t in range(live):
+                            scratch[(p + t) * padded + o] = pixels[t]
+                    scratch[(p + live) * padded : (p + piece) * padded] = 0
+                    p += piece
                 source = n * image_stride + g * group_stride + p0
                 for o0 in range(0, padded, block):
                     for t0 in range(0, taps, OUTER_TAPS):
