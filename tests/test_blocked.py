@@ -118,7 +118,8 @@ def test_phase_layout_by_its_formula(geometry, pads, multiple) -> None:
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
-    width = -(-wp // sw)
+    shared = min(left, right, dw * (kw - 1)) if sw == 1 else 0  # zeros two rows share
+    width = -(-wp // sw) - shared
     layout = _blocked.phase_layout(
         x, ((top, bottom), (left, right)), kernel, stride, dilation, groups, multiple
     )
@@ -251,3 +252,71 @@ def test_non_finite_inputs_keep_ieee_gradients(rng) -> None:
     grads = corr2d.conv2d_backward(g, x, weight)
     np.testing.assert_allclose(grads.weight, wt.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)
+
+
+@st.composite
+def strided_layers(draw):
+    stride = (draw(st.integers(1, 3)), draw(st.integers(2, 3)))
+    kernel = (draw(st.integers(1, 6)), draw(st.integers(2, 6)))  # 1x1: one matrix product
+    padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
+    groups = draw(st.integers(1, 2))
+    c_group = draw(st.integers(2, 4))  # stride * c_group phase channels: blocked kernels
+    size = (draw(st.integers(kernel[0], 16)), draw(st.integers(kernel[1], 16)))
+    shape = (draw(st.integers(1, 2)), groups * c_group, *size)
+    weight = (groups * draw(st.integers(1, 5)), c_group, *kernel)
+    return shape, weight, stride, padding, groups
+
+
+@given(layer=strided_layers(), seed=st.integers(0, 2**32 - 1))
+def test_strided_input_gradient_by_phases_matches_pytorch(layer, seed) -> None:
+    """A strided layer's input gradient, one stride-1 correlation of the phases' kernels,
+    equals torch's (float64, within the summation bound) and takes that path."""
+    shape, weight_shape, stride, padding, groups = layer
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    weight = rng.standard_normal(weight_shape)
+    xt = torch.tensor(x, requires_grad=True)
+    out = F.conv2d(xt, torch.tensor(weight), None, stride, padding, 1, groups)
+    g = rng.standard_normal(out.shape)
+    out.backward(torch.tensor(g))
+    calls = []
+    original = _engine._phase_input_gradient
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        calls.append(args[2])
+        return original(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_engine, "_phase_input_gradient", spy)
+        grads = corr2d.conv2d_backward(g, x, weight, stride, padding, groups=groups)
+    assert calls == [stride]
+    np.testing.assert_allclose(grads.input, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_strided_input_gradient_exact_on_integers_and_ieee_on_inf(rng) -> None:
+    """The stem's geometry (7x7, stride 2, padding 3, three input channels): sums of small
+    integers, exact; an inf in the output gradient gives torch's inf/NaN pattern (the
+    phases' zero taps would add 0 * inf, so the patch matrices take it)."""
+    x = rng.integers(-3, 4, (1, 3, 20, 18)).astype(np.float32)
+    weight = rng.integers(-3, 4, (16, 3, 7, 7)).astype(np.float32)
+    g = rng.integers(-3, 4, (1, 16, 10, 9)).astype(np.float32)
+    expected = torch.nn.grad.conv2d_input(
+        x.shape,
+        torch.tensor(weight, dtype=torch.float64),
+        torch.tensor(g, dtype=torch.float64),
+        stride=2,
+        padding=3,
+    )
+    got = corr2d.conv2d_backward(g, x, weight, 2, 3).input
+    np.testing.assert_array_equal(got, expected.numpy())
+    g[0, 5, 4, 4] = np.inf
+    expected = torch.nn.grad.conv2d_input(
+        x.shape,
+        torch.tensor(weight, dtype=torch.float64),
+        torch.tensor(g, dtype=torch.float64),
+        stride=2,
+        padding=3,
+    )
+    with np.errstate(invalid="ignore"):  # inf * 0 in the patch matrices' product
+        got = corr2d.conv2d_backward(g, x, weight, 2, 3).input
+    np.testing.assert_array_equal(got, expected.numpy())

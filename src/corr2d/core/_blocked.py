@@ -12,6 +12,10 @@ This module forms it without copies, from one flat buffer per image:
 * **Wide rows.**  Output position ``q = i * row_width + j`` indexes the phase grid, so
   a run of consecutive ``q`` reads a run of consecutive pixels for every tap; positions
   with ``j >= ow`` are computed and dropped (``(kw - 1) * d / s`` columns per row).
+  With stride 1 a row's right zero padding is the next row's left padding (the reads
+  past a row's end land there), so a row holds ``left + width + right - shared``
+  pixels and drops ``shared`` fewer positions, ``shared = min(left, right, (kw-1)*d)``:
+  a 3x3 layer padded by 1 computes 33 positions per row of 32 outputs, not 34.
 * **Offsets.**  Tap ``(c, u, v)`` reads ``flat[c * channel + phase(u, v) + q +
   shift(u, v)]``: one integer per tap, ``offsets[k]``.
 
@@ -51,6 +55,7 @@ __all__ = [
     "grad_weight_blocked",
     "lanes",
     "phase_layout",
+    "shared_columns",
     "suitable",
 ]
 
@@ -95,6 +100,13 @@ def _interior(start: int, step: int, pad: int, size: int) -> tuple[int, int, int
     return first, count, source
 
 
+def shared_columns(pads: Pads, kw: int, sw: int, dw: int) -> int:
+    """Zero columns a wide row shares with the next (see the module notes): with stride
+    1, as many as both sides pad and a window reaches past its first column."""
+    (_, _), (left, right) = pads
+    return min(left, right, dw * (kw - 1)) if sw == 1 else 0
+
+
 def phase_layout(
     x: NDArray[Any],
     pads: Pads,
@@ -118,7 +130,7 @@ def phase_layout(
     (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
-    rows, row_width = -(-hp // sh), -(-wp // sw)
+    rows, row_width = -(-hp // sh), -(-wp // sw) - shared_columns(pads, kw, sw, dw)
     phase = rows * row_width
     channel = sh * sw * phase
     image_stride = channels * channel

@@ -373,7 +373,9 @@ def conv2d_valid(
     cost = 0.0
     if method != "fft":
         taps = weight.shape[1] * kh * weight.shape[3]
-        cost = n_batch * weight.shape[0] * oh * ow * taps * _layer_ns_per_tap(xp.dtype, weight, groups)
+        cost = (
+            n_batch * weight.shape[0] * oh * ow * taps * _layer_ns_per_tap(xp.dtype, weight, groups)
+        )
     pieces = layer_pieces(n_batch, oh, cost)
     piece_args = (stride, dilation, groups, method, scale, bias)
     if len(pieces) == 1:
@@ -682,6 +684,9 @@ def _valid_backward(
             "direct",
             zero_pads=full,
         )
+    elif _phases_serve(weight, grad_output, stride, dilation, groups):
+        hp, wp = xp.shape[2] + sum(zero_pads[0]), xp.shape[3] + sum(zero_pads[1])
+        grad_xp = _phase_input_gradient(grad_output, weight, stride, groups, (hp, wp))
     if grad_weight is None or grad_xp is None:
         xp = pad2d(xp, zero_pads, "constant")
         patch_xp, patch_weight = _patch_gradients(
@@ -691,6 +696,65 @@ def _valid_backward(
         grad_weight = patch_weight if grad_weight is None else grad_weight
     assert grad_weight is not None
     return grad_xp, grad_weight
+
+
+def _phases_serve(
+    weight: NDArray[Any],
+    grad_output: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> bool:
+    """Whether :func:`_phase_input_gradient` takes a strided layer's input gradient: no
+    dilation, enough phase channels for the blocked kernels, and finite values (its
+    zero taps and zero padding meet every weight and gradient, and 0 * inf is NaN)."""
+    c_group = weight.shape[1]
+    phases = stride[0] * stride[1]
+    return (
+        dilation == (1, 1)
+        and _blocked_suits(weight.dtype, phases * c_group)
+        and bool(np.isfinite(weight).all())
+        and bool(np.isfinite(grad_output).all())
+    )
+
+
+def _phase_input_gradient(
+    grad_output: NDArray[Any],
+    weight: NDArray[Any],
+    stride: tuple[int, int],
+    groups: int,
+    padded_shape: tuple[int, int],
+) -> NDArray[Any]:
+    """dL/dxp of a strided :func:`conv2d_valid` (no dilation), a transposed correlation
+    computed phase by phase, all phases in one stride-1 correlation.
+
+    Pixel ``(s*Y + a, s*X + b)`` of the padded input (shape ``padded_shape``) receives
+    ``sum over o, t, t' of W[o, c, a + s*t, b + s*t'] * g[o, Y - t, X - t']``: for each
+    phase ``(a, b)`` a correlation of the output gradient with the kernel's taps
+    ``a, a + s, ...`` (rows) and ``b, b + s, ...`` (columns), flipped.  Stacking the
+    ``s_h * s_w`` phases' kernels as output channels (``ceil(kh / s_h) x ceil(kw / s_w)``
+    taps, zero where a phase has fewer) makes one layer for the blocked kernels; the
+    phases are then interleaved into the gradient image.
+    """
+    n_batch, _, oh, ow = grad_output.shape
+    c_out, c_group, kh, kw = weight.shape
+    out_group = c_out // groups
+    (sh, sw), (hp, wp) = stride, padded_shape
+    th, tw = -(-kh // sh), -(-kw // sw)  # taps per phase
+    rows, cols = -(-hp // sh), -(-wp // sw)  # phase grid
+    extended = np.zeros((groups, out_group, c_group, th * sh, tw * sw), dtype=weight.dtype)
+    extended[..., :kh, :kw] = weight.reshape(groups, out_group, c_group, kh, kw)
+    # [g, o, c, t, a, t', b] = W[g, o, c, a + s*t, b + s*t'], taps flipped
+    taps = extended.reshape(groups, out_group, c_group, th, sh, tw, sw)[:, :, :, ::-1, :, ::-1]
+    # phase kernels as output channels (g, a, b, c), input channels o
+    phase_weight = np.ascontiguousarray(taps.transpose(0, 4, 6, 2, 1, 3, 5))
+    phase_weight = phase_weight.reshape(groups * sh * sw * c_group, out_group, th, tw)
+    pads = ((th - 1, rows - oh), (tw - 1, cols - ow))
+    phases = conv2d_valid(grad_output, phase_weight, (1, 1), (1, 1), groups, "direct", None, pads)
+    # (n, g, a, b, c, Y, X) -> (n, g, c, Y, a, X, b): pixel (s*Y + a, s*X + b)
+    grid = phases.reshape(n_batch, groups, sh, sw, c_group, rows, cols)
+    grid = grid.transpose(0, 1, 4, 5, 2, 6, 3).reshape(n_batch, groups * c_group, rows * sh, -1)
+    return grid[:, :, :hp, :wp]
 
 
 def _less(pads: Pads, less: Pads) -> Pads:
