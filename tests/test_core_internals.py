@@ -241,3 +241,18 @@ def test_a_second_process_loads_compiled_loops_from_the_disk_cache(tmp_path) -> 
     x = np.arange(200 * 200, dtype=np.float64).reshape(200, 200) % 7
     k = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [2.0, 0.0, 1.0]])
     assert float(first.stdout) == corr2d_reference(x[:4, :4], k).sum()
+
+
+def test_jit_switch_read_while_numba_is_still_being_imported(monkeypatch):
+    """Another thread importing numba leaves a module without settings in sys.modules
+    for a while: the switch then comes from the environment, as numba reads it."""
+    import sys
+    import types
+
+    from corr2d.core import _engine
+
+    monkeypatch.setitem(sys.modules, "numba", types.ModuleType("numba"))
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    assert _engine.jit_enabled() is True
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    assert _engine.jit_enabled() is False

@@ -187,6 +187,21 @@ def test_outputs_are_checked_before_work(grey16, tmp_path):
     one_line_error(got, err, 2, "one INPUT at a time")
 
 
+def test_a_fresh_process_streams_while_its_threads_import_numba(photo):
+    """Each chunk's thread may be the first to need numba: in a fresh process the
+    streamed filter failed about one run in two with 'partially initialized module
+    numba has no attribute config'."""
+    for attempt in range(4):
+        target = photo.with_name(f"fresh{attempt}.tif")
+        done = subprocess.run(
+            [sys.executable, "-m", "corr2d", "filter", str(photo), str(target),
+             "-k", "gaussian:sigma=2", "--chunks", "64x96"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert tifffile.imread(target).shape == (600, 512, 3)
+
+
 def test_interrupted_job_leaves_no_partial_output(tmp_path):
     """Ctrl-C (SIGINT) while bands are being written: exit 130, no file left behind."""
     source = tmp_path / "in.tif"

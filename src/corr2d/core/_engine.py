@@ -267,10 +267,13 @@ def jit_enabled() -> bool:
     """False under ``NUMBA_DISABLE_JIT=1`` (numba's debugging switch): loops then run as
     plain Python, and the LLVM-IR micro-kernels, which have no Python twin, are avoided.
 
-    Answered without importing numba, which short jobs never need."""
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        return not numba.config.DISABLE_JIT
+    Answered without importing numba, which short jobs never need.  Another thread may
+    be importing it right now (dask's workers do): a module still being initialised has
+    no settings yet, and the environment variable numba reads answers instead."""
+    config = getattr(sys.modules.get("numba"), "config", None)
+    disabled = getattr(config, "DISABLE_JIT", None)
+    if disabled is not None:
+        return not disabled
     try:
         return not int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0)
     except ValueError:
