@@ -305,11 +305,12 @@ def test_depthwise_pointwise_and_grouped_layers_against_pytorch(config, seed) ->
 
 
 def test_depthwise_layers_run_every_plane_in_one_loop(monkeypatch, rng) -> None:
-    """A depthwise layer on 56x56 planes takes the plane loop, forward and backward."""
+    """A depthwise layer on 56x56 planes takes the plane loop forward and the fused loop
+    (input, weight and bias gradients in one pass) backward."""
     from corr2d.core import _depthwise
 
     calls = []
-    for name in ("depthwise", "weight_gradient"):
+    for name in ("depthwise", "backward"):
         real = getattr(_depthwise, name)
 
         def spy(*args, real=real, name=name):  # type: ignore[no-untyped-def]
@@ -321,4 +322,4 @@ def test_depthwise_layers_run_every_plane_in_one_loop(monkeypatch, rng) -> None:
     weight = rng.standard_normal((8, 1, 3, 3)).astype(np.float32)
     out = corr2d.conv2d(x, weight, padding=1, groups=8)
     corr2d.conv2d_backward(np.ones_like(out), x, weight, padding=1, groups=8)
-    assert calls == ["depthwise", "weight_gradient", "depthwise"]
+    assert calls == ["depthwise", "backward"]

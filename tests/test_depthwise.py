@@ -1,6 +1,7 @@
 """The depthwise layer's compiled loops (every plane a task; the per-channel weight
-gradient) and the 1x1 layer's matrix products against the slow twins, exactly on small
-integers, on tiny and large planes, every padding side, and with non-finite pixels."""
+gradient; the one-pass backward) and the 1x1 layer's matrix products against the slow
+twins, exactly on small integers, on tiny and large planes, every padding side, and with
+non-finite pixels."""
 
 from __future__ import annotations
 
@@ -171,15 +172,20 @@ def test_flat_weight_gradient_of_a_non_finite_output_gradient(where, rng) -> Non
     np.testing.assert_array_equal(partial[:, None], expected)
 
 
+@pytest.mark.parametrize("columns", [(2, 2), "same"])
 @pytest.mark.parametrize("kernel", [(3, 3), (9, 9)])
-def test_non_finite_pixels_reach_only_the_sums_that_read_them(kernel, rng) -> None:
+def test_non_finite_pixels_reach_only_the_sums_that_read_them(kernel, columns, rng) -> None:
     """An inf pixel makes inf or NaN only where the twin's sums read it; a zero output
-    gradient next to it must not turn the weight gradient into NaN."""
+    gradient next to it must not turn the weight gradient into NaN (output rows wider
+    than the planes: the row loop; as wide: the flat loop, reading the planes in
+    place)."""
     x = _integers(rng, (2, 2, 20, 70), np.float64)
     x[0, 1, 4, 6] = np.inf
     x[1, 0, 10, 69] = -np.inf
     weight = _integers(rng, (2, 1, *kernel), np.float64)
-    pads = ((1, 1), (2, 2))
+    if columns == "same":
+        columns = (kernel[1] // 2, kernel[1] - 1 - kernel[1] // 2)
+    pads = ((1, 1), columns)
     out = _depthwise.depthwise(x, weight, None, pads)
     grad = _integers(rng, out.shape, np.float64)
     grad[0, 1] = 0.0  # the plane holding +inf: 0 * inf only where the twin multiplies it
@@ -190,6 +196,81 @@ def test_non_finite_pixels_reach_only_the_sums_that_read_them(kernel, rng) -> No
     np.testing.assert_array_equal(
         _depthwise.weight_gradient(x, grad, kernel, pads), expected_weight
     )
+
+
+def _backward_twins(x, weight, grad, pads):  # type: ignore[no-untyped-def]
+    """(dL/dx, dL/dw, dL/db) by definition: dL/dx the full correlation of the output
+    gradient with the flipped kernel, cropped to the input (the zeros' gradient
+    dropped), dL/dw as :func:`_weight_gradient_reference`, dL/db the plain sum."""
+    (top, bottom), (left, right) = pads
+    kh, kw = weight.shape[2:]
+    flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1])
+    full = ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right))
+    grad_x = conv2d_reference(grad, flipped, padding=full, groups=x.shape[1])
+    return grad_x, _weight_gradient_reference(x, grad, pads), grad.sum(axis=(0, 2, 3))
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    size=st.tuples(st.integers(1, 14), st.integers(1, 30)),
+    kernel=st.sampled_from([(1, 1), (1, 4), (3, 1), (2, 3), (3, 3), (5, 7)]),
+    rows=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    left=st.integers(0, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_fused_backward_against_the_slow_twins(dtype, size, kernel, rows, left, seed) -> None:
+    """The one-pass backward (input, weight and bias gradients of each plane) on every
+    padding it takes: 'same' columns, up to ``kh - 1`` rows on either side; exact on
+    small integers."""
+    (height, width), (kh, kw) = size, kernel
+    top, bottom = min(rows[0], kh - 1), min(rows[1], kh - 1)
+    left = min(left, kw - 1)
+    pads = ((top, bottom), (left, kw - 1 - left))
+    if height + top + bottom < kh:
+        return
+    assert _depthwise.backward_serves(kernel, pads, inner=True)
+    rng = np.random.default_rng(seed)
+    x = _integers(rng, (2, 3, height, width), dtype)
+    weight = _integers(rng, (3, 1, kh, kw), dtype)
+    grad = _integers(rng, (2, 3, height + top + bottom - kh + 1, width), dtype)
+    for ours, expected in zip(
+        _depthwise.backward(x, weight, grad, pads),
+        _backward_twins(x, weight, grad, pads),
+        strict=True,
+    ):
+        assert ours.dtype == dtype
+        np.testing.assert_array_equal(ours, expected)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (3, 0), (3, 5), (7, 5), (4, 2)])
+@pytest.mark.parametrize("which", ["pixel", "gradient"])
+def test_fused_backward_with_non_finite_values(where, which, rng) -> None:
+    """An inf pixel reaches only the weight-gradient sums whose windows hold it (a zero
+    output gradient beside it gives 0 * inf = NaN only there); an inf output gradient
+    multiplies the zero padding to NaN, as in the twins, at a corner, a side or inside."""
+    x = _integers(rng, (2, 2, 8, 6), np.float64)
+    weight = _integers(rng, (2, 1, 3, 3), np.float64)
+    grad = _integers(rng, (2, 2, 8, 6), np.float64)
+    if which == "pixel":
+        x[1, 0, where[0], where[1]] = np.inf
+        grad[1, 0] = 0.0
+    else:
+        grad[0, 1, where[0], where[1]] = -np.inf
+    pads = ((1, 1), (1, 1))
+    with np.errstate(invalid="ignore"):
+        expected = _backward_twins(x, weight, grad, pads)
+    for ours, want in zip(_depthwise.backward(x, weight, grad, pads), expected, strict=True):
+        np.testing.assert_array_equal(ours, want)
+
+
+def test_the_backward_pass_takes_the_fused_loop_only_where_it_serves() -> None:
+    assert _depthwise.backward_serves((3, 3), ((1, 1), (1, 1)), inner=True)
+    assert _depthwise.backward_serves((5, 5), ((0, 4), (2, 2)), inner=True)
+    assert not _depthwise.backward_serves((3, 3), ((1, 1), (1, 1)), inner=False)
+    assert not _depthwise.backward_serves((3, 3), ((1, 1), (0, 0)), inner=True)
+    assert not _depthwise.backward_serves((3, 3), ((3, 0), (1, 1)), inner=True)
+    assert not _depthwise.backward_serves((9, 9), ((4, 4), (4, 4)), inner=True)
 
 
 @pytest.mark.parametrize("stride", [(1, 1), (2, 3)])

@@ -50,6 +50,32 @@ def test_the_chapters_layer_keeps_its_input_by_value() -> None:
     np.testing.assert_array_equal(layer.weight.grad, [[[[16.0, 16.0]]]])
 
 
+@pytest.mark.parametrize("second", ["float32 again", "float64 into float32", "a new shape"])
+def test_the_kept_input_of_a_second_forward_is_the_second_input(second) -> None:
+    """The layer copies each input into the previous one's buffer when it can: the
+    gradients of the second step are the second input's, whatever the caller does with
+    either array, and an array the caller holds is never the layer's buffer."""
+    rng = np.random.default_rng(9)
+    layer = nn.Conv2D(3, in_channels=2, out_channels=2, padding=1, groups=2, rng=1)
+    layer = nn.Conv2D.from_torch(layer.to_torch().float())
+    first = rng.standard_normal((2, 2, 7, 6)).astype(np.float32)
+    layer(first)
+    shape = (3, 2, 5, 8) if second == "a new shape" else first.shape
+    x = rng.standard_normal(shape).astype(np.float64 if "float64" in second else np.float32)
+    original = x.astype(np.float32)
+    y = layer(x)
+    x[...] = 100.0
+    first[...] = -100.0
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    layer.zero_grad()
+    layer.backward(g)
+    xt = torch.tensor(original, requires_grad=True)
+    wt = torch.tensor(layer.weight.data, requires_grad=True)
+    torch.nn.functional.conv2d(xt, wt, padding=1, groups=2).backward(torch.tensor(g))
+    assert wt.grad is not None
+    np.testing.assert_allclose(layer.weight.grad, wt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_linear_keeps_its_input_by_value() -> None:
     x = np.array([[1.0, 2.0, 3.0]])
     layer = nn.Linear(3, 1, bias=False, init=[[0.0, 0.0, 0.0]])

@@ -5,10 +5,14 @@ A depthwise layer (``groups == C_in == C_out``, and the chapter's one-channel la
 call pays the core's fixed costs (a 56x56 plane's sums take microseconds); here every
 plane is a task of one loop (:func:`corr2d.core._unrolled.planes_task`, the
 register-blocked image loop with the zero padding gathered plane by plane), shared by
-the calling thread and its helpers (:mod:`corr2d.core._pool`).  The backward pass is
-the same loop on the output gradient with the flipped kernels, and the weight gradient
-per-channel dot products (:func:`corr2d.core._unrolled.plane_gradient`, or
-:func:`weight_gradient_task` for large kernels and non-finite inputs).
+the calling thread and its helpers (:mod:`corr2d.core._pool`), the bias added to each
+finished sum.  The backward pass of the usual layers ('same' columns, small kernels) is
+one loop too (:func:`backward`): for each plane, while its output gradient is in cache,
+the input's gradient (the same sums on the output gradient with the flipped kernel),
+the weight gradient's per-channel dot products and the bias gradient's sum.  Other
+layers take the plane loop for the input's gradient and, for the weight's,
+:func:`corr2d.core._unrolled.plane_gradient` (or :func:`weight_gradient_task` for large
+kernels, and for non-finite inputs where the output rows are narrower than the planes).
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from corr2d.core._bands import _gather, task_loop
 from corr2d.core._microkernels import IMAGE_COLUMNS, IMAGE_ROWS, VECTOR_BYTES, next_task
 from corr2d.core._padding import Pads
 
-__all__ = ["depthwise", "serves", "weight_gradient", "weight_gradient_task"]
+__all__ = [
+    "backward",
+    "backward_serves",
+    "depthwise",
+    "serves",
+    "weight_gradient",
+    "weight_gradient_task",
+]
 
 
 def serves(
@@ -72,17 +83,57 @@ def depthwise(
     out = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
     planes = x.reshape(n_batch * channels, height, width)
     kernels = np.ascontiguousarray(weight[:, 0])
+    # the bias is added to each finished sum; -0.0 (for none) changes no value
+    added = np.full(channels, -0.0, dtype=x.dtype) if bias is None else bias
     loop = planes_task(kh, kw)
     run_tasks(
         loop.serial,
-        *(planes, rows, cols, kernels, out.reshape(n_batch * channels, oh, ow)),
+        *(planes, rows, cols, kernels, added, out.reshape(n_batch * channels, oh, ow)),
         *(pads[0][0], pads[1][0]),
         threads=_threads(out.size * kh * kw),
         work=out.size * kh * kw,
     )
-    if bias is not None:
-        out += bias[:, None, None]
     return out
+
+
+def backward_serves(kernel_shape: tuple[int, ...], pads: Pads, inner: bool) -> bool:
+    """Whether :func:`backward` takes a depthwise layer (stride and dilation 1, as
+    :func:`serves` checked) whose planes are zero-padded by ``pads``: the input's
+    own gradient wanted (``inner``), kernels of up to ``MAX_TAPS`` taps, output rows as
+    wide as the planes', and at most ``kh - 1`` rows of padding on either side."""
+    from corr2d.core._unrolled import MAX_TAPS
+
+    kh, kw = kernel_shape[-2:]
+    (top, bottom), (left, right) = pads
+    return inner and kh * kw <= MAX_TAPS and left + right == kw - 1 and max(top, bottom) <= kh - 1
+
+
+def backward(
+    x: NDArray[Any], weight: NDArray[Any], grad_output: NDArray[Any], pads: Pads
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """(dL/dx, dL/dweight, dL/dbias) of :func:`depthwise` where :func:`backward_serves`:
+    every plane's three gradients in one pass, one channel per task."""
+    from corr2d.core._pool import run_tasks
+    from corr2d.core._unrolled import plane_backward
+
+    n_batch, channels, height, width = x.shape
+    kh, kw = weight.shape[2:]
+    oh, ow = grad_output.shape[2:]
+    rows, cols = _tables(x.shape, pads)
+    flipped = np.ascontiguousarray(weight[:, 0, ::-1, ::-1])
+    grad_x = np.empty_like(x)
+    partial = np.empty((channels, kh, kw), dtype=x.dtype)
+    grad_bias = np.empty(channels, dtype=x.dtype)
+    work = 2 * grad_output.size * kh * kw
+    run_tasks(
+        plane_backward(kh, kw),
+        *(x.reshape(n_batch * channels, height, width), rows, cols),
+        *(grad_output.reshape(n_batch * channels, oh, ow), flipped),
+        *(grad_x.reshape(n_batch * channels, height, width), partial, grad_bias),
+        threads=_threads(work),
+        work=work,
+    )
+    return grad_x, partial[:, None], grad_bias
 
 
 @task_loop(reassociate=True)
@@ -129,9 +180,10 @@ def weight_gradient(
     oh, ow = grad_output.shape[2:]
     rows, cols = _tables(x.shape, pads)
     partial = np.empty((channels, kh, kw), dtype=x.dtype)
-    # the flat loop also multiplies zero gradients past each row's outputs with pixels
-    # of the next row: 0 * inf would be NaN, so non-finite inputs take the row loop
-    flat = kh * kw <= MAX_TAPS and bool(np.isfinite(x).all())
+    # with output rows narrower than the plane's, the flat loop also multiplies zero
+    # gradients past each row's outputs with pixels of the next row: 0 * inf would be
+    # NaN, so non-finite inputs take the row loop there
+    flat = kh * kw <= MAX_TAPS and (ow == width or bool(np.isfinite(x).all()))
     run_tasks(
         plane_gradient(kh, kw) if flat else weight_gradient_task,
         *(x.reshape(n_batch * channels, height, width), rows, cols),

@@ -582,14 +582,16 @@ def conv2d_valid_backward(
     groups: int,
     zero_pads: Pads = NO_PADS,
     inner: bool = False,
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Gradients of :func:`conv2d_valid` (without bias): (dL/dxp, dL/dweight).
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any] | None]:
+    """Gradients of :func:`conv2d_valid`: (dL/dxp, dL/dweight, dL/dbias or None).
 
     All arrays contiguous, of one dtype; ``grad_output`` is (N, C_out, oh, ow);
     ``zero_pads`` as in :func:`conv2d_valid`, and dL/dxp is the gradient of the padded
     input, or with ``inner`` of ``xp`` itself (the zeros' gradient dropped).  See
-    :func:`corr2d.conv2d_backward` for why both are correlations.  Long batches are
-    computed a few images at a time (see ``PIECE_NS``).
+    :func:`corr2d.conv2d_backward` for why both are correlations.  dL/dbias (the output
+    gradient summed over images and pixels) comes back where a path sums it on the way
+    (the depthwise loop), None where the caller has to.  Long batches are computed a
+    few images at a time (see ``PIECE_NS``).
     """
     taps = weight[0].size
     rate = _DIRECT_NS_PER_TAP["generic"]  # strided: patch matrices for the input gradient
@@ -608,7 +610,10 @@ def conv2d_valid_backward(
     grad_weight = parts[0][1]
     for part in parts[1:]:
         grad_weight += part[1]
-    return np.concatenate([part[0] for part in parts]), grad_weight
+    grad_bias = parts[0][2]
+    for part in parts[1:]:
+        grad_bias = None if grad_bias is None or part[2] is None else grad_bias + part[2]
+    return np.concatenate([part[0] for part in parts]), grad_weight, grad_bias
 
 
 def _conv2d_valid_backward_piece(
@@ -620,15 +625,15 @@ def _conv2d_valid_backward_piece(
     groups: int,
     zero_pads: Pads,
     inner: bool,
-) -> tuple[NDArray[Any], NDArray[Any]]:
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any] | None]:
     """:func:`conv2d_valid_backward` for a batch in one piece."""
-    grad_xp, grad_weight = _valid_backward(
+    grad_xp, grad_weight, grad_bias = _valid_backward(
         xp, weight, grad_output, stride, dilation, groups, zero_pads, inner
     )
     if inner and grad_xp.shape[2:] != xp.shape[2:]:
         (top, _), (left, _) = zero_pads
         grad_xp = grad_xp[:, :, top : top + xp.shape[2], left : left + xp.shape[3]]
-    return grad_xp, grad_weight
+    return grad_xp, grad_weight, grad_bias
 
 
 def _valid_backward(
@@ -640,7 +645,7 @@ def _valid_backward(
     groups: int,
     zero_pads: Pads,
     inner: bool,
-) -> tuple[NDArray[Any], NDArray[Any]]:
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any] | None]:
     """:func:`conv2d_valid_backward`; the transposed correlation computes the inner gradient
     directly when asked for it, the others the padded input's."""
     c_out, c_group, kh, kw = weight.shape
@@ -649,14 +654,20 @@ def _valid_backward(
         from corr2d.core._pointwise import pointwise_backward
 
         xp = pad2d(xp, zero_pads, "constant")
-        return pointwise_backward(xp, weight, grad_output, stride, groups)
+        return (*pointwise_backward(xp, weight, grad_output, stride, groups), None)
     grad_weight = grad_xp = None
-    # the blocked weight gradient also multiplies dropped positions' zero gradients with
-    # the pixels they would read: 0 * inf would turn an exact inf (or a finite sum) into
-    # NaN, so non-finite inputs take the patch matrices, which read only real windows
     depthwise = c_group == out_group == 1 and _depthwise_serves(
         grad_output, weight, stride, dilation, (((kh - 1),) * 2, ((kw - 1),) * 2)
     )
+    if depthwise:
+        from corr2d.core import _depthwise
+
+        if _depthwise.backward_serves((kh, kw), zero_pads, inner):
+            # every plane's three gradients in one pass
+            return _depthwise.backward(xp, weight, grad_output, zero_pads)
+    # the blocked weight gradient also multiplies dropped positions' zero gradients with
+    # the pixels they would read: 0 * inf would turn an exact inf (or a finite sum) into
+    # NaN, so non-finite inputs take the patch matrices, which read only real windows
     if _blocked_suits(xp.dtype, out_group) and np.isfinite(xp).all():
         from corr2d.core._blocked import grad_weight_blocked
 
@@ -698,7 +709,7 @@ def _valid_backward(
         grad_xp = patch_xp if grad_xp is None else grad_xp
         grad_weight = patch_weight if grad_weight is None else grad_weight
     assert grad_weight is not None
-    return grad_xp, grad_weight
+    return grad_xp, grad_weight, None
 
 
 def _phases_serve(

@@ -468,17 +468,19 @@ def conv2d_backward(
             got=f"shape {np.shape(grad_output)}",
         )
     g = np.ascontiguousarray(g, dtype=setup.x.dtype)
-    grad_bias = g.reshape(n_batch, c_out, oh * ow).sum(axis=2).sum(axis=0)
     # zero padding: the engine gives the input's own gradient (the zeros' is dropped)
     inner = setup.np_mode == "constant"
+    grad_bias = None
     if n_batch == 0:  # no images: nothing flows back
         grad_xp = np.zeros((0, xp.shape[1], hp, wp), dtype=xp.dtype)
         grad_weight = np.zeros_like(setup.weight)
         inner = False
     else:
-        grad_xp, grad_weight = _engine.conv2d_valid_backward(
+        grad_xp, grad_weight, grad_bias = _engine.conv2d_valid_backward(
             xp, setup.weight, g, setup.stride, setup.dilation, setup.groups, zero_pads, inner
         )
+    if grad_bias is None:
+        grad_bias = g.reshape(n_batch, c_out, oh * ow).sum(axis=2).sum(axis=0)
     if not inner:
         grad_xp = pad2d_adjoint(grad_xp, setup.pads, setup.np_mode, setup.x.shape[2:])
     grad_input = np.ascontiguousarray(grad_xp)
