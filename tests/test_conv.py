@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import corr2d
@@ -296,6 +296,38 @@ def test_depthwise_pointwise_and_grouped_layers_against_pytorch(config, seed) ->
     magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
     taps = weight[0].size
     terms = (taps + 1, c_out // groups * taps, grad[:, 0].size, grad[:, 0].size)
+    eps = float(np.finfo(dtype).eps)
+    for ours, theirs, scale, n in zip(
+        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
+    ):
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+
+
+@settings(deadline=None, max_examples=20)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    channels=st.tuples(st.integers(8, 40), st.integers(8, 40)),
+    size=st.tuples(st.integers(4, 12), st.integers(12, 20)),
+    padding=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_wide_pointwise_layers_against_pytorch(dtype, channels, size, padding, seed) -> None:
+    """1x1 layers with enough channels for the register-blocked products: forward and
+    backward against PyTorch's autograd in float64, within the rounding bound of a sum
+    of ``n`` terms in any order (as for the layers above)."""
+    c_in, c_out = channels
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, c_in, *size)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, 1, 1)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    out = corr2d.conv2d(x, weight, bias, padding=padding)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    grads = corr2d.conv2d_backward(grad, x, weight, padding=padding)
+    options = {"padding": padding}
+    exact = _torch_layer(x, weight, bias, grad, options)
+    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
+    terms = (c_in + 1, c_out, grad[:, 0].size, grad[:, 0].size)
     eps = float(np.finfo(dtype).eps)
     for ours, theirs, scale, n in zip(
         (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corr2d.core import _depthwise, _pointwise
+from corr2d.core import _depthwise, _pointwise, _products
 from corr2d.core._pool import run_tasks
 from corr2d.core._reference import conv2d_reference, corr2d_reference
 from corr2d.core._unrolled import MAX_TAPS, plane_gradient
@@ -287,3 +287,59 @@ def test_pointwise_products_against_the_slow_twin(stride, groups, rng) -> None:
     grad_x, grad_weight = _pointwise.pointwise_backward(x, weight, grad, stride, groups)
     forward = conv2d_reference(x, weight, stride=stride, groups=groups)
     assert np.vdot(grad, forward) == np.vdot(grad_x, x) == np.vdot(grad_weight, weight)
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    shape=st.tuples(st.integers(1, 3), st.integers(8, 19), st.integers(8, 17)),
+    pixels=st.integers(48, 90),
+    bias=st.booleans(),
+    threads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**16),
+)
+def test_blocked_products_against_the_slow_twins(dtype, shape, pixels, bias, threads, seed) -> None:
+    """The 1x1 layer's register-blocked products, exact on small integers: row counts
+    that are not a multiple of the block (the last block overlaps), inner sizes that are
+    not a multiple of the gradient's taps, pixel counts past the last full vector."""
+    n_batch, rows, inner = shape
+    rng = np.random.default_rng(seed)
+    matrix = _integers(rng, (rows, inner), dtype)
+    b = _integers(rng, (n_batch, inner, pixels), dtype)
+    added = _integers(rng, rows, dtype) if bias else None
+    np.testing.assert_array_equal(
+        _products.batched_product(matrix, b, added, threads),
+        _products.batched_product_reference(matrix, b, added),
+    )
+    g = _integers(rng, (n_batch, rows, pixels), dtype)
+    np.testing.assert_array_equal(
+        _products.weight_product(g, b, threads), _products.weight_product_reference(g, b)
+    )
+
+
+def test_blocked_pointwise_layer_against_the_slow_twin(rng) -> None:
+    """A 1x1 layer the blocked products take, forward and backward, exactly."""
+    x = _integers(rng, (2, 12, 7, 9), np.float32)
+    weight = _integers(rng, (10, 12, 1, 1), np.float32)
+    bias = _integers(rng, 10, np.float32)
+    if _products.VECTOR_BYTES == 64:
+        assert _pointwise._blocked(x, weight, (1, 1), 1)
+    out = _pointwise.pointwise(x, weight, bias, (1, 1), 1)
+    np.testing.assert_array_equal(out, conv2d_reference(x, weight, bias))
+    grad = _integers(rng, out.shape, np.float32)
+    grad_x, grad_weight = _pointwise.pointwise_backward(x, weight, grad, (1, 1), 1)
+    flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3))
+    np.testing.assert_array_equal(grad_x, conv2d_reference(grad, flipped))
+    expected = np.einsum("nohw,nchw->oc", grad.astype(np.float64), x.astype(np.float64))
+    np.testing.assert_array_equal(grad_weight[:, :, 0, 0], expected)
+
+
+def test_blocked_products_only_with_64_byte_vectors(monkeypatch) -> None:
+    """Elsewhere NumPy's BLAS takes the 1x1 layers."""
+    assert _products.suitable(np.dtype(np.float32), 64, 256, 784) == (_products.VECTOR_BYTES == 64)
+    monkeypatch.setattr(_products, "VECTOR_BYTES", 32)
+    assert not _products.suitable(np.dtype(np.float32), 64, 256, 784)
+    monkeypatch.setattr(_products, "VECTOR_BYTES", 64)
+    assert not _products.suitable(np.dtype(np.float32), 7, 256, 784)
+    assert not _products.suitable(np.dtype(np.float32), 64, 256, 47)
+    assert _products.suitable(np.dtype(np.float64), 8, 8, 24)

@@ -1,11 +1,13 @@
-"""1x1 layers as matrix products: every image of the batch in one call to BLAS.
+"""1x1 layers as matrix products: every image of the batch in one call.
 
 A 1x1 convolution mixes channels pixel by pixel: for each image ``n`` and group ``g``,
 ``out[n, g] = W[g] @ x[n, g]`` with ``W[g]`` (C_out/groups, C_in/groups) and ``x[n, g]``
 (C_in/groups, pixels).  NumPy's ``matmul`` broadcasts that over the batch and the groups
-in one call, which BLAS runs near the machine's matrix-product peak; a stride takes
-every ``s``-th pixel first.  The backward pass is two more products:
-``dL/dx = W^T @ g`` (placed back on the strided pixels) and ``dL/dW = sum_n g[n] @ x[n]^T``.
+in one call; a stride takes every ``s``-th pixel first.  The backward pass is two more
+products: ``dL/dx = W^T @ g`` (placed back on the strided pixels) and
+``dL/dW = sum_n g[n] @ x[n]^T``.  Ungrouped, unstrided layers on CPUs with 64-byte
+vectors take the register-blocked products of :mod:`corr2d.core._products` instead,
+which read the NCHW arrays in place (NumPy's BLAS may run narrower vectors there).
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ __all__ = ["pointwise", "pointwise_backward", "serves"]
 def serves(dtype: np.dtype[Any], kernel_shape: tuple[int, ...]) -> bool:
     """Whether a layer is a 1x1 layer these products take: real floats."""
     return tuple(kernel_shape) == (1, 1) and dtype in (np.float32, np.float64)
+
+
+def _blocked(xp: NDArray[Any], weight: NDArray[Any], stride: tuple[int, int], groups: int) -> bool:
+    """Whether the register-blocked products take the layer (ungrouped, unstrided)."""
+    from corr2d.core._engine import jit_enabled
+    from corr2d.core._products import suitable
+
+    if groups != 1 or stride != (1, 1) or not jit_enabled():
+        return False
+    return suitable(xp.dtype, weight.shape[0], weight.shape[1], xp[0, 0].size)
+
+
+def _threads(xp: NDArray[Any], weight: NDArray[Any]) -> int:
+    """Threads for each product of a layer on ``xp`` (its multiply-adds decide)."""
+    from corr2d.core import _engine
+
+    work = xp.size * weight.shape[0]
+    return 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
 
 
 def _pixels(xp: NDArray[Any], stride: tuple[int, int], groups: int) -> NDArray[Any]:
@@ -44,6 +64,14 @@ def pointwise(
     c_out, c_group = weight.shape[:2]
     oh = (xp.shape[2] - 1) // stride[0] + 1
     ow = (xp.shape[3] - 1) // stride[1] + 1
+    if _blocked(xp, weight, stride, groups):
+        from corr2d.core._products import batched_product
+
+        pixels = xp.reshape(n_batch, c_group, oh * ow)
+        product = batched_product(
+            weight.reshape(c_out, c_group), pixels, bias, _threads(xp, weight)
+        )
+        return product.reshape(n_batch, c_out, oh, ow)
     matrices = weight.reshape(groups, c_out // groups, c_group)
     out = np.matmul(matrices, _pixels(xp, stride, groups))  # (N, groups, C_out/g, oh*ow)
     out = out.reshape(n_batch, c_out, oh, ow)
@@ -62,6 +90,15 @@ def pointwise_backward(
     """(dL/dxp, dL/dweight) of :func:`pointwise` (without bias)."""
     n_batch, c_out, oh, ow = grad_output.shape
     c_group = weight.shape[1]
+    if _blocked(xp, weight, stride, groups):
+        from corr2d.core._products import batched_product, weight_product
+
+        threads = _threads(xp, weight)
+        rows = grad_output.reshape(n_batch, c_out, oh * ow)
+        matrix = weight.reshape(c_out, c_group)
+        grad_xp = batched_product(matrix.T, rows, None, threads).reshape(xp.shape)
+        in_rows = xp.reshape(n_batch, c_group, oh * ow)
+        return grad_xp, weight_product(rows, in_rows, threads).reshape(weight.shape)
     matrices = weight.reshape(groups, c_out // groups, c_group)
     grad = grad_output.reshape(n_batch, groups, c_out // groups, oh * ow)
     pixels = _pixels(xp, stride, groups)
