@@ -248,3 +248,48 @@ def test_auto_runs_the_fft_it_plans() -> None:
     plan = _paths.plan_image("test", x.shape, kernel, 1, x.dtype)
     assert plan.path == "fft" and plan.compiled
     assert corr2d.choose_method(x, kernel, "valid") == "fft"
+
+
+@pytest.mark.parametrize("kh", [4, 5, 7, 9, 10])
+def test_image_tasks_that_prefetch_give_the_bits_of_brute_force(kh: int) -> None:
+    """Kernel heights whose loops prefetch the next block row (and their neighbours
+    that do not): small integers, so every sum is exact, on images of several bands
+    with border strips, widths that are not a multiple of a block and rows left over."""
+    from corr2d.core import _unrolled
+
+    assert ("prefetch(source" in _unrolled.image_task_source(kh, 5)) == (
+        kh in _unrolled.PREFETCH_HEIGHTS
+    )
+    rng = np.random.default_rng(6)
+    for shape in ((160, 150), (131, 517), (64, 61)):
+        x = rng.integers(-4, 5, shape).astype(np.float32)
+        kernel = rng.integers(-3, 4, (kh, 5)).astype(np.float32)
+        for boundary in ("symm", "fill"):
+            out = corr2d.correlate2d(x, kernel, "same", boundary, 1.0, separable=False)
+            expected = signal.correlate2d(
+                x.astype(np.int64), kernel.astype(np.int64), "same", boundary, 1
+            )
+            np.testing.assert_array_equal(out, expected)
+
+
+def test_prefetch_hints_change_nothing_and_may_point_past_the_array() -> None:
+    """The hint compiles for reads and writes, leaves every value as it was and does not
+    fault for indices far beyond the array's end."""
+    from numba import njit
+
+    from corr2d.core._microkernels import prefetch
+
+    @njit
+    def hinted_sum(values, reach):  # type: ignore[no-untyped-def]
+        total = 0.0
+        for i in range(values.size):
+            prefetch(values, i + reach, 0)
+            prefetch(values, i + reach, 1)
+            total += values[i]
+        return total
+
+    values = np.arange(100, dtype=np.float32)
+    before = values.copy()
+    for reach in (0, 16, 10**6, 10**9):
+        assert hinted_sum(values, reach) == before.sum()
+    np.testing.assert_array_equal(values, before)

@@ -41,6 +41,10 @@ the vectorised loops give the same bits: which one runs (a matter of the work's 
 never changes a result.  On CPUs with separate multiply and add units this costs no
 throughput.
 
+:func:`prefetch` asks the cache for a line a loop will read or write soon, so that a
+loop whose image has left the caches (the first call after idle) overlaps the wait
+with its sums.
+
 :func:`next_task` hands out tasks one at a time to whichever thread asks first (an
 atomic counter), where numba's ``prange`` gives each thread an equal share up front:
 on a machine whose cores run at different speeds, the faster one then does more.
@@ -60,6 +64,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = [
+    "CACHE_LINE",
     "COLUMNS",
     "IMAGE_COLUMNS",
     "IMAGE_ROWS",
@@ -77,6 +82,7 @@ __all__ = [
     "image_block",
     "next_task",
     "outer_block",
+    "prefetch",
     "register_plan",
     "tap_block",
 ]
@@ -106,6 +112,9 @@ TAP_COLUMNS = 8 if VECTOR_BYTES == 64 else 4
 #: :func:`outer_block`'s block: taps by vectors of output channels (accumulators, plus
 #: one register per vector of gradients and one for the broadcast pixel).
 OUTER_TAPS, OUTER_VECTORS = (12, 2) if VECTOR_BYTES == 64 else (6, 2)
+
+#: Bytes of a cache line (x86-64 and most ARM cores): the step of :func:`prefetch`.
+CACHE_LINE = 64
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -694,5 +703,39 @@ def next_task(typingctx, counter):  # type: ignore[no-untyped-def]
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         address = _data(context, builder, sig.args[0], args[0])
         return builder.atomic_rmw("add", address, _const(1), "monotonic")
+
+    return signature, codegen
+
+
+@intrinsic(prefer_literal=True)
+def prefetch(typingctx, array, index, write):  # type: ignore[no-untyped-def]
+    """Ask for the cache line of ``array``'s element ``index`` (flat) ahead of use:
+    to read it (``write`` a literal 0) or to write it (1).
+
+    A hint only (LLVM's ``llvm.prefetch``, kept in all cache levels): it changes no
+    value and never faults, so ``index`` may lie past the array's end (the hint is
+    then wasted, never harmful).
+    """
+    if not (
+        isinstance(array, types.Array)
+        and isinstance(index, types.Integer)
+        and isinstance(write, types.IntegerLiteral)
+        and write.literal_value in (0, 1)
+    ):
+        return None
+    signature = types.void(array, index, write)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        address = builder.gep(_data(context, builder, sig.args[0], args[0]), [args[1]])
+        pointer = ir.PointerType()
+        hint = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [pointer, _I32, _I32, _I32]),
+            "llvm.prefetch.p0",
+        )
+        rw = ir.Constant(_I32, sig.args[2].literal_value)
+        locality, data_cache = ir.Constant(_I32, 3), ir.Constant(_I32, 1)
+        builder.call(hint, [builder.bitcast(address, pointer), rw, locality, data_cache])
+        return context.get_dummy_value()
 
     return signature, codegen
