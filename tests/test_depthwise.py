@@ -70,6 +70,35 @@ def test_plane_loop_and_weight_gradient_against_the_slow_twins(
     )
 
 
+@settings(deadline=None, max_examples=30)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    size=st.tuples(st.integers(1, 14), st.integers(1, 30)),
+    kernel=st.sampled_from([(1, 1), (1, 4), (3, 1), (2, 3), (3, 3), (5, 7)]),
+    rows=st.tuples(st.integers(0, 6), st.integers(0, 6)),
+    left=st.integers(0, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_plane_loop_with_same_columns_against_the_slow_twin(
+    dtype, size, kernel, rows, left, seed
+) -> None:
+    """Output rows as wide as the planes': summed along the flat plane, the padding's
+    columns masked, the first and last outputs tap by tap."""
+    (height, width), (kh, kw) = size, kernel
+    left = min(left, kw - 1)
+    pads = (rows, (left, kw - 1 - left))
+    if height + sum(rows) < kh:
+        return
+    rng = np.random.default_rng(seed)
+    x = _integers(rng, (2, 3, height, width), dtype)
+    weight = _integers(rng, (3, 1, kh, kw), dtype)
+    bias = _integers(rng, 3, dtype)
+    np.testing.assert_array_equal(
+        _depthwise.depthwise(x, weight, bias, pads),
+        conv2d_reference(x, weight, bias, padding=pads, groups=3),
+    )
+
+
 @pytest.mark.parametrize("kernel", [(1, 9), (7, 9), (2, 13)])
 @pytest.mark.parametrize("size", [(1, 1), (3, 2), (9, 30)])
 def test_rows_longer_than_the_unrolled_width_on_small_planes(kernel, size, rng) -> None:
