@@ -11,14 +11,15 @@ what the micro-kernels of :mod:`corr2d.core._microkernels` read: channel ``k`` o
 ``n`` starts at ``n * K * Q + k * Q``, one offset per "tap".  So the two products of
 the form ``A @ B[n]`` (:func:`batched_product`) are :func:`fma_block` calls, a block of
 ``ROWS`` rows of ``A`` by ``COLUMNS`` vectors of pixels kept in registers over all of
-``K``, and the weight gradient (:func:`weight_product`) :func:`dot_block` calls, ``ROWS``
-rows of ``g`` by ``TAPS`` channels of ``x``, each a dot product over the pixels.  No
-operand is rearranged or copied; the last row and column blocks of the first two
-overlap the one before them (they write, so a value computed twice is written twice
-with the same bits).
+``K``, and the weight gradient (:func:`weight_product`) :func:`outer_block` calls,
+``OUTER_TAPS`` channels of ``x`` by ``OUTER_VECTORS`` vectors of rows of ``g``, one
+outer product per pixel.  Only the output gradient of the weight gradient is
+rearranged (transposed, pixels by rows); every other operand is read in place.  The
+last row and column blocks of the first two overlap the one before them (they write,
+so a value computed twice is written twice with the same bits).
 
 Both loops sum in a fixed order for a given shape; :func:`fma_block` in the order of
-``k`` after the bias, :func:`dot_block` in vector lanes summed at the end.  They serve
+``k`` after the bias, :func:`outer_block` image by image in the order of the pixels.  They serve
 where :func:`suitable` says: AVX-512 (elsewhere NumPy's BLAS is at least as fast) and
 operands of at least one block.
 """
