@@ -43,7 +43,8 @@ Method = Literal["direct", "fft"]
 _UNROLL_MIN_OUTPUTS = 128 * 128
 
 # Cost model: wall time in nanoseconds on 2 threads, fitted to medians measured on a
-# 2-core AMD EPYC (Zen 4, AVX-512) with float32 (bench/bench_core.py prints both paths).
+# 2-core AMD EPYC (CPU family 26, Zen 5, AVX-512) with float32 (bench/bench_core.py
+# prints both paths).
 # float64 and complex data cost proportionally more per element in both paths, so the
 # ratio, which is all the choice depends on, barely moves.
 _DIRECT_NS_PER_OUTPUT = 0.25

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Working set of one band (its input, spectrum and inverse: about 12 bytes per
-#: point in float32) above which bands are made shorter.  On a 2-core Zen 4, 2048²
+#: point in float32) above which bands are made shorter.  On a 2-core Zen 5, 2048²
 #: with a 31x31 kernel took 22 ms in bands of 256 rows and 34 ms in 256x256 tiles.
 _BAND_BYTES = 8 * 2**20
 #: Images wider than this are tiled along their width as well.

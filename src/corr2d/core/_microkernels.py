@@ -93,10 +93,16 @@ def register_plan() -> tuple[int, int, int, int]:
     import llvmlite.binding as llvm
 
     features = llvm.get_host_cpu_features()
+    # Forward (fma_block): rows x columns accumulators plus one register per column.
+    # The weight gradient's dot_block keeps rows x taps accumulators plus rows + taps
+    # loaded vectors, more than the register file on both plans (8 x 5 + 13 of 32 zmm,
+    # 4 x 3 + 7 of 16 ymm), so some spill; it serves only layers with fewer than
+    # OUTER_VECTORS vectors of output channels per group (32 float32 on AVX-512), the
+    # wider ones summing outer products (outer_block).
     if features.get("avx512f"):
-        return 64, 8, 3, 5  # 24 + 3 registers forward, 20 + 9 for the gradient
+        return 64, 8, 3, 5  # 32 zmm registers: 24 + 3 forward
     if features.get("avx2") or features.get("avx"):
-        return 32, 4, 3, 3  # 16 ymm registers: 12 + 3 forward, 12 + 7 gradient
+        return 32, 4, 3, 3  # 16 ymm registers: 12 + 3 forward
     return 16, 4, 3, 3
 
 
