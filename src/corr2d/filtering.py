@@ -135,11 +135,10 @@ def filter_image(
 def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable | None:
     """What identifies a call of :func:`filter_image` whose prepared loop can be kept:
     a 2-D float32 or float64 image in native byte order, a kernel of its dtype and up to
-    ``_KEY_TAPS``
-    taps (compared by value), and options of plain types (compared with their types, so
-    that ``1`` and ``True`` differ).  None for other calls.  A call with the key of
-    an earlier successful call passes the same checks and takes the same path, so the
-    prepared loop serves it.
+    ``_KEY_TAPS`` taps (compared by value), and options of plain types (compared with
+    their types, so that ``1`` and ``True`` differ).  None for other calls.  A call with
+    the key of an earlier successful call passes the same checks and takes the same
+    path, so the prepared loop serves it.
     """
     if type(image) is not np.ndarray or type(kernel) is not np.ndarray:
         return None

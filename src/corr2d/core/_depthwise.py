@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from corr2d.core._bands import _gather, task_loop
+from corr2d.core._engine import threads_for
 from corr2d.core._microkernels import IMAGE_COLUMNS, IMAGE_ROWS, VECTOR_BYTES, next_task
 from corr2d.core._padding import Pads
 
@@ -62,12 +63,6 @@ def _tables(shape: tuple[int, ...], pads: Pads) -> tuple[NDArray[np.int64], NDAr
     return index_tables(shape[-2], shape[-1], 1, pads, "constant")
 
 
-def _threads(work: int) -> int:
-    from corr2d.core import _engine
-
-    return 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
-
-
 def depthwise(
     x: NDArray[Any], weight: NDArray[Any], bias: NDArray[Any] | None, pads: Pads
 ) -> NDArray[Any]:
@@ -90,7 +85,7 @@ def depthwise(
         loop.serial,
         *(planes, rows, cols, kernels, added, out.reshape(n_batch * channels, oh, ow)),
         *(pads[0][0], pads[1][0]),
-        threads=_threads(out.size * kh * kw),
+        threads=threads_for(out.size * kh * kw),
         work=out.size * kh * kw,
     )
     return out
@@ -130,7 +125,7 @@ def backward(
         *(x.reshape(n_batch * channels, height, width), rows, cols),
         *(grad_output.reshape(n_batch * channels, oh, ow), flipped),
         *(grad_x.reshape(n_batch * channels, height, width), partial, grad_bias),
-        threads=_threads(work),
+        threads=threads_for(work),
         work=work,
     )
     return grad_x, partial[:, None], grad_bias
@@ -188,7 +183,7 @@ def weight_gradient(
         plane_gradient(kh, kw) if flat else weight_gradient_task,
         *(x.reshape(n_batch * channels, height, width), rows, cols),
         *(grad_output.reshape(n_batch * channels, oh, ow), partial),
-        threads=_threads(grad_output.size * kh * kw),
+        threads=threads_for(grad_output.size * kh * kw),
         work=grad_output.size * kh * kw,
     )
     return partial[:, None]

@@ -82,6 +82,13 @@ def num_threads() -> int:
     return int(numba.get_num_threads())
 
 
+def threads_for(work: float) -> int:
+    """Threads for a job of ``work`` multiply-adds: the calling thread alone below
+    ``SERIAL_WORK`` (waking helpers costs more than they save there), else
+    :func:`num_threads`."""
+    return 1 if work < SERIAL_WORK else num_threads()
+
+
 def _configure_threading() -> None:
     """Prefer numba's own 'workqueue' threads unless the user chose a threading layer.
 

@@ -360,7 +360,7 @@ def _tiles_path(
     fill_value = work.type(fill)
     outputs = out_rows * out_elements
     macs = outputs * work_per_output(plan, (kh, kw))
-    threads = 1 if macs < _engine.SERIAL_WORK else _engine.num_threads()
+    threads = _engine.threads_for(macs)
     geometry = (out, tile_rows, tile_width)
     if plan.path == "separable" and plan.factors is not None:
         factors = plan.factors
@@ -503,10 +503,7 @@ class ImageTask:
         source = np.ascontiguousarray(image, dtype=self.dtype)
         out = np.empty(self.out_shape, self.dtype)
         work = self.work
-        if work < _engine.SERIAL_WORK:  # on this thread, as run_tasks would, in fewer steps
-            self.loop(source, *self.args, out, *self.args_after, np.zeros(1, np.int64))
-            return out
-        threads = _engine.num_threads()
+        threads = _engine.threads_for(work)
         run_tasks(self.loop, source, *self.args, out, *self.args_after, threads=threads, work=work)
         return out
 

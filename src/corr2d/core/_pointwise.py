@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from corr2d.core._engine import threads_for
+
 __all__ = ["pointwise", "pointwise_backward", "serves"]
 
 
@@ -37,10 +39,7 @@ def _blocked(xp: NDArray[Any], weight: NDArray[Any], stride: tuple[int, int], gr
 
 def _threads(xp: NDArray[Any], weight: NDArray[Any]) -> int:
     """Threads for each product of a layer on ``xp`` (its multiply-adds decide)."""
-    from corr2d.core import _engine
-
-    work = xp.size * weight.shape[0]
-    return 1 if work < _engine.SERIAL_WORK else _engine.num_threads()
+    return threads_for(xp.size * weight.shape[0])
 
 
 def _pixels(xp: NDArray[Any], stride: tuple[int, int], groups: int) -> NDArray[Any]:
