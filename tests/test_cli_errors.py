@@ -1,5 +1,5 @@
 """The command line's bad arguments: one line naming the option and its value, and the
-documented exit code (5 for integer overflow, 6 for too large for this machine); Ctrl-C
+documented exit code (5 for overflow, 6 for too large for this machine); Ctrl-C
 prints 'interrupted' and exits 130."""
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def test_exit_codes_for_overflow_and_too_large_are_documented() -> None:
     assert "overflow" in EXIT_CODES[EXIT_OVERFLOW]
     assert "too large for this machine" in EXIT_CODES[EXIT_TOO_LARGE]
     docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    assert f"| {EXIT_OVERFLOW} | integer overflow" in docs
+    assert f"| {EXIT_OVERFLOW} | overflow: an exact integer result" in docs
     assert f"| {EXIT_TOO_LARGE} | too large for this machine" in docs
     assert classify(OverflowError("corr2d: integer inputs could overflow int64"))[0] == 5
     assert classify(MemoryError())[0] == EXIT_TOO_LARGE

@@ -296,3 +296,78 @@ def test_kernels_prints_whole_numbers_and_the_given_parameters() -> None:
     assert "…" not in done.stdout
     printed = np.array([[float(v) for v in line.split()] for line in lines[2:]])
     np.testing.assert_allclose(printed, kernels.get("gaussian", sigma=2), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- weights near float64's edge
+
+
+def leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_weights_summing_beyond_float64_are_refused_before_anything_is_written(
+    grey: Path,
+) -> None:
+    # 1e308 + 1e308 is inf: a divisor of inf turned the blur into a white image, exit 0
+    code, _, err = run("filter", grey, grey.parent / "o.png", "-k", "1e308,1e308")
+    one_line_error(code, err, 2, "the magnitudes of the weights sum beyond float64's range")
+    np.save(grey.parent / "k.npy", np.full((3, 3), 1e308))
+    code, _, err = run("filter", grey, grey.parent / "o.png", "-k", grey.parent / "k.npy")
+    one_line_error(code, err, 3, "k.npy: the magnitudes of the weights sum beyond")
+    assert leftovers(grey.parent, {"grey.png", "k.npy"}) == []
+
+
+def test_huge_zero_sum_kernel_gives_the_signed_map_without_warnings(grey: Path) -> None:
+    # taps beyond float32's range: the response is computed and mapped in float64
+    out = grey.parent / "d.png"
+    code, _, err = run("filter", grey, out, "-k", "1e300,-1e300")
+    assert code == 0 and err == "", err
+    image = read_image(grey).astype(np.float64)
+    right = np.concatenate([image[:, 1:], image[:, -1:]], axis=1)  # 'symm' repeats the edge
+    response = image - right  # x[i, j] - x[i, j + 1], in units of 1e300
+    expected = np.rint((response / np.abs(response).max() + 1.0) * 127.5)
+    assert np.abs(read_image(out).astype(np.float64) - expected).max() <= 1.0
+
+
+def test_raw_values_beyond_float32_are_refused_naming_the_output(grey: Path) -> None:
+    out = grey.parent / "raw.tif"
+    code, _, err = run("filter", grey, out, "-k", "1e300,1e300", "--scale", "none")
+    one_line_error(code, err, 5, "raw.tif: to_image_dtype: `values` must lie within float32's")
+    assert "use float64" in err and leftovers(grey.parent, {"grey.png"}) == []
+    code, _, err = run(
+        "filter", grey, out, "-k", "1e300,1e300", "--scale", "none", "--dtype", "float64"
+    )
+    assert code == 0, err
+    image = read_image(grey).astype(np.float64)
+    right = np.concatenate([image[:, 1:], image[:, -1:]], axis=1)
+    np.testing.assert_allclose(read_image(out), (image + right) * 1e300, rtol=1e-12)
+
+
+@pytest.mark.parametrize("command", ["filter", "edges"])
+def test_response_beyond_float64_is_an_overflow_error_not_an_inf_image(
+    tmp_path: Path, command: str
+) -> None:
+    image = np.full((16, 16), 1e308)
+    image[:, 8:] = -1e308
+    write_image(tmp_path / "big.tif", image)
+    out = tmp_path / "o.tif"
+    extra = ["-k", "1e10"] if command == "filter" else []
+    code, _, err = run(command, tmp_path / "big.tif", out, *extra, "--scale", "none")
+    one_line_error(code, err, 5, "o.tif: the response is beyond float64's range")
+    assert leftovers(tmp_path, {"big.tif"}) == []
+
+
+def test_several_inputs_report_on_stdout_and_fail_in_one_line(grey: Path) -> None:
+    folder = grey.parent / "out"
+    write_image(grey.parent / "b.png", np.zeros((2, 2), np.uint8))  # smaller than the kernel
+    code, out, err = run("filter", grey, grey.parent / "b.png", folder, "-k", "box:size=3")
+    one_line_error(code, err, 3, "b.png: the kernel (3x3) is larger than the image (2x2)")
+    # the first file's output went with the failure, and no line claims it was written
+    assert out == "" and not folder.exists()
+    write_image(grey.parent / "c.png", np.zeros((4, 4), np.uint8))
+    code, out, err = run("filter", grey, grey.parent / "c.png", folder, "-k", "box:size=3")
+    assert code == 0 and err == "", err
+    assert out.splitlines() == [
+        f"{grey} -> {folder / 'grey.png'} (23x31, uint8, scale auto)",
+        f"{grey.parent / 'c.png'} -> {folder / 'c.png'} (4x4, uint8, scale auto)",
+    ]

@@ -187,6 +187,21 @@ def test_outputs_are_checked_before_work(grey16, tmp_path):
     one_line_error(got, err, 2, "one INPUT at a time")
 
 
+def test_streamed_overflow_is_one_line_and_leaves_nothing(grey16, tmp_path):
+    # 65535 * 9e305 is beyond float64: an inf response must not become pixels
+    out = tmp_path / "o.tif"
+    kernel = ";".join(["1e305,1e305,1e305"] * 3)
+    got, _, err = run("filter", grey16, out, "-k", kernel, "--scale", "signed", "--chunks", "64")
+    assert got == 5, err
+    assert err.strip().splitlines() == [
+        "corr2d: error: the response is beyond float64's range (inf or NaN from finite "
+        "pixels and weights); scale the kernel or the image down"
+    ]  # no progress bar left above it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grey16.tif"]
+    got, _, err = run("filter", grey16, out, "-k", "box:size=3", "--chunks", "64")
+    assert got == 0 and err == "", err
+
+
 def test_a_fresh_process_streams_while_its_threads_import_numba(photo):
     """Each chunk's thread may be the first to need numba: in a fresh process the
     streamed filter failed about one run in two with 'partially initialized module

@@ -233,3 +233,14 @@ def test_clipping_pixels_of_the_target_type_returns_them_unchanged(dtype) -> Non
     np.testing.assert_array_equal(out, pixels)
     # from another depth the values still move: 8-bit white is 16-bit white
     assert to_image_dtype(np.array([255], np.uint8), np.uint16, "clip", source=np.uint8)[0] == 65535
+
+
+def test_float_pixels_beyond_the_types_range_are_an_overflow_error() -> None:
+    # float32 holds up to 3.4e38: 1e39 would be written as inf
+    with pytest.raises(OverflowError, match=r"to_image_dtype: `values` must lie within float32"):
+        to_image_dtype([[1.0, 1e39]], np.float32, "none")
+    with pytest.raises(OverflowError, match=r"got 1e\+39"):
+        to_image_dtype([[-1e39, 0.0]], np.float32, "abs")
+    kept = to_image_dtype([[1e39, np.inf, np.nan]], np.float64, "none")
+    assert kept[0, 0] == 1e39 and np.isinf(kept[0, 1]) and np.isnan(kept[0, 2])
+    assert np.isinf(to_image_dtype([[np.inf]], np.float32, "none")[0, 0])  # inf stays inf

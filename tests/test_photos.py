@@ -14,7 +14,7 @@ from PIL import Image
 
 from corr2d import kernels
 from corr2d.cli import main
-from corr2d.filtering import filter_image, filter_pixels, pixel_work_dtype
+from corr2d.filtering import filter_image, filter_pixels, filter_work, pixel_work_dtype
 
 REFLECT = cv2.BORDER_REFLECT  # OpenCV's name for SciPy's 'symm': fedcba|abcdef|fedcba
 
@@ -135,3 +135,15 @@ def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> Non
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.filterwarnings("error")  # the kernel's taps are never cast out of range
+@pytest.mark.parametrize("scale", [1e39, 1e300])
+def test_pixels_with_taps_beyond_float32_are_computed_in_float64(photo, scale) -> None:
+    kernel = np.array([[1.0, -1.0, 0.5]]) * scale
+    assert pixel_work_dtype(np.uint8, kernel) == np.float64
+    got = filter_pixels(photo, kernel / kernel.sum())
+    expected = cv2.filter2D(photo.astype(np.float64), -1, np.array([[2.0, -2.0, 1.0]]),
+                            borderType=REFLECT)  # fmt: skip
+    np.testing.assert_array_equal(got, np.clip(np.rint(expected), 0, 255).astype(np.uint8))
+    assert filter_work(photo.shape, kernel) == 600 * 512 * 3 * 3

@@ -253,7 +253,7 @@ def filter_work(
     from corr2d.core.correlate import _pads
 
     func = "filter_work"
-    k = as_array(kernel, func, "kernel", ndim=2).astype(np.float32)
+    k = _planning_kernel(as_array(kernel, func, "kernel", ndim=2))
     channels = shape[2] if len(shape) == 3 else 1
     pads = _pads(mode, k.shape, False)
     extended = (shape[0] + sum(pads[0]), shape[1] + sum(pads[1]))
@@ -296,13 +296,22 @@ def pixel_work_dtype(pixels: Any, kernel: Any, *, separable: bool | None = None)
         if isinstance(kernel, Separable):
             rank = 1
         else:
-            factors = factorize(array.astype(np.float32), min(kh, kw) - 1)
+            factors = factorize(_planning_kernel(array), min(kh, kw) - 1)
             rank = 0 if factors is None else factors.rank
         if rank:
             terms = min(terms, rank * (kh + kw + 2))
     top = float(np.iinfo(dtype).max)
     bound = (terms + 1) * 2.0**-24 * float(np.abs(array).sum()) * top
     return np.dtype(np.float32 if bound < 1.0 else np.float64)
+
+
+def _planning_kernel(kernel: NDArray[Any]) -> NDArray[Any]:
+    """The kernel in float32, as 8/16-bit pixels are usually filtered, to plan the path
+    with; in float64 where a tap lies beyond float32's range (such pixels are computed in
+    float64: :func:`pixel_work_dtype`)."""
+    if np.abs(kernel).max(initial=0.0) > np.finfo(np.float32).max:
+        return kernel
+    return kernel.astype(np.float32)
 
 
 def _colour(func: str, image: ArrayLike) -> NDArray[Any]:

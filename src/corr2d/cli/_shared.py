@@ -40,6 +40,7 @@ __all__ = [
     "Output",
     "Outputs",
     "available_memory",
+    "check_finite_response",
     "check_floating_output",
     "check_inputs",
     "check_memory",
@@ -78,7 +79,8 @@ EXIT_CODES = {
     "image or kernel file; images that do not fit together",
     EXIT_OUTPUT: "output problem: the output exists (no --force), is an input, or cannot "
     "be written in that format or place",
-    EXIT_OVERFLOW: "overflow: an exact integer result could exceed int64",
+    EXIT_OVERFLOW: "overflow: an exact integer result could exceed int64, or a result lies "
+    "beyond the range of its floating-point type",
     EXIT_TOO_LARGE: "too large for this machine: a size, padding or step count whose arrays "
     "could not fit in its memory",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
@@ -86,7 +88,7 @@ EXIT_CODES = {
 
 EXIT_HELP = (
     "[bold]Exit codes[/bold]: 0 ok, 1 computation failed, 2 usage error, 3 input problem, "
-    "4 output problem, 5 integer overflow, 6 too large for this machine, 130 interrupted."
+    "4 output problem, 5 overflow, 6 too large for this machine, 130 interrupted."
 )
 
 #: NumPy's own words for an array larger than it can address.
@@ -531,13 +533,17 @@ def write_pixels(
     from corr2d.io import to_image_dtype, write_image
 
     target = output_dtype(image, dtype, scale)
-    pixels = to_image_dtype(
-        response,
-        target,
-        scale,  # type: ignore[arg-type]
-        kernel=kernel,
-        source=image.dtype,
-    )
+    check_finite_response(path, response, image)
+    try:
+        pixels = to_image_dtype(
+            response,
+            target,
+            scale,  # type: ignore[arg-type]
+            kernel=kernel,
+            source=image.dtype,
+        )
+    except OverflowError as exc:
+        fail(f"{path}: {exc}", EXIT_OVERFLOW)
     if alpha is not None:
         if path.suffix.lower() in (".jpg", ".jpeg"):
             warn(f"{path}: JPEG has no alpha channel; the input's transparency is dropped")
@@ -547,6 +553,19 @@ def write_pixels(
             pixels = np.concatenate([channels, plane[..., np.newaxis]], axis=-1)
     write_image(outputs.stage(path), pixels)
     return pixels
+
+
+def check_finite_response(path: Path, response: NDArray[Any], image: NDArray[Any]) -> None:
+    """Refuse a response that overflowed: inf or NaN from finite pixels and weights."""
+    if np.isfinite(response).all():
+        return
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        return  # NaN and inf pixels reach the outputs whose windows hold them
+    fail(
+        f"{path}: the response is beyond float64's range (inf or NaN from finite pixels "
+        "and weights); scale the kernel or the image down",
+        EXIT_OVERFLOW,
+    )
 
 
 def warn(message: str) -> None:

@@ -137,6 +137,10 @@ def filter_command(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    # A bar on a terminal's stderr only, cleared at the end; each file's line on stdout
+    # once every output is in place (a failure writes none of them).
+    bar_console = make_console(stderr=True)
+    lines: list[str] = []
     with (
         outputs,
         Progress(
@@ -144,15 +148,19 @@ def filter_command(
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.description}"),
-            console=make_console(stderr=True),
+            console=bar_console,
+            transient=True,
+            disable=not bar_console.is_terminal,
         ) as progress,
     ):
         outputs.folder(output)
         task = progress.add_task("", total=len(inputs))
         for source, target in zip(inputs, targets, strict=True):
             progress.update(task, description=source.name)
-            progress.console.print(job.run(outputs, source, target, None), markup=False)
+            lines.append(job.run(outputs, source, target, None))
             progress.advance(task)
+    for line in lines:
+        console.print(line, markup=False)
 
 
 def _anchor(

@@ -84,6 +84,12 @@ class _Pixels:
     def __call__(self, block: NDArray[Any]) -> NDArray[Any]:
         from corr2d.io import to_image_dtype
 
+        if self.source.kind in "ui" and not np.isfinite(block).all():
+            raise OverflowError(
+                "the response is beyond float64's range (inf or NaN from finite pixels and "
+                "weights); scale the kernel or the image down"
+            )
+
         values = np.concatenate([block.reshape(-1), np.asarray(self.extremes, np.float64)])
         pixels = to_image_dtype(
             values,
@@ -172,7 +178,7 @@ def filter_files(
             channels = pixels if pixels.ndim == 3 else pixels[..., None]
             pixels = _beside([channels, plane[..., None]])
         writer = files.write_zarr if target.suffix.lower() == ".zarr" else files.write_tiff
-        with _progress(f"{source.name} -> {target.name}") as advance:
+        with _progress(f"{source.name} -> {target.name}", pixels.shape[0]) as advance:
             writer(target, pixels, overwrite=force, progress=advance)
     blocks = response.npartitions
     make_console().print(
@@ -376,19 +382,22 @@ def _check_stream_output(target: Path, inputs: list[Path], force: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress(description: str) -> Iterator[Any]:
-    """A progress bar on stderr, in rows written; yields the writers' callback."""
+def _progress(description: str, rows: int) -> Iterator[Any]:
+    """A progress bar on stderr, in rows written of ``rows``; yields the writers'
+    callback.  It is cleared when it ends: the summary line or the error replaces it."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    console = make_console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} rows"),
         TimeRemainingColumn(),
-        console=make_console(stderr=True),
-        transient=False,
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     ) as bar:
-        task = bar.add_task(description, total=None)
+        task = bar.add_task(description, total=rows)
 
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

@@ -24,6 +24,7 @@ from corr2d.io.errors import ImageWriteError, KernelFileError
 __all__ = [
     "ECHO_LIMIT",
     "KERNEL_FILE_SUFFIXES",
+    "check_kernel_range",
     "kernel_suffix",
     "parse_rows",
     "read_kernel",
@@ -103,7 +104,33 @@ def parse_rows(
                 "every row needs the same number"
             )
         rows.append(row)
-    return np.array(rows, dtype=np.float64)
+    kernel = np.array(rows, dtype=np.float64)
+    check_kernel_range(kernel, error, where)
+    return kernel
+
+
+def check_kernel_range(kernel: NDArray[np.float64], error: type[ValueError], where: str) -> None:
+    """Refuse finite weights whose magnitudes sum beyond float64's range: no response,
+    normalisation or scale of such a kernel is a finite number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corr2d.io.kernel_files import check_kernel_range
+    >>> check_kernel_range(np.array([[1e308, 1e308]]), ValueError, "k")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: k: the magnitudes of the weights sum beyond float64's range (1.8e+308; ...
+    """
+    with np.errstate(over="ignore"):
+        total = float(np.abs(kernel).sum())
+    if not np.isfinite(total):
+        largest = float(np.abs(kernel).max())
+        raise error(
+            f"{where}: the magnitudes of the weights sum beyond float64's range "
+            f"({np.finfo(np.float64).max:.2g}; the largest is {largest:.3g}); scale the "
+            "kernel down"
+        )
 
 
 def _parse_number(cell: str) -> float | None:
@@ -168,6 +195,7 @@ def read_kernel(path: str | os.PathLike[str]) -> NDArray[np.float64]:
         kernel = array.astype(np.float64)
         if not np.isfinite(kernel).all():
             raise KernelFileError(f"{file}: the kernel contains NaN or inf")
+        check_kernel_range(kernel, KernelFileError, str(file))
         return kernel
     try:
         text = file.read_text(encoding="utf-8")

@@ -176,7 +176,7 @@ def to_image_dtype(
                 "to_image_dtype: `scale` must not be 'none' for an integer dtype "
                 f"({target}); raw values need float32 or float64"
             )
-        return np.asarray(values, dtype=np.float64).astype(target)
+        return _float_pixels(np.asarray(values, dtype=np.float64), target)
     if _already_pixels(values, target, scale, source):
         return np.array(values, dtype=target)
     v = convert_depth(values, target if source is None else source, target)
@@ -198,8 +198,22 @@ def to_image_dtype(
         if integer and peak > top and np.isfinite(peak):
             v = v * (top / peak)
     if not integer:
-        return v.astype(target)
+        return _float_pixels(v, target)
     return np.rint(np.clip(v, 0.0, top)).astype(target)
+
+
+def _float_pixels(v: NDArray[np.float64], target: np.dtype[Any]) -> NDArray[Any]:
+    """``v`` as ``target``; an OverflowError where a finite value lies beyond its range."""
+    with np.errstate(over="ignore"):
+        pixels = v.astype(target)
+    beyond = np.isinf(pixels) & np.isfinite(v)
+    if beyond.any():
+        largest = float(np.abs(v[beyond]).max())
+        raise OverflowError(
+            f"to_image_dtype: `values` must lie within {target}'s range "
+            f"(+-{float(np.finfo(target).max):.3g}), got {largest:.3g}; use float64"
+        )
+    return pixels
 
 
 def _already_pixels(values: ArrayLike, target: np.dtype[Any], scale: str, source: Any) -> bool:
