@@ -430,6 +430,13 @@ def test_rf_table_and_plot(tmp_path: Path) -> None:
     assert "13x13" in out and (tmp_path / "rf.png").exists()
     code, _, err = run("rf", "3x3/q2")
     assert_one_line_error(code, err, 2, "layer 1")
+    code, listed, _ = run("rf", "3x3,3x3/s2", "3x3/d2", "--input", "32")
+    assert code == 0  # layers split by commas in one argument
+    assert listed == run("rf", "3x3", "3x3/s2", "3x3/d2", "--input", "32")[1]
+    code, _, err = run("rf", "3x3,3x3/q2")
+    assert_one_line_error(code, err, 2, r"layer 2 \('3x3/q2'\)")
+    code, _, err = run("rf", " , ")
+    assert_one_line_error(code, err, 2, "give at least one layer")
     code, _, err = run("rf", "3x3", "--input", "8", "--unit", "9,0")
     assert_one_line_error(code, err, 2, "outside the output")
 

@@ -40,7 +40,9 @@ def rf_command(
     layers: Annotated[
         list[str],
         typer.Argument(
-            metavar="LAYER...", help="The layers, first to last, e.g. 3x3/s2.", show_default=False
+            metavar="LAYER...",
+            help="The layers, first to last, e.g. 3x3/s2 (or in one argument: '3x3,3x3/s2').",
+            show_default=False,
         ),
     ],
     input_option: Annotated[
@@ -78,6 +80,10 @@ def rf_command(
 
     input_shape = input_option.pair if input_option is not None else None
     unit = unit_option.pair if unit_option is not None else None
+    # '3x3,3x3/s2' and '3x3 3x3/s2' in one argument are two layers (no layer has a comma)
+    layers = [part for argument in layers for part in argument.replace(",", " ").split()]
+    if not layers:
+        fail("give at least one layer, e.g. 3x3/s2", EXIT_USAGE)
     specs = []
     for index, text in enumerate(layers):
         try:
