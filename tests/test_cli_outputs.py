@@ -150,6 +150,13 @@ def test_folder_outputs(folder: Path) -> None:
     one_line_error(code, err, 4, "needs a folder, and this is a file")
     code, _, err = run("filter", "a.png", "o.png", "-k", "1", "--plot", "figures")
     one_line_error(code, err, 4, "--plot must end in .png")
+    # A folder named like an image file is a slip: the figures would go inside it.
+    for command in (["demo"], ["learn", "a.png", "a.png", "--size", "1x1", "--steps", "1"]):
+        code, _, err = run(*command, "--plot", "loss.png")
+        one_line_error(code, err, 2, "loss.png: --plot must be a folder here, and this names")
+    code, _, err = run("filter", "a.png", "b.png", "out.jpg", "-k", "1")
+    one_line_error(code, err, 2, "out.jpg: OUTPUT must be a folder here")
+    assert not (folder / "loss.png").exists() and not (folder / "out.jpg").exists()
     # A folder the command creates may be nested; it is made only when the work is done.
     code, _, err = run("demo", "--plot", "new/deeper")
     assert code == 0, err

@@ -192,6 +192,10 @@ def check_inputs(inputs: Sequence[Path]) -> None:
 OutputKind = Literal["image", "kernel", "figure", "folder"]
 
 
+#: Names that look like one figure, not the folder for several.
+_FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".tif", ".tiff")
+
+
 def _suffixes(kind: OutputKind) -> tuple[str, ...]:
     from corr2d.io.images import WRITE_SUFFIXES
     from corr2d.io.kernel_files import KERNEL_FILE_SUFFIXES
@@ -404,6 +408,13 @@ def _check_output(output: Output, inputs: Sequence[Path], force: bool, folders: 
     if output.kind == "folder":
         if path.exists() and not path.is_dir():
             fail(f"{path}: {option} needs a folder, and this is a file", EXIT_OUTPUT)
+        if not path.exists() and path.suffix.lower() in _FIGURE_SUFFIXES:
+            # 'learn ... --plot loss.png' would make a folder named loss.png
+            fail(
+                f"{path}: {option} must be a folder here, and this names an image file; "
+                "give a folder (e.g. figs/)",
+                EXIT_USAGE,
+            )
         _check_creatable(path, option)
         return
     if path.is_dir():
