@@ -3,6 +3,8 @@ formula, and the forward pass and gradients against PyTorch and the slow twin.""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -103,11 +105,17 @@ def geometries(draw):
     return (batch, groups * c_group, hp, wp), groups, (kh, kw), stride, dilation
 
 
-@given(geometry=geometries(), pads=st.tuples(*[st.integers(0, 3)] * 4), multiple=st.integers(1, 9))
-def test_phase_layout_by_its_formula(geometry, pads, multiple) -> None:
+@given(
+    geometry=geometries(),
+    pads=st.tuples(*[st.integers(0, 3)] * 4),
+    multiple=st.integers(1, 9),
+    kept=st.booleans(),
+)
+def test_phase_layout_by_its_formula(geometry, pads, multiple, kept) -> None:
     """flat[n*image + g*group + offsets[k] + i*row_width + j] is the pixel of the
     zero-padded input that tap k of output (i, j) reads, for every real output; the
-    buffer covers the reach and is zero beyond the images."""
+    buffer covers the reach and is zero beyond the images, also in a kept buffer that
+    held an earlier layout."""
     shape, groups, kernel, stride, dilation = geometry
     top, bottom, left, right = pads
     n_batch, channels, hp, wp = shape
@@ -121,7 +129,7 @@ def test_phase_layout_by_its_formula(geometry, pads, multiple) -> None:
     shared = min(left, right, dw * (kw - 1)) if sw == 1 else 0  # zeros two rows share
     width = -(-wp // sw) - shared
     layout = _blocked.phase_layout(
-        x, ((top, bottom), (left, right)), kernel, stride, dilation, groups, multiple
+        x, ((top, bottom), (left, right)), kernel, stride, dilation, groups, multiple, kept
     )
     assert layout.out_shape == (oh, ow) and layout.row_width == width
     assert layout.reach % multiple == 0 and 0 <= layout.reach - oh * width < multiple
@@ -252,6 +260,48 @@ def test_non_finite_inputs_keep_ieee_gradients(rng) -> None:
     grads = corr2d.conv2d_backward(g, x, weight)
     np.testing.assert_allclose(grads.weight, wt.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(grads.input, xt.grad.numpy(), atol=1e-12)
+
+
+def test_weight_gradient_exact_where_an_inf_is_read_only_by_dropped_positions(rng) -> None:
+    """A 3x3 stride-2 layer never reads the last column of a 10-wide input, but the wide
+    rows' dropped positions do (zero gradients times inf): the blocked sum is NaN there,
+    so the patch matrices give the weight gradient, finite as PyTorch's."""
+    x = rng.standard_normal((1, 2, 9, 10))
+    x[0, 0, 4, 9] = np.inf
+    weight = rng.standard_normal((ROWS, 2, 3, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(weight, requires_grad=True)
+    out = F.conv2d(xt, wt, stride=2)
+    g = rng.standard_normal(out.shape)
+    out.backward(torch.tensor(g))
+    grads = corr2d.conv2d_backward(g, x, weight, stride=2)
+    assert np.isfinite(wt.grad.numpy()).all()
+    np.testing.assert_allclose(grads.weight, wt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_scratch_buffers_kept_per_name_and_thread() -> None:
+    """A buffer is reused by the next call of its name on its thread when it fits, never
+    shared by two names or two threads; one over the limit is not kept."""
+    first = _blocked.scratch("test-a", 100, np.float32)
+    again = _blocked.scratch("test-a", 60, np.float32)
+    assert again.size == 60 and np.shares_memory(first, again)
+    assert not np.shares_memory(first, _blocked.scratch("test-b", 100, np.float32))
+    assert not np.shares_memory(first, _blocked.scratch("test-a", 100, np.float64))
+    larger = _blocked.scratch("test-a", 200, np.float32)
+    assert larger.size == 200 and not np.shares_memory(first, larger)
+    other: list[np.ndarray] = []
+
+    def elsewhere() -> None:
+        other.append(_blocked.scratch("test-a", 10, np.float32))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(larger, other[0])
+    huge = _blocked._KEPT_BYTES // 4 + 1
+    assert not np.shares_memory(
+        _blocked.scratch("test-c", huge, np.float32), _blocked.scratch("test-c", 1, np.float32)
+    )
 
 
 @st.composite

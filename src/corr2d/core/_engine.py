@@ -673,16 +673,20 @@ def _valid_backward(
         if _depthwise.backward_serves((kh, kw), zero_pads, inner):
             # every plane's three gradients in one pass
             return _depthwise.backward(xp, weight, grad_output, zero_pads)
-    # the blocked weight gradient also multiplies dropped positions' zero gradients with
-    # the pixels they would read: 0 * inf would turn an exact inf (or a finite sum) into
-    # NaN, so non-finite inputs take the patch matrices, which read only real windows
-    if _blocked_suits(xp.dtype, out_group) and np.isfinite(xp).all():
+    if _blocked_suits(xp.dtype, out_group):
         from corr2d.core._blocked import grad_weight_blocked
 
         grad_weight = grad_weight_blocked(
             xp, grad_output, (kh, kw), stride, dilation, groups, run, zero_pads
         )
-    elif depthwise:
+        # the blocked sums also multiply dropped positions' zero gradients with the pixels
+        # they would read: 0 * inf is NaN where the exact sum is inf or finite.  A finite
+        # result read no inf or NaN (it would have spread to its sum), so the input is
+        # checked only when the result is not finite; the patch matrices, which read only
+        # real windows, then take over
+        if not np.isfinite(grad_weight).all() and not np.isfinite(xp).all():
+            grad_weight = None
+    if grad_weight is None and depthwise:
         from corr2d.core._depthwise import weight_gradient
 
         grad_weight = weight_gradient(xp, grad_output, (kh, kw), zero_pads)
