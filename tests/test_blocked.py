@@ -149,6 +149,74 @@ def test_phase_layout_by_its_formula(geometry, pads, multiple, kept) -> None:
     assert layout.flat.sum() == x.sum()
 
 
+@njit
+def _one_copy_run(source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
+    _microkernels.copy_run(source, source_base, target, target_base, count)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_run_by_its_formula(dtype) -> None:
+    """Runs shorter than a vector, whole vectors and whole vectors plus a rest: the run
+    copied, nothing around it touched."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    source = np.arange(1, 4 * lanes + 10, dtype=dtype)
+    for count in (0, 1, lanes - 1, lanes, lanes + 1, 3 * lanes + 5):
+        target = np.full(4 * lanes + 12, -1.0, dtype=dtype)
+        _one_copy_run(source, 3, target, 2, count)
+        expected = np.full_like(target, -1.0)
+        expected[2 : 2 + count] = source[3 : 3 + count]
+        np.testing.assert_array_equal(target, expected)
+
+
+@njit
+def _one_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer):  # type: ignore[no-untyped-def]
+    _blocked._fill_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer)
+
+
+@given(
+    geometry=geometries(),
+    pads=st.tuples(*[st.integers(0, 3)] * 4),
+    row0=st.integers(0, 6),
+    phase_rows=st.integers(1, 8),
+    extra=st.integers(-2, 3),
+)
+def test_band_fill_equals_its_twin(geometry, pads, row0, phase_rows, extra) -> None:
+    """A band of the phase layout, rows past the image and widths narrower or wider
+    than the padded row included, against the NumPy slicing of the padded image; the
+    buffer past the band untouched."""
+    shape, _, _, stride, _ = geometry
+    top, _, left, right = pads
+    x = np.arange(1, np.prod(shape) + 1, dtype=np.float64).reshape(shape)
+    sh, sw = stride
+    row_width = max(1, -(-(shape[3] + left + right) // sw) + extra)
+    size = shape[1] * sh * sw * phase_rows * row_width
+    n = shape[0] - 1
+    buffer = np.full(size + 7, -1.0)
+    _one_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer)
+    expected = _blocked.band_reference(
+        x, n, row0, ((top, 0), (left, 0)), stride, phase_rows, row_width
+    )
+    np.testing.assert_array_equal(buffer[:size], expected.ravel())
+    assert (buffer[size:] == -1).all()
+
+
+def test_forward_in_bands_of_a_few_rows_matches_pytorch(rng, monkeypatch) -> None:
+    """A band budget of a few rows: many bands per image, each with its own halo of
+    phase rows, on two threads; the stem's geometry and a stride-1 layer."""
+    monkeypatch.setattr(_blocked, "_BAND_BYTES", 4096)
+    for stride, padding, kernel in (((2, 2), 3, 7), ((1, 1), 1, 3)):
+        x = rng.standard_normal((2, 3, 29, 23)).astype(np.float32)
+        weight = rng.standard_normal((ROWS + 3, 3, kernel, kernel)).astype(np.float32)
+        pads = ((padding, padding), (padding, padding))
+        bands = _blocked.band_plan(
+            x.shape, 4, pads, (kernel, kernel), stride, (1, 1), 1, 48, 2, 2 * ROWS
+        )
+        assert bands.per_image > 3 and bands.rows * bands.per_image >= bands.out_shape[0]
+        got = _blocked.conv2d_blocked(x, weight, None, stride, (1, 1), 1, pads, 2)
+        expected = F.conv2d(torch.tensor(x), torch.tensor(weight), None, stride, padding)
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
 @st.composite
 def blocked_configs(draw):
     shape, groups, kernel, stride, dilation = draw(geometries())
@@ -179,7 +247,8 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
     bt = None if bias is None else torch.tensor(bias)
     expected = F.conv2d(xt, wt, bt, stride, pads, dilation, groups)
     run = _engine.run if parallel else _serial
-    got = _blocked.conv2d_blocked(x, weight, bias, stride, dilation, groups, run, zero_pads)
+    threads = 2 if parallel else 1
+    got = _blocked.conv2d_blocked(x, weight, bias, stride, dilation, groups, zero_pads, threads)
     assert got.dtype == dtype and got.flags.c_contiguous
     tolerance = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, expected.detach().numpy(), rtol=tolerance, atol=tolerance)
@@ -195,7 +264,7 @@ def test_blocked_forward_equals_the_reference_twin(rng) -> None:
     x = rng.standard_normal((2, 4, 9, 10))
     weight = rng.standard_normal((2 * (ROWS + 1), 2, 3, 2))  # a partial block per group
     bias = rng.standard_normal(2 * (ROWS + 1))
-    got = _blocked.conv2d_blocked(x, weight, bias, (2, 1), (1, 2), 2, _engine.run)
+    got = _blocked.conv2d_blocked(x, weight, bias, (2, 1), (1, 2), 2)
     expected = conv2d_reference(x, weight, bias, stride=(2, 1), dilation=(1, 2), groups=2)
     np.testing.assert_allclose(got, expected, atol=1e-12)
 

@@ -33,10 +33,11 @@ import threading
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import get_num_threads, prange
+from numba import get_num_threads, njit, prange
 from numpy.typing import NDArray
 
-from corr2d.core._loops import _CHUNKS, Loop
+from corr2d.core._bands import task_loop
+from corr2d.core._loops import Loop
 from corr2d.core._microkernels import (
     COLUMNS,
     OUTER_TAPS,
@@ -44,14 +45,19 @@ from corr2d.core._microkernels import (
     ROWS,
     TAPS,
     VECTOR_BYTES,
+    copy_run,
     dot_block,
     fma_block,
+    next_task,
     outer_block,
 )
 from corr2d.core._padding import NO_PADS, Pads
 
 __all__ = [
+    "Bands",
     "Layout",
+    "band_plan",
+    "band_reference",
     "conv2d_blocked",
     "grad_weight_blocked",
     "lanes",
@@ -63,6 +69,13 @@ __all__ = [
 
 #: Output positions per task of the weight gradient (a multiple of every lane count).
 _SEGMENT = 512
+#: Bytes of one band's rearranged input and sums in the forward pass: they stay in the
+#: core's L2 cache (2 MiB on the reference CPU) beside the weights.
+_BAND_BYTES = 2**20
+#: The forward pass cuts a batch into at least this many tasks per thread where it has
+#: rows enough (a thread woken late still finds some to take).
+_TASKS_PER_THREAD = 4
+_OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 #: Largest scratch buffer (bytes) a thread keeps for its next weight gradient.
 _KEPT_BYTES = 32 * 2**20
 
@@ -141,6 +154,39 @@ def shared_columns(pads: Pads, kw: int, sw: int, dw: int) -> int:
     return min(left, right, dw * (kw - 1)) if sw == 1 else 0
 
 
+def _wide_rows(
+    shape: tuple[int, ...],
+    pads: Pads,
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int, int]:
+    """(oh, ow, row_width) of a batch of ``shape`` zero-padded by ``pads`` (module notes)."""
+    (top, bottom), (left, right) = pads
+    hp, wp = shape[2] + top + bottom, shape[3] + left + right
+    (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    return oh, ow, -(-wp // sw) - shared_columns(pads, kw, sw, dw)
+
+
+def _offsets(
+    c_group: int,
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    phase_rows: int,
+    row_width: int,
+) -> NDArray[np.int64]:
+    """Tap ``(c, u, v)``'s offset in phases of ``phase_rows`` wide rows (module notes)."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
+    phase = phase_rows * row_width
+    c, u, v = np.meshgrid(np.arange(c_group), np.arange(kh), np.arange(kw), indexing="ij")
+    which = ((u * dh) % sh) * sw + (v * dw) % sw
+    offsets = c * sh * sw * phase + which * phase + (u * dh // sh) * row_width + v * dw // sw
+    return np.ascontiguousarray(offsets.ravel(), dtype=np.int64)
+
+
 def phase_layout(
     x: NDArray[Any],
     pads: Pads,
@@ -162,24 +208,17 @@ def phase_layout(
     thread's next layout that is kept.
     """
     n_batch, channels, height, width = x.shape
-    (top, bottom), (left, right) = pads
-    hp, wp = height + top + bottom, width + left + right
-    (kh, kw), (sh, sw), (dh, dw) = kernel_shape, stride, dilation
-    oh = (hp - dh * (kh - 1) - 1) // sh + 1
-    ow = (wp - dw * (kw - 1) - 1) // sw + 1
-    rows, row_width = -(-hp // sh), -(-wp // sw) - shared_columns(pads, kw, sw, dw)
+    (top, bottom), (left, _) = pads
+    (sh, sw) = stride
+    oh, ow, row_width = _wide_rows(x.shape, pads, kernel_shape, stride, dilation)
+    rows = -(-(height + top + bottom) // sh)
     phase = rows * row_width
     channel = sh * sw * phase
     image_stride = channels * channel
     group_stride = (channels // groups) * channel
     reach = _padded(oh * row_width, multiple)
 
-    c, u, v = np.meshgrid(
-        np.arange(channels // groups), np.arange(kh), np.arange(kw), indexing="ij"
-    )
-    which = ((u * dh) % sh) * sw + (v * dw) % sw
-    offsets = c * channel + which * phase + (u * dh // sh) * row_width + v * dw // sw
-    offsets = np.ascontiguousarray(offsets.ravel(), dtype=np.int64)
+    offsets = _offsets(channels // groups, kernel_shape, stride, dilation, rows, row_width)
 
     last = (groups - 1) * group_stride + int(offsets.max()) + reach
     size = (n_batch - 1) * image_stride + max(last, image_stride)
@@ -203,61 +242,198 @@ def phase_layout(
     return Layout(flat, image_stride, group_stride, offsets, row_width, (oh, ow), reach)
 
 
-@Loop
-def _forward(  # type: ignore[no-untyped-def]
-    flat, image_stride, group_stride, offsets, packed, bias, groups, row_width, block, out
-):
-    """out[n, o] for every image: one task per (image, block of ``block`` positions).
+class Bands(NamedTuple):
+    """How the forward pass cuts a batch into tasks: (image, band of output rows), each
+    band's rows of the phase layout rearranged into a buffer of its own."""
 
-    ``packed`` holds each group's weights in blocks of ROWS output channels (zero rows
-    pad the last block), tap-major; ``bias`` one value per padded channel.  Each task
-    runs every channel block through :func:`fma_block` into a scratch row per channel,
-    then copies the positions that are real outputs (``j < ow``) to ``out``.
+    rows: int  # output rows per band (the last band may have fewer)
+    per_image: int  # bands per image
+    phase_rows: int  # rows of each phase in a band's buffer: its output rows' reach
+    row_width: int  # positions per wide output row (as in :class:`Layout`)
+    offsets: NDArray[np.int64]  # one per tap, within a band's buffer
+    out_shape: tuple[int, int]  # (oh, ow)
+    size: int  # elements of a band's buffer: the phases, then zeros the reads may reach
+
+
+def band_plan(
+    shape: tuple[int, int, int, int],
+    itemsize: int,
+    pads: Pads,
+    kernel_shape: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    multiple: int,
+    tasks: int,
+    out_channels: int,
+) -> Bands:
+    """Bands of output rows for an input of ``shape`` (N, C, H, W) zero-padded by ``pads``:
+    each band's buffer and its ``out_channels`` rows of sums within ``_BAND_BYTES`` where
+    a row allows, and at least ``tasks`` tasks in all where there are rows enough.
+    Consumers read ``multiple``-long runs of positions from a band's first, the last run
+    rounded up."""
+    n_batch, channels = shape[:2]
+    (kh, _), (sh, sw), (dh, _) = kernel_shape, stride, dilation
+    oh, ow, row_width = _wide_rows(shape, pads, kernel_shape, stride, dilation)
+    halo = dh * (kh - 1) // sh  # phase rows below a band's last output row that it reads
+    row_bytes = (channels * sh * sw + out_channels) * row_width * itemsize
+    fitting = max(1, _BAND_BYTES // row_bytes - halo)
+    count = max(-(-oh // fitting), min(oh, -(-tasks // n_batch)))
+    rows = -(-oh // count)
+    count = -(-oh // rows)
+    phase_rows = rows + halo
+    offsets = _offsets(channels // groups, kernel_shape, stride, dilation, phase_rows, row_width)
+    channel = sh * sw * phase_rows * row_width
+    last = (groups - 1) * (channels // groups) * channel + int(offsets.max())
+    size = max(channels * channel, last + _padded(rows * row_width, multiple))
+    return Bands(rows, count, phase_rows, row_width, offsets, (oh, ow), size)
+
+
+@njit(**_OPTIONS)
+def _fill_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer):  # type: ignore[no-untyped-def]
+    """Phase rows ``row0 .. row0 + phase_rows - 1`` of image ``n`` of ``x`` (N, C, H, W),
+    zero-padded by ``top`` rows and ``left`` columns (and zeros past its end), into
+    ``buffer``: for channel c, phase (r, t), row a and column b,
+
+        buffer[(((c*sh + r)*sw + t)*phase_rows + a)*row_width + b]
+            = x[n, c, r + sh*(row0 + a) - top, t + sw*b - left]
+
+    where that pixel is inside ``x``, else 0.  Nothing past those elements changes."""
+    channels, height, width = x.shape[1:]
+    source = x.reshape(-1)
+    for c in range(channels):
+        plane = (n * channels + c) * height * width
+        for r in range(sh):
+            for t in range(sw):
+                b0 = max(0, -((t - left) // sw))  # first column inside the image
+                x0 = t + sw * b0 - left
+                inside = min(row_width - b0, -(-(width - x0) // sw)) if x0 < width else 0
+                base = ((c * sh + r) * sw + t) * phase_rows * row_width
+                for a in range(phase_rows):
+                    y = r + sh * (row0 + a) - top
+                    line = base + a * row_width
+                    if y < 0 or y >= height or inside <= 0:
+                        for b in range(row_width):
+                            buffer[line + b] = 0
+                        continue
+                    first = plane + y * width + x0
+                    for b in range(b0):
+                        buffer[line + b] = 0
+                    if sw == 1:
+                        copy_run(source, first, buffer, line + b0, inside)  # type: ignore[call-arg]
+                    else:
+                        for b in range(inside):
+                            buffer[line + b0 + b] = source[first + sw * b]
+                    for b in range(b0 + inside, row_width):
+                        buffer[line + b] = 0
+
+
+def band_reference(
+    x: NDArray[Any],
+    n: int,
+    row0: int,
+    pads: Pads,
+    stride: tuple[int, int],
+    phase_rows: int,
+    row_width: int,
+) -> NDArray[Any]:
+    """The slow twin of :func:`_fill_band`: the band sliced from image ``n`` zero-padded
+    by ``pads`` (top and left as given, as much as needed below and to the right),
+    shape (C, sh, sw, phase_rows, row_width)."""
+    (top, _), (left, _) = pads
+    sh, sw = stride
+    channels, height, width = x.shape[1:]
+    rows = sh * (row0 + phase_rows) + sh
+    cols = sw * row_width + sw
+    padded = np.zeros((channels, top + height + rows, left + width + cols), dtype=x.dtype)
+    padded[:, top : top + height, left : left + width] = x[n]
+    band = np.zeros((channels, sh, sw, phase_rows, row_width), dtype=x.dtype)
+    for r in range(sh):
+        for t in range(sw):
+            rows_of_phase = padded[:, r::sh, t::sw]
+            band[:, r, t] = rows_of_phase[:, row0 : row0 + phase_rows, :row_width]
+    return band
+
+
+@task_loop
+def _forward_task(  # type: ignore[no-untyped-def]
+    x,
+    top,
+    left,
+    sh,
+    sw,
+    band_rows,
+    phase_rows,
+    row_width,
+    offsets,
+    packed,
+    bias,
+    groups,
+    block,
+    out,
+    workspace,
+    slots,
+    counter,
+):
+    """out[n, o] for every image of ``x`` (N, C, H, W), zero-padded by ``top`` rows and
+    ``left`` columns: one task per (image, band of ``band_rows`` output rows).
+
+    Each thread takes a row of ``workspace`` (claimed through ``slots``, a one-element
+    counter: as many rows as threads): a band's buffer, whose tail past the phases it
+    zeroes once, then a scratch row of sums per channel.  A task rearranges its band
+    into the buffer (:func:`_fill_band`), runs every ``block`` of positions through
+    :func:`fma_block` for every channel block into the scratch rows, then copies the
+    positions that are real outputs (``j < ow``) to ``out``.  ``packed`` holds each
+    group's weights in blocks of ROWS output channels (zero rows pad the last block),
+    tap-major; ``bias`` one value per padded channel.
     """
-    n_batch, c_out, oh, ow = out.shape
+    n_batch, channels = x.shape[:2]
+    c_out, oh, ow = out.shape[1:]
     out_group = c_out // groups
     channel_blocks = bias.size // (groups * ROWS)
     taps = offsets.size
-    span = oh * row_width
-    blocks = (span + block - 1) // block
-    tasks = n_batch * blocks
-    chunks = min(tasks, _CHUNKS)
-    for chunk in prange(chunks):
-        scratch = np.empty(bias.size * block, dtype=out.dtype)
-        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
-            n = task // blocks
-            q0 = (task % blocks) * block
+    bands = (oh + band_rows - 1) // band_rows
+    group_stride = (channels // groups) * sh * sw * phase_rows * row_width
+    length = (band_rows * row_width + block - 1) // block * block  # positions of a band
+    mine = workspace[next_task(slots)]  # type: ignore[call-arg]
+    buffer = mine[: mine.size - bias.size * length]
+    scratch = mine[buffer.size :]
+    for p in range(channels * sh * sw * phase_rows * row_width, buffer.size):
+        buffer[p] = 0
+    target = out.reshape(-1)
+    while True:
+        task = next_task(counter)
+        if task >= n_batch * bands:
+            break
+        n = task // bands
+        i0 = (task % bands) * band_rows
+        rows = min(band_rows, oh - i0)
+        _fill_band(x, n, i0, top, left, sh, sw, phase_rows, row_width, buffer)
+        for q0 in range(0, rows * row_width, block):
             for g in range(groups):
-                source = n * image_stride + g * group_stride + q0
                 for cb in range(channel_blocks):
                     b = g * channel_blocks + cb
-                    fma_block(  # type: ignore[call-arg]
-                        flat,
-                        source,
+                    fma_block(
+                        buffer,
+                        g * group_stride + q0,
                         offsets,
                         packed,
                         b * taps * ROWS,
                         bias,
                         b * ROWS,
                         scratch,
-                        b * ROWS * block,
-                        block,
+                        b * ROWS * length + q0,
+                        length,
                     )
-            # copy the block's real outputs, one wide-row piece at a time
-            q = q0
-            end = min(q0 + block, span)
-            while q < end:
-                i = q // row_width
-                j = q - i * row_width
-                piece = min(end - q, row_width - j)
-                if j < ow:
-                    width = min(piece, ow - j)
-                    start = q - q0
-                    for g in range(groups):
-                        for o in range(out_group):
-                            row = (g * channel_blocks * ROWS + o) * block + start
-                            out[n, g * out_group + o, i, j : j + width] = scratch[row : row + width]
-                q += piece
+        # the real outputs (j < ow) of each channel, row after row: one run of the
+        # output written in order, never a few lines of every channel's plane at a time
+        # (planes of 4 KiB multiples share the same few cache sets)
+        for g in range(groups):
+            for o in range(out_group):
+                row = (g * channel_blocks * ROWS + o) * length
+                at = ((n * c_out + g * out_group + o) * oh + i0) * ow
+                for i in range(rows):
+                    copy_run(scratch, row + i * row_width, target, at + i * ow, ow)
 
 
 @Loop
@@ -370,19 +546,36 @@ def conv2d_blocked(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    run: Any,
     pads: Pads = NO_PADS,
+    threads: int | None = None,
 ) -> NDArray[Any]:
     """``conv2d_valid`` of a batch zero-padded by ``pads``, by the blocked kernels, bias
-    included.  ``run(loop, *args, work=...)`` is the engine's dispatcher.
-    """
+    included, on ``threads`` threads (None: as many as the work is worth)."""
+    from corr2d.core._engine import threads_for
+    from corr2d.core._pool import run_tasks
+
     n_batch = xp.shape[0]
     c_out, _, kh, kw = weight.shape
     out_group = c_out // groups
     block = COLUMNS * lanes(xp.dtype)
-    layout = phase_layout(xp, pads, (kh, kw), stride, dilation, groups, block)
-    taps = layout.offsets.size
+    taps = weight[0].size
     padded = _padded(out_group, ROWS)
+    oh, ow, _ = _wide_rows(xp.shape, pads, (kh, kw), stride, dilation)
+    work = n_batch * groups * padded * taps * oh * ow
+    if threads is None:
+        threads = threads_for(work)
+    bands = band_plan(
+        xp.shape,
+        xp.itemsize,
+        pads,
+        (kh, kw),
+        stride,
+        dilation,
+        groups,
+        block,
+        _TASKS_PER_THREAD * threads,
+        groups * padded,
+    )
     matrix = np.zeros((groups, padded, taps), dtype=xp.dtype)
     matrix[:, :out_group] = weight.reshape(groups, out_group, taps)
     packed = np.ascontiguousarray(
@@ -391,12 +584,18 @@ def conv2d_blocked(
     shifts = np.zeros((groups, padded), dtype=xp.dtype)
     if bias is not None:
         shifts[:, :out_group] = bias.reshape(groups, out_group)
-    out = np.empty((n_batch, c_out, *layout.out_shape), dtype=xp.dtype)
-    work = n_batch * groups * padded * taps * layout.reach
-    run(
-        _forward,
-        *(layout.flat, layout.image_stride, layout.group_stride, layout.offsets, packed),
-        *(shifts.reshape(-1), groups, layout.row_width, block, out),
+    out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
+    (top, _), (left, _) = pads
+    length = _padded(bands.rows * bands.row_width, block)
+    # a row per thread, kept by the calling thread from one call to the next
+    row = bands.size + groups * padded * length
+    workspace = scratch("forward", max(1, threads) * row, xp.dtype).reshape(-1, row)
+    run_tasks(
+        _forward_task,
+        *(np.ascontiguousarray(xp), top, left, *stride, bands.rows, bands.phase_rows),
+        *(bands.row_width, bands.offsets, packed, shifts.reshape(-1), groups, block, out),
+        *(workspace, np.zeros(1, dtype=np.int64)),
+        threads=threads,
         work=work,
     )
     return out

@@ -476,7 +476,7 @@ def _conv2d_valid_piece(
         # register-blocked kernels reading the (rearranged) input, no patch matrices
         from corr2d.core._blocked import conv2d_blocked
 
-        return conv2d_blocked(xp, weight, bias, stride, dilation, groups, run, zero_pads)
+        return conv2d_blocked(xp, weight, bias, stride, dilation, groups, zero_pads)
     if method != "fft" and single and _depthwise_serves(xp, weight, stride, dilation, zero_pads):
         # one kernel per channel: every plane a task of the register-blocked image loop
         from corr2d.core._depthwise import depthwise

@@ -77,6 +77,7 @@ __all__ = [
     "TAP_COLUMNS",
     "VECTOR_BYTES",
     "column_block",
+    "copy_run",
     "dot_block",
     "fma_block",
     "image_block",
@@ -690,6 +691,64 @@ def tap_block(  # type: ignore[no-untyped-def]
         target = builder.gep(o_ptr, [o_base])
         for c in range(columns):
             _store_converted(vec, sums[c], builder.gep(target, [_const(c * vec.lanes)]))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def copy_run(typingctx, source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
+    """``target[target_base + p] = source[source_base + p]`` for p < ``count``.
+
+    Whole vectors, then one masked vector for the rest: a short run (a row of a small
+    image) costs a few instructions, where a scalar loop would pay its set-up per run.
+    Both arrays hold the same float type; nothing outside the run is read or written.
+    """
+    if not (isinstance(source, types.Array) and isinstance(target, types.Array)):
+        return None
+    if source.dtype != target.dtype or not isinstance(source.dtype, types.Float):
+        return None
+    signature = types.void(source, source_base, target, target_base, count)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        s_arr, s_base, t_arr, t_base, count = args
+        s_ptr = _data(context, builder, sig.args[0], s_arr)
+        t_ptr = _data(context, builder, sig.args[2], t_arr)
+        vec = _Vectors(builder, s_ptr.type.pointee)
+        lanes = _const(vec.lanes)
+        start = builder.gep(s_ptr, [s_base])
+        end = builder.gep(t_ptr, [t_base])
+        whole = builder.sub(count, builder.srem(count, lanes))
+
+        def step(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+            vec.store(vec.load(builder.gep(start, [p])), builder.gep(end, [p]))
+            return []
+
+        _counted_loop(builder, whole, vec.lanes, [], step)
+        rest = builder.trunc(builder.sub(count, whole), _I32)
+        lane_type = ir.VectorType(_I32, vec.lanes)
+        index = ir.Constant(lane_type, list(range(vec.lanes)))
+        undefined = ir.Constant(lane_type, ir.Undefined)
+        limit = builder.insert_element(undefined, rest, ir.Constant(_I32, 0))
+        limit = builder.shuffle_vector(limit, undefined, ir.Constant(lane_type, [0] * vec.lanes))
+        mask = builder.icmp_signed("<", index, limit)
+        pointer = ir.PointerType()
+        suffix = f"v{vec.lanes}f{8 * vec.itemsize}.p0"
+        align = ir.Constant(_I32, vec.itemsize)
+        masked_load = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(vec.type, [pointer, _I32, mask.type, vec.type]),
+            f"llvm.masked.load.{suffix}",
+        )
+        masked_store = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [vec.type, pointer, _I32, mask.type]),
+            f"llvm.masked.store.{suffix}",
+        )
+        source_tail = builder.bitcast(builder.gep(start, [whole]), pointer)
+        target_tail = builder.bitcast(builder.gep(end, [whole]), pointer)
+        tail = builder.call(masked_load, [source_tail, align, mask, vec.zero()])
+        builder.call(masked_store, [tail, target_tail, align, mask])
         return context.get_dummy_value()
 
     return signature, codegen
