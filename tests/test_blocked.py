@@ -254,9 +254,18 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
     np.testing.assert_allclose(got, expected.detach().numpy(), rtol=tolerance, atol=tolerance)
     g = rng.standard_normal(got.shape).astype(dtype)
     expected.backward(torch.tensor(g))
-    grad = _blocked.grad_weight_blocked(x, g, kernel, stride, dilation, groups, run, zero_pads)
+    grad, grad_bias = _blocked.grad_weight_blocked(
+        x, g, kernel, stride, dilation, groups, run, zero_pads
+    )
     scale = 1 + np.abs(wt.grad.numpy()).max()
     np.testing.assert_allclose(grad, wt.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
+    # the outer products sum the bias gradient on the way (in float64 past each segment)
+    assert (grad_bias is None) == (out_group < OUTER_VECTORS * _blocked.lanes(np.dtype(dtype)))
+    if grad_bias is not None:
+        assert grad_bias.dtype == dtype
+        exact = g.astype(np.float64).sum(axis=(0, 2, 3))
+        bound = tolerance * np.abs(g).astype(np.float64).sum(axis=(0, 2, 3))
+        assert (np.abs(grad_bias - exact) <= bound).all()
 
 
 def test_blocked_forward_equals_the_reference_twin(rng) -> None:
@@ -279,7 +288,8 @@ def test_outer_product_weight_gradient_exact_on_integers(parallel, rng) -> None:
     out_shape = corr2d.conv2d_output_shape((13, 11), (3, 2), (2, 1), (2, 1))
     g = rng.integers(-3, 4, (3, c_out, *out_shape)).astype(np.float32)
     run = _engine.run if parallel else _serial
-    got = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, run, pads)
+    got, grad_bias = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, run, pads)
+    np.testing.assert_array_equal(grad_bias, g.astype(np.int64).sum(axis=(0, 2, 3)))
     expected = torch.nn.grad.conv2d_weight(
         torch.tensor(x, dtype=torch.float64),
         (c_out, 2, 3, 2),

@@ -336,6 +336,46 @@ def test_wide_pointwise_layers_against_pytorch(dtype, channels, size, padding, s
         np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
 
 
+@settings(deadline=None, max_examples=20)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    channels=st.tuples(st.integers(2, 20), st.integers(30, 70)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(2, 4)),
+    size=st.tuples(st.integers(4, 12), st.integers(4, 40)),
+    padding=st.integers(0, 2),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_dense_layers_with_outer_product_gradients_against_pytorch(
+    dtype, channels, kernel, size, padding, batch, seed
+) -> None:
+    """Dense layers with enough output channels for the outer-product weight gradient
+    (which sums the bias gradient on the way): forward and backward against PyTorch's
+    autograd in float64, within the rounding bound of a sum of ``n`` terms in any order
+    (as for the layers above)."""
+    c_in, c_out = channels
+    kh, kw = kernel
+    size = (max(size[0], kh), max(size[1], kw))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, c_in, *size)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, kh, kw)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    out = corr2d.conv2d(x, weight, bias, padding=padding)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    grads = corr2d.conv2d_backward(grad, x, weight, padding=padding)
+    options = {"padding": padding}
+    exact = _torch_layer(x, weight, bias, grad, options)
+    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
+    taps = weight[0].size
+    terms = (taps + 1, c_out * kh * kw, grad[:, 0].size, grad[:, 0].size)
+    eps = float(np.finfo(dtype).eps)
+    for ours, theirs, scale, n in zip(
+        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
+    ):
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+
+
 def test_depthwise_layers_run_every_plane_in_one_loop(monkeypatch, rng) -> None:
     """A depthwise layer on 56x56 planes takes the plane loop forward and the fused loop
     (input, weight and bias gradients in one pass) backward."""

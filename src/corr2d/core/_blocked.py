@@ -479,17 +479,19 @@ def _weight_gradient(  # type: ignore[no-untyped-def]
 
 @Loop
 def _weight_gradient_outer(  # type: ignore[no-untyped-def]
-    grad, width, flat, image_stride, group_stride, offsets, length, segment, partial
+    grad, width, flat, image_stride, group_stride, offsets, length, segment, partial, bias
 ):
     """partial[chunk, g, k, o]: the weight gradient summed over the chunk's tasks, by
-    :func:`outer_block`.
+    :func:`outer_block`; bias[chunk, g, o]: the output gradient summed over them.
 
     ``grad`` is the output gradient (N, C_out, oh, ow); output position ``p`` of the
     wide rows (``width`` a row, ``length`` in all) is pixel (p // width, p % width).
     One task per (image, segment of positions): each group's gradient at the segment's
     positions is transposed into a scratch block of (positions, padded channels), zero
-    at dropped positions and padded channels, then multiplied with every tap's pixels.
-    Each chunk of tasks sums into its own ``partial[chunk]``.
+    at dropped positions and padded channels, summed over its positions (in the
+    gradient's dtype, at most ``segment`` terms, then added to ``bias`` in float64), then
+    multiplied with every tap's pixels.  Each chunk of tasks sums into its own
+    ``partial[chunk]`` and ``bias[chunk]``.
     """
     chunks, groups, taps, padded = partial.shape
     n_batch, c_out, _, ow = grad.shape
@@ -498,9 +500,11 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
     segments = (length + segment - 1) // segment
     tasks = n_batch * segments
     partial[...] = 0
+    bias[...] = 0
     for chunk in prange(chunks):
         target = partial[chunk].reshape(-1)
         scratch = np.zeros(segment * padded, dtype=grad.dtype)
+        sums = np.empty(padded, dtype=grad.dtype)
         for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
             n = task // segments
             p0 = (task % segments) * segment
@@ -521,6 +525,14 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
                             scratch[(p + t) * padded + o] = pixels[t]
                     scratch[(p + live) * padded : (p + piece) * padded] = 0
                     p += piece
+                # the bias gradient: whole rows of channels added, position by position
+                sums[:] = 0
+                for p in range(run):
+                    row = scratch[p * padded : (p + 1) * padded]
+                    for o in range(padded):
+                        sums[o] += row[o]
+                for o in range(padded):
+                    bias[chunk, g, o] += sums[o]
                 source = n * image_stride + g * group_stride + p0
                 for o0 in range(0, padded, block):
                     for t0 in range(0, taps, OUTER_TAPS):
@@ -625,14 +637,15 @@ def grad_weight_blocked(
     groups: int,
     run: Any,
     pads: Pads = NO_PADS,
-) -> NDArray[Any]:
-    """dL/dW of ``conv2d_valid`` (shape (C_out, C/groups, kh, kw)) for a batch
-    zero-padded by ``pads``, by the blocked kernels.
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    """(dL/dW, dL/dbias or None) of ``conv2d_valid`` for a batch zero-padded by ``pads``,
+    by the blocked kernels: dL/dW of shape (C_out, C/groups, kh, kw), dL/dbias (C_out,).
 
     ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``.  With at
     least ``OUTER_VECTORS`` vectors of output channels per group, by outer products
-    (:func:`_weight_gradient_outer`), else each entry a dot product over output
-    positions, ROWS x TAPS of them per micro-kernel call.
+    (:func:`_weight_gradient_outer`), which sum dL/dbias on the way; else each entry a
+    dot product over output positions, ROWS x TAPS of them per micro-kernel call, and
+    no dL/dbias.
     """
     n_batch, c_out, oh, ow = grad_output.shape
     c_group = xp.shape[1] // groups
@@ -665,7 +678,7 @@ def grad_weight_blocked(
         work=work,
     )
     total = partial.sum(axis=0)[:, :out_group, :taps]
-    return total.reshape(c_out, c_group, kh, kw)
+    return total.reshape(c_out, c_group, kh, kw), None
 
 
 #: Output positions per task of the outer-product weight gradient: the scratch block of
@@ -683,7 +696,7 @@ def _grad_weight_outer(
     groups: int,
     run: Any,
     pads: Pads,
-) -> NDArray[Any]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """:func:`grad_weight_blocked` by outer products (see :func:`_weight_gradient_outer`)."""
     n_batch, c_out, oh, _ = grad_output.shape
     c_group = xp.shape[1] // groups
@@ -696,11 +709,13 @@ def _grad_weight_outer(
     chunks = _partial_sums(n_batch, length, _OUTER_SEGMENT)
     partial = scratch("partial", chunks * groups * offsets.size * padded, xp.dtype)
     partial = partial.reshape(chunks, groups, offsets.size, padded)
+    bias = np.empty((chunks, groups, padded), dtype=np.float64)
     run(
         _weight_gradient_outer,
         *(grad_output, layout.row_width, layout.flat, layout.image_stride, layout.group_stride),
-        *(offsets, length, _OUTER_SEGMENT, partial),
+        *(offsets, length, _OUTER_SEGMENT, partial, bias),
         work=n_batch * groups * padded * offsets.size * length,
     )
     total = partial.sum(axis=0)[:, :taps, :out_group]  # (groups, taps, out_group)
-    return np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(c_out, c_group, *kernel_shape)
+    weight = np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(c_out, c_group, *kernel_shape)
+    return weight, bias.sum(axis=0)[:, :out_group].reshape(c_out).astype(xp.dtype)

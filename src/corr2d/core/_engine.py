@@ -598,7 +598,8 @@ def conv2d_valid_backward(
     input, or with ``inner`` of ``xp`` itself (the zeros' gradient dropped).  See
     :func:`corr2d.conv2d_backward` for why both are correlations.  dL/dbias (the output
     gradient summed over images and pixels) comes back where a path sums it on the way
-    (the depthwise loop), None where the caller has to.  Long batches are computed a
+    (the depthwise loop, the outer-product weight gradient), None where the caller has
+    to.  Long batches are computed a
     few images at a time (see ``PIECE_NS``).
     """
     taps = weight[0].size
@@ -663,7 +664,7 @@ def _valid_backward(
 
         xp = pad2d(xp, zero_pads, "constant")
         return (*pointwise_backward(xp, weight, grad_output, stride, groups), None)
-    grad_weight = grad_xp = None
+    grad_weight = grad_xp = grad_bias = None
     depthwise = c_group == out_group == 1 and _depthwise_serves(
         grad_output, weight, stride, dilation, (((kh - 1),) * 2, ((kw - 1),) * 2)
     )
@@ -676,7 +677,7 @@ def _valid_backward(
     if _blocked_suits(xp.dtype, out_group):
         from corr2d.core._blocked import grad_weight_blocked
 
-        grad_weight = grad_weight_blocked(
+        grad_weight, grad_bias = grad_weight_blocked(
             xp, grad_output, (kh, kw), stride, dilation, groups, run, zero_pads
         )
         # the blocked sums also multiply dropped positions' zero gradients with the pixels
@@ -685,7 +686,7 @@ def _valid_backward(
         # checked only when the result is not finite; the patch matrices, which read only
         # real windows, then take over
         if not np.isfinite(grad_weight).all() and not np.isfinite(xp).all():
-            grad_weight = None
+            grad_weight = grad_bias = None
     if grad_weight is None and depthwise:
         from corr2d.core._depthwise import weight_gradient
 
@@ -721,7 +722,7 @@ def _valid_backward(
         grad_xp = patch_xp if grad_xp is None else grad_xp
         grad_weight = patch_weight if grad_weight is None else grad_weight
     assert grad_weight is not None
-    return grad_xp, grad_weight, None
+    return grad_xp, grad_weight, grad_bias
 
 
 def _phases_serve(
