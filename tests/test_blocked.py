@@ -53,6 +53,24 @@ def test_fma_block_by_its_formula(dtype) -> None:
 
 
 @njit
+def _one_transpose_block(source, base, stride, target, target_base, target_stride):  # type: ignore[no-untyped-def]
+    _microkernels.transpose_block(source, base, stride, target, target_base, target_stride)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_block_by_its_formula(dtype) -> None:
+    """A lanes x lanes block from strided rows into strided rows, nothing else written."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    source = np.arange(3 + 20 * lanes, dtype=dtype)
+    target = np.full(5 + 25 * lanes, -1, dtype=dtype)
+    _one_transpose_block(source, 3, 20, target, 5, 25)
+    block = source[3 : 3 + 20 * lanes].reshape(lanes, 20)[:, :lanes]
+    written = target[5 : 5 + 25 * lanes].reshape(lanes, 25)
+    np.testing.assert_array_equal(written[:, :lanes], block.T)
+    assert (written[:, lanes:] == -1).all() and (target[:5] == -1).all()
+
+
+@njit
 def _one_outer_block(g, g_base, g_stride, x, x_base, offsets, length, out, out_stride):  # type: ignore[no-untyped-def]
     _microkernels.outer_block(
         g, g_base, g_stride, x, x_base, offsets, 1, length, out, 0, out_stride
@@ -279,13 +297,15 @@ def test_blocked_forward_equals_the_reference_twin(rng) -> None:
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_outer_product_weight_gradient_exact_on_integers(parallel, rng) -> None:
+@pytest.mark.parametrize("width", [11, 41])
+def test_outer_product_weight_gradient_exact_on_integers(parallel, width, rng) -> None:
     """Enough output channels for the outer products (a partial channel block, groups,
-    a stride and zero padding): sums of small integers, exact, against PyTorch."""
+    a stride and zero padding; rows shorter than a vector, and rows of two vectors and
+    a part, transposed in blocks): sums of small integers, exact, against PyTorch."""
     c_out = 2 * (OUTER_CHANNELS + 5)
-    x = rng.integers(-3, 4, (3, 4, 13, 11)).astype(np.float32)
+    x = rng.integers(-3, 4, (3, 4, 13, width)).astype(np.float32)
     pads = ((2, 2), (1, 1))
-    out_shape = corr2d.conv2d_output_shape((13, 11), (3, 2), (2, 1), (2, 1))
+    out_shape = corr2d.conv2d_output_shape((13, width), (3, 2), (2, 1), (2, 1))
     g = rng.integers(-3, 4, (3, c_out, *out_shape)).astype(np.float32)
     run = _engine.run if parallel else _serial
     got, grad_bias = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, run, pads)

@@ -50,6 +50,7 @@ from corr2d.core._microkernels import (
     fma_block,
     next_task,
     outer_block,
+    transpose_block,
 )
 from corr2d.core._padding import NO_PADS, Pads
 
@@ -487,18 +488,22 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
     ``grad`` is the output gradient (N, C_out, oh, ow); output position ``p`` of the
     wide rows (``width`` a row, ``length`` in all) is pixel (p // width, p % width).
     One task per (image, segment of positions): each group's gradient at the segment's
-    positions is transposed into a scratch block of (positions, padded channels), zero
-    at dropped positions and padded channels, summed over its positions (in the
+    positions is transposed into a scratch block of (positions, padded channels), by
+    :func:`transpose_block` where a wide row has a block of positions, zero at dropped
+    positions and padded channels, summed over its positions (in the
     gradient's dtype, at most ``segment`` terms, then added to ``bias`` in float64), then
     multiplied with every tap's pixels.  Each chunk of tasks sums into its own
     ``partial[chunk]`` and ``bias[chunk]``.
     """
     chunks, groups, taps, padded = partial.shape
-    n_batch, c_out, _, ow = grad.shape
+    n_batch, c_out, oh, ow = grad.shape
     out_group = c_out // groups
-    block = OUTER_VECTORS * (VECTOR_BYTES // grad.itemsize)
+    size = VECTOR_BYTES // grad.itemsize
+    block = OUTER_VECTORS * size
     segments = (length + segment - 1) // segment
     tasks = n_batch * segments
+    flat_grad = grad.reshape(-1)
+    plane = oh * ow
     partial[...] = 0
     bias[...] = 0
     for chunk in prange(chunks):
@@ -519,10 +524,22 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
                     j = p0 + p - i * width
                     piece = min(run - p, width - j)
                     live = max(0, min(piece, ow - j))
-                    for o in range(out_group):
-                        pixels = grad[n, g * out_group + o, i, j : j + live]
-                        for t in range(live):
-                            scratch[(p + t) * padded + o] = pixels[t]
+                    if live >= size:
+                        # square blocks transposed in registers; the last block of
+                        # channels and of positions overlaps the one before it
+                        for o_block in range(0, out_group, size):
+                            o = min(o_block, out_group - size)
+                            row = ((n * c_out + g * out_group + o) * oh + i) * ow + j
+                            for t_block in range(0, live, size):
+                                t = min(t_block, live - size)
+                                transpose_block(  # type: ignore[call-arg]
+                                    flat_grad, row + t, plane, scratch, (p + t) * padded + o, padded
+                                )
+                    else:
+                        for o in range(out_group):
+                            pixels = grad[n, g * out_group + o, i, j : j + live]
+                            for t in range(live):
+                                scratch[(p + t) * padded + o] = pixels[t]
                     scratch[(p + live) * padded : (p + piece) * padded] = 0
                     p += piece
                 # the bias gradient: whole rows of channels added, position by position
@@ -712,7 +729,13 @@ def _grad_weight_outer(
     bias = np.empty((chunks, groups, padded), dtype=np.float64)
     run(
         _weight_gradient_outer,
-        *(grad_output, layout.row_width, layout.flat, layout.image_stride, layout.group_stride),
+        *(
+            np.ascontiguousarray(grad_output),
+            layout.row_width,
+            layout.flat,
+            layout.image_stride,
+            layout.group_stride,
+        ),
         *(offsets, length, _OUTER_SEGMENT, partial, bias),
         work=n_batch * groups * padded * offsets.size * length,
     )
