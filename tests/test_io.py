@@ -7,8 +7,11 @@ import struct
 import zlib
 from pathlib import Path
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from corr2d.io import (
     ImageReadError,
@@ -244,3 +247,71 @@ def test_float_pixels_beyond_the_types_range_are_an_overflow_error() -> None:
     kept = to_image_dtype([[1e39, np.inf, np.nan]], np.float64, "none")
     assert kept[0, 0] == 1e39 and np.isinf(kept[0, 1]) and np.isnan(kept[0, 2])
     assert np.isinf(to_image_dtype([[np.inf]], np.float32, "none")[0, 0])  # inf stays inf
+
+
+def _reference_pixels(values, dtype, scale, kernel=None, source=None):
+    """to_image_dtype's rules, written out on whole float64 arrays as its docstring says."""
+    from corr2d.io.pixels import auto_rule
+
+    target = np.dtype(dtype)
+    top = {"u1": 255.0, "u2": 65535.0}.get(target.str[1:], 1.0)
+    depth = {"u1": 255.0, "u2": 65535.0}.get(np.dtype(source or dtype).str[1:], 1.0)
+    v = np.asarray(values, dtype=np.float64) * (top / depth)
+    integer = target.kind == "u"
+    if integer:
+        v = np.where(np.isnan(v), 0.0, v)
+    rule = scale
+    if scale == "auto":
+        rule = (
+            auto_rule(kernel)[0] if kernel is not None else ("signed" if (v < 0).any() else "abs")
+        )
+    if rule == "clip":
+        v = v / (auto_rule(kernel)[1] if scale == "auto" else 1.0)
+        if integer or scale == "clip":
+            v = np.clip(v, 0.0, top)
+    elif rule == "signed" and (integer or scale == "signed"):
+        finite = np.abs(v[np.isfinite(v)])
+        peak = finite.max() if finite.size else 0.0
+        v = np.full_like(v, top / 2) if peak == 0 else (np.clip(v / peak, -1, 1) + 1) * (top / 2)
+    elif rule == "abs":
+        v = np.abs(v)
+        peak = v.max() if v.size else 0.0
+        if integer and peak > top and np.isfinite(peak):
+            v = v * (top / peak)
+    if not integer:
+        return v.astype(target)
+    return np.rint(np.clip(v, 0.0, top)).astype(target)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),
+        elements=st.one_of(
+            st.floats(-1e6, 1e6), st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324])
+        ),
+    ),
+    dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64]),
+    source=st.sampled_from([None, np.uint8, np.uint16, np.float32]),
+    scale=st.sampled_from(["auto", "clip", "signed", "abs"]),
+    kernel=st.sampled_from(
+        [None, [[1, 2, 1]], [[-1, 0, 1]], [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]]
+    ),
+    piece=st.sampled_from([1, 3, 7, 2**15]),
+)
+def test_pixels_converted_in_pieces_follow_the_whole_array_rules(
+    values, dtype, source, scale, kernel, piece
+) -> None:
+    from corr2d.io import pixels
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = _reference_pixels(values, dtype, scale, kernel, source)
+    beyond = np.isinf(expected) & np.isfinite(values)
+    if beyond.any():  # a finite value beyond float32: refused (tested above)
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pixels, "_PIECE", piece)  # extremes measured across pieces
+        got = to_image_dtype(values, dtype, scale, kernel=kernel, source=source)
+    assert got.dtype == np.dtype(dtype) and got.shape == values.shape
+    np.testing.assert_array_equal(got, expected)

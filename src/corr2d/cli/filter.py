@@ -328,9 +328,10 @@ class _Job:
     def peak_bytes(self, image: NDArray[Any]) -> float:
         """An upper estimate of the peak memory of :meth:`run` on ``image``.
 
-        The image, one float64 plane extended by the kernel, and about five float64
-        images of the output's size (the channels, their stack, and the copies that
-        turning them into pixels makes).
+        The image, one float64 plane extended by the kernel, and two float64 images of
+        the output's size (the response, and room for the pixels and the working
+        buffers of the filter; the response becomes pixels a few thousand values at a
+        time).
         """
         height, width = image.shape[:2]
         kh, kw = self.kernel.shape
@@ -341,7 +342,7 @@ class _Job:
             "full": (height + kh - 1, width + kw - 1),
         }[self.mode]
         extended = (height + 2 * kh) * (width + 2 * kw) * 8.0
-        return float(image.nbytes) + extended + 5.0 * channels * out_h * out_w * 8.0
+        return float(image.nbytes) + extended + 2.0 * channels * out_h * out_w * 8.0
 
     def aligned_alpha(self, image: NDArray[Any]) -> NDArray[Any] | None:
         """The image's alpha plane, placed like the response (cut or widened by mode)."""

@@ -8,7 +8,8 @@ written as 16-bit spans 0 to 65535) and maps them into its range by a ``scale`` 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -179,27 +180,103 @@ def to_image_dtype(
         return _float_pixels(np.asarray(values, dtype=np.float64), target)
     if _already_pixels(values, target, scale, source):
         return np.array(values, dtype=target)
-    v = convert_depth(values, target if source is None else source, target)
-    top = pixel_depth(target)
-    integer = target.kind != "f"
-    if integer:
-        v = np.where(np.isnan(v), 0.0, v)
-    rule, divisor = _concrete_rule(scale, v, kernel)
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        array = array.astype(np.float64)
+    plan = _Conversion(
+        target=target,
+        top=pixel_depth(target),
+        factor=pixel_depth(target) / pixel_depth(target if source is None else source),
+    )
+    rule, divisor = _rule(plan, scale, array, kernel)
     if rule == "clip":
-        v = v / divisor
-        if integer or scale == "clip":
-            v = np.clip(v, 0.0, top)
-    elif rule == "signed":
-        if integer or scale == "signed":
-            v = _signed(v, top)
-    else:  # abs
-        v = np.abs(v)
-        peak = float(v.max()) if v.size else 0.0
-        if integer and peak > top and np.isfinite(peak):
-            v = v * (top / peak)
-    if not integer:
-        return _float_pixels(v, target)
-    return np.rint(np.clip(v, 0.0, top)).astype(target)
+        plan = plan._replace(divisor=divisor, clip=plan.integer or scale == "clip")
+    elif rule == "signed" and (plan.integer or scale == "signed"):
+        plan = plan._replace(signed=_finite_peak(plan, array))
+    elif rule == "abs":
+        peak = _peak(plan, array)
+        scaled = plan.integer and peak > plan.top and np.isfinite(peak)
+        plan = plan._replace(magnitude=True, abs_scale=plan.top / peak if scaled else None)
+    out = np.empty(array.shape, dtype=target)
+    flat_in, flat_out = array.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_in.size, _PIECE):
+        piece = slice(start, start + _PIECE)
+        flat_out[piece] = plan.pixels(flat_in[piece])
+    return out
+
+
+#: Values converted at a time: the working copies stay in cache, and a large image needs
+#: no float64 copies of its own size.
+_PIECE = 2**15
+
+
+class _Conversion(NamedTuple):
+    """How each value becomes a pixel: the elementwise steps of :func:`to_image_dtype`,
+    with the extremes they need measured over all the values beforehand."""
+
+    target: np.dtype[Any]
+    top: float
+    factor: float
+    divisor: float | None = None  # 'clip': divide by it, then clip if ``clip``
+    clip: bool = False
+    signed: float | None = None  # 'signed': the largest finite magnitude
+    magnitude: bool = False  # 'abs': |v|, times ``abs_scale`` where given
+    abs_scale: float | None = None
+
+    @property
+    def integer(self) -> bool:
+        return self.target.kind != "f"
+
+    def depth(self, values: NDArray[Any]) -> NDArray[np.float64]:
+        """Values in the output's units (:func:`convert_depth`), NaN as 0 for integers."""
+        v = np.asarray(values, dtype=np.float64) * self.factor
+        if self.integer:
+            v[np.isnan(v)] = 0.0
+        return v
+
+    def pixels(self, values: NDArray[Any]) -> NDArray[Any]:
+        v = self.depth(values)
+        if self.divisor is not None:
+            v /= self.divisor
+            if self.clip:
+                np.clip(v, 0.0, self.top, out=v)
+        elif self.signed is not None:
+            v = _signed(v, self.top, self.signed)
+        elif self.magnitude:
+            np.abs(v, out=v)
+            if self.abs_scale is not None:
+                v *= self.abs_scale
+        if not self.integer:
+            return _float_pixels(v, self.target)
+        return np.rint(np.clip(v, 0.0, self.top, out=v), out=v).astype(self.target)
+
+
+def _pieces(plan: _Conversion, array: NDArray[Any]) -> Iterator[NDArray[np.float64]]:
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, _PIECE):
+        yield plan.depth(flat[start : start + _PIECE])
+
+
+def _peak(plan: _Conversion, array: NDArray[Any]) -> float:
+    """The largest magnitude (NaN if any value is NaN, for float outputs); 0 if empty."""
+    return max((float(np.abs(v).max()) for v in _pieces(plan, array)), default=0.0)
+
+
+def _finite_peak(plan: _Conversion, array: NDArray[Any]) -> float:
+    """The largest finite magnitude; 0 if there is none."""
+    peaks = (np.abs(v[np.isfinite(v)]) for v in _pieces(plan, array))
+    return max((float(p.max()) for p in peaks if p.size), default=0.0)
+
+
+def _rule(
+    plan: _Conversion, scale: str, array: NDArray[Any], kernel: ArrayLike | None
+) -> tuple[str, float]:
+    if scale != "auto":
+        return scale, 1.0
+    if kernel is not None:
+        return auto_rule(kernel)
+    negative = any(bool((v < 0).any()) for v in _pieces(plan, array))
+    return ("signed" if negative else "abs"), 1.0
 
 
 def _float_pixels(v: NDArray[np.float64], target: np.dtype[Any]) -> NDArray[Any]:
@@ -227,19 +304,12 @@ def _already_pixels(values: ArrayLike, target: np.dtype[Any], scale: str, source
     )
 
 
-def _concrete_rule(
-    scale: str, v: NDArray[np.float64], kernel: ArrayLike | None
-) -> tuple[str, float]:
-    if scale != "auto":
-        return scale, 1.0
-    if kernel is not None:
-        return auto_rule(kernel)
-    return ("signed" if bool((v < 0).any()) else "abs"), 1.0
-
-
-def _signed(v: NDArray[np.float64], top: float) -> NDArray[np.float64]:
-    finite = np.abs(v[np.isfinite(v)])
-    peak = float(finite.max()) if finite.size else 0.0
+def _signed(v: NDArray[np.float64], top: float, peak: float) -> NDArray[np.float64]:
+    """``(v / peak + 1) * top / 2`` clipped to ``[0, top]``; mid-grey where ``peak`` is 0."""
     if peak == 0.0:
         return np.full_like(v, top / 2.0)
-    return (np.clip(v / peak, -1.0, 1.0) + 1.0) * (top / 2.0)
+    v /= peak
+    np.clip(v, -1.0, 1.0, out=v)
+    v += 1.0
+    v *= top / 2.0
+    return v
