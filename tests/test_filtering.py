@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from corr2d import correlate2d, kernels
 from corr2d.filtering import filter_image, gradient_image
@@ -56,7 +57,7 @@ def test_repeated_filter_image_calls_reuse_a_prepared_loop_correctly(
     slightly (border rule, fill value, convolution, method), each its own entry."""
     from corr2d import filtering
 
-    filtering._prepared.clear()
+    filtering._forget_prepared()
     for dtype, tolerance in ((np.float32, 2e-5), (np.float64, 1e-12)):
         kernel = rng.standard_normal((5, 7)).astype(dtype)
         for _ in range(3):
@@ -89,8 +90,6 @@ def test_repeated_filter_image_calls_reuse_a_prepared_loop_correctly(
 
 def test_repeated_calls_still_refuse_what_the_first_refused(rng: np.random.Generator) -> None:
     """Only successful calls are kept, under every argument they were checked with."""
-    import pytest
-
     image = rng.random((160, 150)).astype(np.float32)
     kernel = rng.standard_normal((3, 3)).astype(np.float32)
     filter_image(image, kernel, "same", "symm")
@@ -109,9 +108,93 @@ def test_byte_swapped_images_take_the_checked_path(rng: np.random.Generator) -> 
     kernel = rng.standard_normal((5, 5)).astype(np.float32)
     swapped = image.astype(image.dtype.newbyteorder())
     swapped_kernel = kernel.astype(kernel.dtype.newbyteorder())
-    filtering._prepared.clear()
+    filtering._forget_prepared()
     expected = _scipy_same(image, kernel)
     for _ in range(2):
         out = filter_image(swapped, swapped_kernel, "same", "symm")
         np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4)
     assert not filtering._prepared
+
+
+def test_the_last_call_is_recognised_only_when_it_truly_repeats(
+    rng: np.random.Generator,
+) -> None:
+    """The quick check of the last kept call serves the same image layout, kernel
+    values and option objects; anything else (another layout, dtype or shape, a kernel
+    changed in place, an equal option of another type) is checked and planned as a new
+    call, and every result matches SciPy."""
+    from corr2d import filtering
+
+    filtering._forget_prepared()
+    image = rng.random((160, 150)).astype(np.float32)
+    kernel = rng.standard_normal((5, 5)).astype(np.float32)
+    expected = _scipy_same(image, kernel)
+    atol = 4e-5 * np.abs(expected).max()
+    np.testing.assert_allclose(filter_image(image, kernel, "same", "symm"), expected, atol=atol)
+    last = filtering._last_call
+    assert last is not None
+    assert last.repeats(image, kernel.copy(), ("same", "symm", *last.options[2:]))
+    again = filter_image(image.copy(), kernel.copy(), "same", "symm")
+    np.testing.assert_allclose(again, expected, atol=atol)
+    assert filtering._last_call is last  # served without planning anew
+
+    padded = np.zeros((160, 152), np.float32)
+    padded[:, :150] = image
+    others = [
+        (padded[:, :150], kernel),  # same shape, rows further apart
+        (np.asfortranarray(image), kernel),
+        (image.astype(np.float64), kernel.astype(np.float64)),
+        (image[:-1], kernel),
+        (image, np.ascontiguousarray(kernel[:, :4])),
+    ]
+    for other_image, other_kernel in others:
+        assert not last.repeats(other_image, other_kernel, last.options)
+        out = filter_image(other_image, other_kernel, "same", "symm")
+        reference = _scipy_same(other_image, other_kernel)
+        np.testing.assert_allclose(out, reference, atol=4e-5 * np.abs(reference).max())
+    filter_image(image, kernel, "same", "symm")
+    last = filtering._last_call
+    assert last is not None
+    changed = kernel.copy()
+    changed[2, 2] += 1.0
+    assert not last.repeats(image, changed, last.options)
+    one = ("same", "symm", *last.options[2:3], 0, *last.options[4:])  # convolve=0, not False
+    assert not last.repeats(image, kernel, one)
+    np.testing.assert_allclose(
+        filter_image(image, kernel, "same", "symm", convolve=0),  # type: ignore[arg-type]
+        expected,
+        atol=atol,
+    )
+
+
+def test_image_tasks_give_the_same_bits_alone_and_on_every_thread(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After idle a task of moderate work runs on the calling thread alone, back to back
+    on every thread: the same bands, the same sums, the same bits; against SciPy too."""
+    from corr2d.core import _paths
+
+    if _paths._engine.num_threads() < 2:
+        pytest.skip("one thread: every task runs alone")
+    image = rng.random((512, 512)).astype(np.float32)
+    kernel = rng.standard_normal((7, 7)).astype(np.float32)
+    task = _paths.prepare_image_task(image.shape, kernel, ((3, 3), (3, 3)), "symmetric", 0.0)
+    assert task is not None
+    assert _paths._engine.SERIAL_WORK <= task.work < _paths._ALONE_AFTER_IDLE_WORK
+    pooled: list[int] = []
+    real_run_tasks = _paths.run_tasks
+
+    def counting_run_tasks(*args: object, threads: int, work: float = 0.0) -> None:
+        pooled.append(threads)
+        real_run_tasks(*args, threads=threads, work=work)
+
+    monkeypatch.setattr(_paths, "run_tasks", counting_run_tasks)
+    monkeypatch.setattr(_paths, "_last_task_end", -1e9)  # long idle: alone
+    alone = task(image)
+    assert pooled == []
+    monkeypatch.setattr(_paths, "_HELPERS_ASLEEP", 1e9)  # never idle: the pool
+    pooled_result = task(image)
+    assert pooled == [_paths._engine.threads_for(task.work)]
+    np.testing.assert_array_equal(alone, pooled_result)
+    expected = _scipy_same(image, kernel)
+    np.testing.assert_allclose(alone, expected, atol=4e-5 * np.abs(expected).max())
