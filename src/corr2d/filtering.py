@@ -11,7 +11,6 @@ returns pixels of the input's type, as OpenCV's filters do.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -47,12 +46,18 @@ _MODES = ("full", "valid", "same")
 #: costs a fresh process.
 SHORT_JOB_WORK = 2**28
 
+#: What :func:`_repeat_key` returns: image shape, dtype, kernel shape and bytes, the
+#: options and their types.
+_Key = tuple[
+    tuple[int, ...], "np.dtype[Any]", tuple[int, ...], bytes, tuple[Any, ...], tuple[type, ...]
+]
+
 #: The prepared loops of the last few calls of :func:`filter_image` (see
 #: :func:`_repeat_key`): a program usually filters many images of one size with one
 #: kernel, and a repeated call then skips the checks and the choice of path, which
 #: cost as much as the loop itself on a small image, several times more on its first
 #: call after idle, when every line of code runs from cold caches.
-_prepared: dict[Hashable, ImageTask] = {}
+_prepared: dict[_Key, ImageTask] = {}
 _PREPARED_KEPT = 8
 _prepared_lock = threading.Lock()
 #: Kernels of up to this many taps are compared by value to find a prepared loop.
@@ -136,7 +141,7 @@ def filter_image(
     return _filter(func, colour, kernel, *options, work, work, remember=key)
 
 
-def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable | None:
+def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> _Key | None:
     """What identifies a call of :func:`filter_image` whose prepared loop can be kept:
     a 2-D float32 or float64 image in native byte order, a kernel of its dtype and up to
     ``_KEY_TAPS`` taps (compared by value), and options of plain types (compared with
@@ -163,7 +168,7 @@ def _repeat_key(image: Any, kernel: Any, options: tuple[Any, ...]) -> Hashable |
     return (image.shape, dtype, kernel.shape, kernel.tobytes(), options, types)
 
 
-def _remember(key: Hashable, prepared: ImageTask) -> None:
+def _remember(key: _Key, prepared: ImageTask) -> None:
     """Keep ``prepared`` for calls with ``key``, dropping the oldest beyond ``_PREPARED_KEPT``."""
     with _prepared_lock:
         _prepared[key] = prepared
@@ -180,14 +185,14 @@ class _LastCall:
 
     __slots__ = ("dtype", "kernel_bytes", "kernel_shape", "options", "shape", "strides", "task")
 
-    def __init__(self, key: Hashable, task: ImageTask) -> None:
-        shape, dtype, kernel_shape, kernel_bytes, options, _ = key  # type: ignore[misc]
-        self.shape: tuple[int, int] = shape
+    def __init__(self, key: _Key, task: ImageTask) -> None:
+        shape, dtype, kernel_shape, kernel_bytes, options, _ = key
+        self.shape = shape
         self.strides = (shape[1] * dtype.itemsize, dtype.itemsize)
-        self.dtype: np.dtype[Any] = dtype
-        self.kernel_shape: tuple[int, int] = kernel_shape
-        self.kernel_bytes: bytes = kernel_bytes
-        self.options: tuple[Any, ...] = options
+        self.dtype = dtype
+        self.kernel_shape = kernel_shape
+        self.kernel_bytes = kernel_bytes
+        self.options = options
         self.task = task
 
     def repeats(self, image: Any, kernel: Any, options: tuple[Any, ...]) -> bool:
@@ -218,7 +223,7 @@ class _LastCall:
 _last_call: _LastCall | None = None
 
 
-def _remember_last(key: Hashable, task: ImageTask) -> None:
+def _remember_last(key: _Key, task: ImageTask) -> None:
     global _last_call
     _last_call = _LastCall(key, task)
 
@@ -408,7 +413,7 @@ def _filter(
     work: np.dtype[Any],
     out_dtype: np.dtype[Any],
     allow_fft: bool = True,
-    remember: Hashable | None = None,
+    remember: _Key | None = None,
 ) -> NDArray[Any]:
     """Every channel of ``colour`` (H, W, C) correlated in one call; (H', W'[, C']).
 
@@ -447,8 +452,8 @@ def _filter(
         check_finite_for_fft(func, "kernel", k)
     options: dict[str, Any] = {"separable": separable, "factors": factors, "compiled": compiled}
     plan = _paths.plan_image(func, extended, k, channels, colour.dtype, method=method, **options)
-    keep = remember is not None and channels == 1 and colour.dtype == work
-    if keep and plan.compiled and plan.path == "direct":
+    keep = channels == 1 and colour.dtype == work
+    if remember is not None and keep and plan.compiled and plan.path == "direct":
         np_mode = BOUNDARY_MODES[boundary]
         prepared = _paths.prepare_image_task(rows.shape, k, pads, np_mode, fillvalue)
         if prepared is not None:
