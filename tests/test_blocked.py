@@ -227,7 +227,7 @@ def test_forward_in_bands_of_a_few_rows_matches_pytorch(rng, monkeypatch) -> Non
         weight = rng.standard_normal((ROWS + 3, 3, kernel, kernel)).astype(np.float32)
         pads = ((padding, padding), (padding, padding))
         bands = _blocked.band_plan(
-            x.shape, 4, pads, (kernel, kernel), stride, (1, 1), 1, 48, 2, 2 * ROWS
+            x.shape, 4, pads, (kernel, kernel), stride, (1, 1), 1, 48, 2, 2 * ROWS, 4096
         )
         assert bands.per_image > 3 and bands.rows * bands.per_image >= bands.out_shape[0]
         got = _blocked.conv2d_blocked(x, weight, None, stride, (1, 1), 1, pads, 2)

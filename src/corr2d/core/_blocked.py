@@ -29,6 +29,7 @@ engine should come here.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, NamedTuple
 
@@ -256,6 +257,7 @@ class Bands(NamedTuple):
     size: int  # elements of a band's buffer: the phases, then zeros the reads may reach
 
 
+@functools.lru_cache(maxsize=64)
 def band_plan(
     shape: tuple[int, int, int, int],
     itemsize: int,
@@ -267,18 +269,20 @@ def band_plan(
     multiple: int,
     tasks: int,
     out_channels: int,
+    budget: int,
 ) -> Bands:
     """Bands of output rows for an input of ``shape`` (N, C, H, W) zero-padded by ``pads``:
-    each band's buffer and its ``out_channels`` rows of sums within ``_BAND_BYTES`` where
-    a row allows, and at least ``tasks`` tasks in all where there are rows enough.
+    each band's buffer and its ``out_channels`` rows of sums within ``budget`` bytes
+    where a row allows, and at least ``tasks`` tasks in all where there are rows enough.
     Consumers read ``multiple``-long runs of positions from a band's first, the last run
-    rounded up."""
+    rounded up.  The plans of the last few geometries are kept (a layer called again
+    skips the tap offsets' arithmetic); their arrays must not be changed."""
     n_batch, channels = shape[:2]
     (kh, _), (sh, sw), (dh, _) = kernel_shape, stride, dilation
     oh, ow, row_width = _wide_rows(shape, pads, kernel_shape, stride, dilation)
     halo = dh * (kh - 1) // sh  # phase rows below a band's last output row that it reads
     row_bytes = (channels * sh * sw + out_channels) * row_width * itemsize
-    fitting = max(1, _BAND_BYTES // row_bytes - halo)
+    fitting = max(1, budget // row_bytes - halo)
     count = max(-(-oh // fitting), min(oh, -(-tasks // n_batch)))
     rows = -(-oh // count)
     count = -(-oh // rows)
@@ -604,6 +608,7 @@ def conv2d_blocked(
         block,
         _TASKS_PER_THREAD * threads,
         groups * padded,
+        _BAND_BYTES,
     )
     matrix = np.zeros((groups, padded, taps), dtype=xp.dtype)
     matrix[:, :out_group] = weight.reshape(groups, out_group, taps)
