@@ -372,3 +372,19 @@ def test_several_inputs_report_on_stdout_and_fail_in_one_line(grey: Path) -> Non
         f"{grey} -> {folder / 'grey.png'} (23x31, uint8, scale auto)",
         f"{grey.parent / 'c.png'} -> {folder / 'c.png'} (4x4, uint8, scale auto)",
     ]
+
+
+def test_a_sideways_phone_photo_is_filtered_and_written_upright(tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = Image.open(grace_hopper())
+    exif = photo.getexif()
+    exif[0x0112] = 8  # stored sideways; viewers turn it 90 degrees anticlockwise
+    photo.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    code, out, err = run("filter", tmp_path / "phone.jpg", tmp_path / "o.png", "-k", "1")
+    assert code == 0, err
+    assert "(512x600x3, uint8, scale auto)" in out
+    written = read_image(tmp_path / "o.png")  # no tag: shown as stored, as the input is shown
+    np.testing.assert_array_equal(
+        written, np.rot90(read_image(tmp_path / "phone.jpg", orient=False))
+    )

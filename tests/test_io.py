@@ -315,3 +315,49 @@ def test_pixels_converted_in_pieces_follow_the_whole_array_rules(
         got = to_image_dtype(values, dtype, scale, kernel=kernel, source=source)
     assert got.dtype == np.dtype(dtype) and got.shape == values.shape
     np.testing.assert_array_equal(got, expected)
+
+
+# The EXIF orientations on a 2x3 image, worked by hand from the EXIF specification: the
+# stored rows 1 2 3 / 4 5 6, and what a viewer shows for each tag.
+UPRIGHT = {
+    1: [[1, 2, 3], [4, 5, 6]],
+    2: [[3, 2, 1], [6, 5, 4]],  # mirrored left-right
+    3: [[6, 5, 4], [3, 2, 1]],  # turned 180 degrees
+    4: [[4, 5, 6], [1, 2, 3]],  # mirrored top-bottom
+    5: [[1, 4], [2, 5], [3, 6]],  # transposed
+    6: [[4, 1], [5, 2], [6, 3]],  # stored turned 90 degrees anticlockwise: shown clockwise
+    7: [[6, 3], [5, 2], [4, 1]],  # transverse
+    8: [[3, 6], [2, 5], [1, 4]],  # shown turned 90 degrees anticlockwise
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_exif_orientation_is_applied_as_viewers_show_it(tmp_path: Path, orientation) -> None:
+    from PIL import Image
+
+    stored = (np.arange(1, 7).reshape(2, 3) * 40).astype(np.uint8)
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "tagged.png"
+    image.save(path, exif=exif.tobytes())
+    np.testing.assert_array_equal(read_image(path), np.array(UPRIGHT[orientation]) * 40)
+    np.testing.assert_array_equal(read_image(path, orient=False), stored)
+
+
+def test_a_sideways_phone_photo_reads_as_opencv_shows_it(tmp_path: Path) -> None:
+    import cv2
+    import matplotlib
+    from PIL import Image
+
+    photo = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    exif = photo.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "portrait.jpg"
+    photo.save(path, exif=exif.tobytes(), quality=95)
+    upright = read_image(path)
+    shown = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # applies the tag
+    assert upright.shape == shown.shape == (512, 600, 3)
+    assert np.abs(upright.astype(int) - shown).max() <= 2  # two JPEG decoders
+    with pytest.raises(TypeError, match="read_image: `orient` must be True or False"):
+        read_image(path, orient="yes")  # type: ignore[arg-type]

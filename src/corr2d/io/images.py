@@ -63,7 +63,7 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def read_image(
-    path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS
+    path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS, orient: bool = True
 ) -> NDArray[Any]:
     """Read an image file into an array, keeping its dtype and values.
 
@@ -75,6 +75,11 @@ def read_image(
     max_pixels : int, optional
         Refuse images with more than this many pixels (width times height) before
         decoding them.  Default ``2**28``.
+    orient : bool, optional
+        Turn the pixels upright as the file's EXIF orientation tag says (default), as
+        image viewers and OpenCV's ``imread`` show them: a phone's portrait photo is
+        often stored sideways with a tag saying so.  False keeps the stored order.
+        TIFF files are read in their stored order either way.
 
     Returns
     -------
@@ -123,10 +128,15 @@ def read_image(
             f"{file}: 16-bit colour PNG is not supported (Pillow would reduce it to "
             "8 bits); save it as TIFF instead"
         )
-    decode = _read_tiff if head[:4] in _TIFF_MAGIC else _read_with_pillow
+    if not isinstance(orient, (bool, np.bool_)):
+        raise TypeError(f"read_image: `orient` must be True or False, got {orient!r}")
+    tiff = head[:4] in _TIFF_MAGIC
     with decoder_reports() as reports:
         try:
-            image = decode(file, int(max_pixels))
+            if tiff:
+                image = _read_tiff(file, int(max_pixels))
+            else:
+                image = _read_with_pillow(file, int(max_pixels), bool(orient))
         except ImageReadError as exc:
             if reports:
                 raise type(exc)(f"{exc}; the decoder reported: {_joined(reports)}") from exc
@@ -216,14 +226,14 @@ def _pillow_limit(max_pixels: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _read_with_pillow(file: Path, max_pixels: int) -> NDArray[Any]:
+def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> NDArray[Any]:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with _pillow_limit(max_pixels), Image.open(file) as opened:
             _check_pixels(file, opened.height, opened.width, max_pixels)
             opened.load()
-            image = _pillow_to_array(opened)
+            image = _pillow_to_array(_upright(opened) if orient else opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(
             f"{file}: more pixels than the limit of {max_pixels} (raise the limit, "
@@ -236,6 +246,23 @@ def _read_with_pillow(file: Path, max_pixels: int) -> NDArray[Any]:
             raise
         raise ImageReadError(f"{file}: corrupt or truncated image ({exc})") from exc
     return image
+
+
+#: EXIF's orientation tag; values 2 to 8 flip or turn the stored pixels for display.
+_ORIENTATION = 0x0112
+
+
+def _upright(image: Any) -> Any:
+    """The Pillow image turned as its EXIF orientation tag says (Pillow's own rule)."""
+    from PIL import ImageOps
+
+    try:
+        orientation = image.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block: the pixels as stored
+        return image
+    if orientation not in range(2, 9):
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def _pillow_to_array(image: Any) -> NDArray[Any]:
