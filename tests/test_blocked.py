@@ -187,6 +187,25 @@ def test_copy_run_by_its_formula(dtype) -> None:
 
 
 @njit
+def _one_copy_even_run(source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
+    _microkernels.copy_even_run(source, source_base, target, target_base, count)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_even_run_by_its_formula(dtype) -> None:
+    """Every second element, runs shorter than a vector and longer, from a source that
+    ends at the last element read; nothing around the run touched."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    for count in (0, 1, lanes - 1, lanes, lanes + 1, 2 * lanes, 3 * lanes + 5):
+        source = np.arange(1, 3 + 2 * count, dtype=dtype)[: max(1, 2 + 2 * count)]
+        target = np.full(4 * lanes + 12, -1.0, dtype=dtype)
+        _one_copy_even_run(source, 3, target, 2, count)
+        expected = np.full_like(target, -1.0)
+        expected[2 : 2 + count] = source[3 : 3 + 2 * count : 2]
+        np.testing.assert_array_equal(target, expected)
+
+
+@njit
 def _one_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer):  # type: ignore[no-untyped-def]
     _blocked._fill_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer)
 

@@ -46,6 +46,7 @@ from corr2d.core._microkernels import (
     ROWS,
     TAPS,
     VECTOR_BYTES,
+    copy_even_run,
     copy_run,
     dot_block,
     fma_block,
@@ -326,6 +327,8 @@ def _fill_band(x, n, row0, top, left, sh, sw, phase_rows, row_width, buffer):  #
                         buffer[line + b] = 0
                     if sw == 1:
                         copy_run(source, first, buffer, line + b0, inside)  # type: ignore[call-arg]
+                    elif sw == 2:
+                        copy_even_run(source, first, buffer, line + b0, inside)  # type: ignore[call-arg]
                     else:
                         for b in range(inside):
                             buffer[line + b0 + b] = source[first + sw * b]

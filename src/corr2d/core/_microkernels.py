@@ -80,6 +80,7 @@ __all__ = [
     "TAP_COLUMNS",
     "VECTOR_BYTES",
     "column_block",
+    "copy_even_run",
     "copy_run",
     "dot_block",
     "fma_block",
@@ -796,6 +797,58 @@ def copy_run(typingctx, source, source_base, target, target_base, count):  # typ
         target_tail = builder.bitcast(builder.gep(end, [whole]), pointer)
         tail = builder.call(masked_load, [source_tail, align, mask, vec.zero()])
         builder.call(masked_store, [tail, target_tail, align, mask])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def copy_even_run(typingctx, source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
+    """``target[target_base + p] = source[source_base + 2*p]`` for p < ``count``.
+
+    Each vector of targets from two vectors of the source, their even lanes picked by
+    one shuffle, while the source holds two more vectors' worth past the group (so no
+    element past ``source[source_base + 2*count - 2]`` is read); the rest one by one.
+    A stride-2 layer's phases rearranged at vector speed.  Both arrays hold the same
+    float type.
+    """
+    if not (isinstance(source, types.Array) and isinstance(target, types.Array)):
+        return None
+    if source.dtype != target.dtype or not isinstance(source.dtype, types.Float):
+        return None
+    signature = types.void(source, source_base, target, target_base, count)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        s_arr, s_base, t_arr, t_base, count = args
+        s_ptr = _data(context, builder, sig.args[0], s_arr)
+        t_ptr = _data(context, builder, sig.args[2], t_arr)
+        vec = _Vectors(builder, s_ptr.type.pointee)
+        lanes = vec.lanes
+        start = builder.gep(s_ptr, [s_base])
+        end = builder.gep(t_ptr, [t_base])
+        # whole groups while p + lanes < count: the group's last read, 2*p + 2*lanes - 1,
+        # stays at or below 2*count - 2
+        whole = builder.sub(count, _const(lanes))
+        whole = builder.select(builder.icmp_signed(">", whole, _const(0)), whole, _const(0))
+        whole = builder.sub(whole, builder.srem(whole, _const(lanes)))
+        even = ir.Constant(ir.VectorType(_I32, lanes), list(range(0, 2 * lanes, 2)))
+
+        def group(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+            first = builder.gep(start, [builder.mul(p, _const(2))])
+            low = vec.load(first)
+            high = vec.load(builder.gep(first, [_const(lanes)]))
+            vec.store(builder.shuffle_vector(low, high, even), builder.gep(end, [p]))
+            return []
+
+        _counted_loop(builder, whole, lanes, [], group)
+
+        def single(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+            q = builder.add(whole, p)
+            value = builder.load(builder.gep(start, [builder.mul(q, _const(2))]))
+            builder.store(value, builder.gep(end, [q]))
+            return []
+
+        _counted_loop(builder, builder.sub(count, whole), 1, [], single)
         return context.get_dummy_value()
 
     return signature, codegen
