@@ -277,6 +277,27 @@ def _torch_layer(x, weight, bias, grad, options):  # type: ignore[no-untyped-def
     return [t.numpy() for t in (out.detach(), xt.grad, wt.grad, bt.grad)]
 
 
+def _assert_against_pytorch(x, weight, bias, options, input_terms, rng) -> None:  # type: ignore[no-untyped-def]
+    """Forward and backward (with a random output gradient) against PyTorch's autograd in
+    float64, each element within the rounding bound of a sum of ``n`` terms in any
+    order, ``n * eps`` times the sum of the terms' magnitudes (the same layer on |x|,
+    |w|, |b|, |g|); ``input_terms`` terms per element of the input gradient."""
+    dtype = x.dtype
+    out = corr2d.conv2d(x, weight, bias, **options)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    grads = corr2d.conv2d_backward(grad, x, weight, **options)
+    exact = _torch_layer(x, weight, bias, grad, options)
+    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
+    positions = grad[:, 0].size
+    terms = (weight[0].size + 1, input_terms, positions, positions)
+    eps = float(np.finfo(dtype).eps)
+    for ours, theirs, scale, n in zip(
+        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
+    ):
+        assert ours.shape == theirs.shape and ours.dtype == dtype
+        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+
+
 @given(config=depthwise_configs(), seed=st.integers(0, 2**16))
 def test_depthwise_pointwise_and_grouped_layers_against_pytorch(config, seed) -> None:
     """Forward and backward against PyTorch's autograd in float64, each element within
@@ -289,19 +310,7 @@ def test_depthwise_pointwise_and_grouped_layers_against_pytorch(config, seed) ->
     weight = rng.standard_normal((c_out, channels // groups, k, k)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype)
     options = {"stride": stride, "padding": padding, "groups": groups}
-    out = corr2d.conv2d(x, weight, bias, **options)
-    grad = rng.standard_normal(out.shape).astype(dtype)
-    grads = corr2d.conv2d_backward(grad, x, weight, **options)
-    exact = _torch_layer(x, weight, bias, grad, options)
-    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
-    taps = weight[0].size
-    terms = (taps + 1, c_out // groups * taps, grad[:, 0].size, grad[:, 0].size)
-    eps = float(np.finfo(dtype).eps)
-    for ours, theirs, scale, n in zip(
-        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
-    ):
-        assert ours.shape == theirs.shape and ours.dtype == dtype
-        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+    _assert_against_pytorch(x, weight, bias, options, c_out // groups * weight[0].size, rng)
 
 
 @settings(deadline=None, max_examples=20)
@@ -321,19 +330,8 @@ def test_wide_pointwise_layers_against_pytorch(dtype, channels, size, padding, s
     x = rng.standard_normal((2, c_in, *size)).astype(dtype)
     weight = rng.standard_normal((c_out, c_in, 1, 1)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype)
-    out = corr2d.conv2d(x, weight, bias, padding=padding)
-    grad = rng.standard_normal(out.shape).astype(dtype)
-    grads = corr2d.conv2d_backward(grad, x, weight, padding=padding)
     options = {"padding": padding}
-    exact = _torch_layer(x, weight, bias, grad, options)
-    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
-    terms = (c_in + 1, c_out, grad[:, 0].size, grad[:, 0].size)
-    eps = float(np.finfo(dtype).eps)
-    for ours, theirs, scale, n in zip(
-        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
-    ):
-        assert ours.shape == theirs.shape and ours.dtype == dtype
-        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+    _assert_against_pytorch(x, weight, bias, options, c_out, rng)
 
 
 @settings(deadline=None, max_examples=20)
@@ -360,20 +358,8 @@ def test_dense_layers_with_outer_product_gradients_against_pytorch(
     x = rng.standard_normal((batch, c_in, *size)).astype(dtype)
     weight = rng.standard_normal((c_out, c_in, kh, kw)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype)
-    out = corr2d.conv2d(x, weight, bias, padding=padding)
-    grad = rng.standard_normal(out.shape).astype(dtype)
-    grads = corr2d.conv2d_backward(grad, x, weight, padding=padding)
     options = {"padding": padding}
-    exact = _torch_layer(x, weight, bias, grad, options)
-    magnitude = _torch_layer(np.abs(x), np.abs(weight), np.abs(bias), np.abs(grad), options)
-    taps = weight[0].size
-    terms = (taps + 1, c_out * kh * kw, grad[:, 0].size, grad[:, 0].size)
-    eps = float(np.finfo(dtype).eps)
-    for ours, theirs, scale, n in zip(
-        (out, grads.input, grads.weight, grads.bias), exact, magnitude, terms, strict=True
-    ):
-        assert ours.shape == theirs.shape and ours.dtype == dtype
-        np.testing.assert_array_less(np.abs(ours - theirs), n * eps * scale + 1e-300)
+    _assert_against_pytorch(x, weight, bias, options, c_out * kh * kw, rng)
 
 
 def test_depthwise_layers_run_every_plane_in_one_loop(monkeypatch, rng) -> None:
