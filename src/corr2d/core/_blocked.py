@@ -20,8 +20,12 @@ This module forms it without copies, from one flat buffer per image:
   shift(u, v)]``: one integer per tap, ``offsets[k]``.
 
 The micro-kernels of :mod:`corr2d.core._microkernels` then keep an 8-channel by
-48-position block (AVX-512, float32) in registers over all taps.  No buffer larger than
-the input, the output and the weights is allocated.
+48-position block (AVX-512, float32) in registers over all taps.  The forward pass
+builds that layout band by band (:func:`band_plan`): each task rearranges one image's
+band of output rows, with the phase rows below it that its taps reach, into its
+thread's buffer while it is in that core's cache, sums it, and writes each channel's
+rows of output in order.  No buffer larger than the input, the output and the weights
+is allocated.
 
 Everything here expects float32 or float64 arrays; :func:`suitable` says when the
 engine should come here.
