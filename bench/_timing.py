@@ -40,7 +40,9 @@ def compare(runs: Sequence[Callable[[], Any]], repeat: int, rounds: int = 3) -> 
     calls, or as many as fill ``BLOCK_SECONDS`` going by the untimed call, whichever is
     more (at most ``MAX_BLOCK``).  The first call of a block finds caches holding the
     previous library's data, the others the function's own: the median is that of
-    back-to-back calls.
+    back-to-back calls.  A function whose untimed call takes more than ``SLOW`` seconds
+    is not called again and that call's time is returned (a slow peer is timed once),
+    so a function that compiles on first use must be called before it is compared.
     """
     first = []
     for run in runs:
