@@ -83,7 +83,7 @@ _BAND_BYTES = 2**20
 #: rows enough (a thread woken late still finds some to take).
 _TASKS_PER_THREAD = 4
 _OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy", "boundscheck": False}
-#: Largest scratch buffer (bytes) a thread keeps for its next weight gradient.
+#: Largest scratch buffer (bytes) a thread keeps for its next call (:func:`scratch`).
 _KEPT_BYTES = 32 * 2**20
 
 

@@ -744,6 +744,25 @@ def tap_block(  # type: ignore[no-untyped-def]
     return signature, codegen
 
 
+def _run_signature(source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
+    """The signature of a run copy between two arrays of one float type, else None."""
+    if not (isinstance(source, types.Array) and isinstance(target, types.Array)):
+        return None
+    if source.dtype != target.dtype or not isinstance(source.dtype, types.Float):
+        return None
+    return types.void(source, source_base, target, target_base, count)
+
+
+def _run_pointers(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    """A run copy's vectors, the addresses of its first source and target elements, and
+    its count."""
+    s_arr, s_base, t_arr, t_base, count = args
+    s_ptr = _data(context, builder, sig.args[0], s_arr)
+    t_ptr = _data(context, builder, sig.args[2], t_arr)
+    vec = _Vectors(builder, s_ptr.type.pointee)
+    return vec, builder.gep(s_ptr, [s_base]), builder.gep(t_ptr, [t_base]), count
+
+
 @intrinsic
 def copy_run(typingctx, source, source_base, target, target_base, count):  # type: ignore[no-untyped-def]
     """``target[target_base + p] = source[source_base + p]`` for p < ``count``.
@@ -752,20 +771,13 @@ def copy_run(typingctx, source, source_base, target, target_base, count):  # typ
     image) costs a few instructions, where a scalar loop would pay its set-up per run.
     Both arrays hold the same float type; nothing outside the run is read or written.
     """
-    if not (isinstance(source, types.Array) and isinstance(target, types.Array)):
+    signature = _run_signature(source, source_base, target, target_base, count)
+    if signature is None:
         return None
-    if source.dtype != target.dtype or not isinstance(source.dtype, types.Float):
-        return None
-    signature = types.void(source, source_base, target, target_base, count)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        s_arr, s_base, t_arr, t_base, count = args
-        s_ptr = _data(context, builder, sig.args[0], s_arr)
-        t_ptr = _data(context, builder, sig.args[2], t_arr)
-        vec = _Vectors(builder, s_ptr.type.pointee)
+        vec, start, end, count = _run_pointers(context, builder, sig, args)
         lanes = _const(vec.lanes)
-        start = builder.gep(s_ptr, [s_base])
-        end = builder.gep(t_ptr, [t_base])
         whole = builder.sub(count, builder.srem(count, lanes))
 
         def step(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
@@ -812,20 +824,13 @@ def copy_even_run(typingctx, source, source_base, target, target_base, count):  
     A stride-2 layer's phases rearranged at vector speed.  Both arrays hold the same
     float type.
     """
-    if not (isinstance(source, types.Array) and isinstance(target, types.Array)):
+    signature = _run_signature(source, source_base, target, target_base, count)
+    if signature is None:
         return None
-    if source.dtype != target.dtype or not isinstance(source.dtype, types.Float):
-        return None
-    signature = types.void(source, source_base, target, target_base, count)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        s_arr, s_base, t_arr, t_base, count = args
-        s_ptr = _data(context, builder, sig.args[0], s_arr)
-        t_ptr = _data(context, builder, sig.args[2], t_arr)
-        vec = _Vectors(builder, s_ptr.type.pointee)
+        vec, start, end, count = _run_pointers(context, builder, sig, args)
         lanes = vec.lanes
-        start = builder.gep(s_ptr, [s_base])
-        end = builder.gep(t_ptr, [t_base])
         # whole groups while p + lanes < count: the group's last read, 2*p + 2*lanes - 1,
         # stays at or below 2*count - 2
         whole = builder.sub(count, _const(lanes))
