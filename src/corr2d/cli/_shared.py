@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from corr2d._validation import available_memory
 from corr2d.io._atomic import drop, hold, release
 from corr2d.io.errors import ImageReadError, ImageWriteError, KernelFileError
+from corr2d.io.images import WRITE_SUFFIXES
 from corr2d.kernel_spec import KernelSpecError
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "EXIT_OVERFLOW",
     "EXIT_TOO_LARGE",
     "EXIT_USAGE",
+    "RESPONSE_OVERFLOW",
     "CLIError",
     "Output",
     "Outputs",
@@ -193,11 +195,10 @@ OutputKind = Literal["image", "kernel", "figure", "folder"]
 
 
 #: Names that look like one figure, not the folder for several.
-_FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".tif", ".tiff")
+_FIGURE_SUFFIXES = (*WRITE_SUFFIXES, ".pdf", ".svg")
 
 
 def _suffixes(kind: OutputKind) -> tuple[str, ...]:
-    from corr2d.io.images import WRITE_SUFFIXES
     from corr2d.io.kernel_files import KERNEL_FILE_SUFFIXES
 
     table = {"image": tuple(WRITE_SUFFIXES), "kernel": KERNEL_FILE_SUFFIXES, "figure": (".png",)}
@@ -566,17 +567,20 @@ def write_pixels(
     return pixels
 
 
+#: What a response of inf or NaN from finite pixels and weights is reported as.
+RESPONSE_OVERFLOW = (
+    "the response is beyond float64's range (inf or NaN from finite pixels and weights); "
+    "scale the kernel or the image down"
+)
+
+
 def check_finite_response(path: Path, response: NDArray[Any], image: NDArray[Any]) -> None:
     """Refuse a response that overflowed: inf or NaN from finite pixels and weights."""
     if np.isfinite(response).all():
         return
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         return  # NaN and inf pixels reach the outputs whose windows hold them
-    fail(
-        f"{path}: the response is beyond float64's range (inf or NaN from finite pixels "
-        "and weights); scale the kernel or the image down",
-        EXIT_OVERFLOW,
-    )
+    fail(f"{path}: {RESPONSE_OVERFLOW}", EXIT_OVERFLOW)
 
 
 def warn(message: str) -> None:

@@ -25,6 +25,7 @@ from corr2d.cli._shared import (
     EXIT_INPUT,
     EXIT_OUTPUT,
     EXIT_USAGE,
+    RESPONSE_OVERFLOW,
     Output,
     check_inputs,
     check_outputs,
@@ -85,11 +86,7 @@ class _Pixels:
         from corr2d.io import to_image_dtype
 
         if self.source.kind in "ui" and not np.isfinite(block).all():
-            raise OverflowError(
-                "the response is beyond float64's range (inf or NaN from finite pixels and "
-                "weights); scale the kernel or the image down"
-            )
-
+            raise OverflowError(RESPONSE_OVERFLOW)
         values = np.concatenate([block.reshape(-1), np.asarray(self.extremes, np.float64)])
         pixels = to_image_dtype(
             values,
