@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
+from scipy import ndimage, signal
 from typer.testing import CliRunner
 
 from corr2d.cli import app
@@ -208,13 +208,27 @@ def test_alpha_is_passed_through(tmp_path: Path) -> None:
     assert read_image(tmp_path / "o.jpg").shape == (20, 24, 3)
 
 
-def test_a_kernel_larger_than_the_image_is_refused_with_both_sizes(tmp_path: Path) -> None:
-    write_image(tmp_path / "small.png", np.zeros((4, 4), np.uint8))
-    for mode in ("valid", "same", "full"):
-        code, _, err = run("filter", tmp_path / "small.png", tmp_path / "o.png", "-k",
-                           "box:size=25", "--mode", mode)  # fmt: skip
-        one_line_error(code, err, 3, "the kernel (25x25) is larger than the image (4x4)")
-    assert not (tmp_path / "o.png").exists()
+def test_a_kernel_larger_than_the_image_blurs_it_as_scipy_does(tmp_path: Path) -> None:
+    # a thumbnail blurred with the default Gaussian: the border rule repeats (SciPy's
+    # symm), in memory and streamed; only 'valid', which would leave no pixel, is refused
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (4, 6), dtype=np.uint8)
+    write_image(tmp_path / "small.png", image)
+    kernel = np.ones((25, 25)) / 625
+    for mode in ("same", "full"):
+        expected = signal.correlate2d(image.astype(float), kernel, mode, boundary="symm")
+        expected = np.clip(np.round(expected), 0, 255)
+        for name, extra in ((f"{mode}.png", []), (f"{mode}.tif", ["--chunks", "2x2"])):
+            code, _, err = run("filter", tmp_path / "small.png", tmp_path / name,
+                               "-k", "box:size=25", "--mode", mode, *extra)  # fmt: skip
+            assert code == 0, err
+            assert np.array_equal(read_image(tmp_path / name), expected)
+    for extra in ([], ["--chunks", "2x2"]):
+        code, _, err = run("filter", tmp_path / "small.png", tmp_path / "o.tif", "-k",
+                           "box:size=25", "--mode", "valid", *extra)  # fmt: skip
+        one_line_error(code, err, 3, "the kernel (25x25) is larger than the image (4x6), so "
+                       "--mode valid leaves no pixel")  # fmt: skip
+    assert not (tmp_path / "o.tif").exists()
 
 
 def test_a_job_larger_than_the_memory_is_refused_with_the_estimate(
@@ -361,7 +375,8 @@ def test_response_beyond_float64_is_an_overflow_error_not_an_inf_image(
 def test_several_inputs_report_on_stdout_and_fail_in_one_line(grey: Path) -> None:
     folder = grey.parent / "out"
     write_image(grey.parent / "b.png", np.zeros((2, 2), np.uint8))  # smaller than the kernel
-    code, out, err = run("filter", grey, grey.parent / "b.png", folder, "-k", "box:size=3")
+    code, out, err = run("filter", grey, grey.parent / "b.png", folder, "-k", "box:size=3",
+                         "--mode", "valid")  # fmt: skip
     one_line_error(code, err, 3, "b.png: the kernel (3x3) is larger than the image (2x2)")
     # the first file's output went with the failure, and no line claims it was written
     assert out == "" and not folder.exists()

@@ -12,7 +12,7 @@ import tifffile
 import zarr
 
 from corr2d.dask import files
-from corr2d.io import ImageReadError, ImageTooLargeError, ImageWriteError
+from corr2d.io import ImageReadError, ImageReadWarning, ImageTooLargeError, ImageWriteError
 
 
 @pytest.fixture(autouse=True)
@@ -78,9 +78,19 @@ def test_pieces_larger_than_max_pixels_are_refused(tmp_path):
     assert files.open_image(path, max_pixels=120_000).shape == (400, 300)
 
 
+def test_a_stack_is_streamed_from_its_first_page_as_read_image_reads_it(tmp_path):
+    path = tmp_path / "stack.tif"
+    stack = np.arange(5 * 20 * 20, dtype=np.uint16).reshape(5, 20, 20)
+    tifffile.imwrite(path, stack, photometric="minisblack", tile=(16, 16))
+    with pytest.warns(ImageReadWarning, match="holds 5 images"):
+        lazy = files.open_image(path, chunks=(8, 8))
+    assert np.array_equal(lazy.compute(), stack[0])
+
+
 def test_not_an_image(tmp_path):
-    path = tmp_path / "cube.tif"
-    tifffile.imwrite(path, np.zeros((5, 20, 20), np.uint8), photometric="minisblack")
+    path = tmp_path / "six.tif"
+    tifffile.imwrite(path, np.zeros((20, 20, 6), np.uint8), photometric="minisblack",
+                     planarconfig="contig")  # fmt: skip
     with pytest.raises(ImageReadError, match="not a 2-D grey or colour image"):
         files.open_image(path)
     folder = tmp_path / "empty.zarr"

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 
 from corr2d.io import (
     ImageReadError,
+    ImageReadWarning,
     ImageTooLargeError,
     ImageWriteError,
     read_image,
@@ -361,3 +362,43 @@ def test_a_sideways_phone_photo_reads_as_opencv_shows_it(tmp_path: Path) -> None
     assert np.abs(upright.astype(int) - shown).max() <= 2  # two JPEG decoders
     with pytest.raises(TypeError, match="read_image: `orient` must be True or False"):
         read_image(path, orient="yes")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- files of several images
+
+
+def test_an_animation_is_read_from_its_first_frame_with_a_warning(tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = [np.full((6, 5), value, np.uint8) for value in (10, 200, 90)]
+    first, *rest = (Image.fromarray(frame) for frame in frames)
+    first.save(tmp_path / "a.gif", save_all=True, append_images=rest)
+    with pytest.warns(ImageReadWarning, match=r"a\.gif: holds 3 images .* only the first"):
+        image = read_image(tmp_path / "a.gif")
+    # a GIF is a palette image: grey, or RGB where the palette says so
+    planes = image if image.ndim == 2 else np.moveaxis(image, -1, 0)
+    assert image.shape[:2] == (6, 5) and np.all(planes == frames[0])
+
+
+def test_a_multi_page_tiff_is_read_from_its_first_page_with_a_warning(tmp_path: Path) -> None:
+    import tifffile
+
+    pages = np.arange(4 * 3 * 5, dtype=np.uint16).reshape(4, 3, 5)
+    tifffile.imwrite(tmp_path / "stack.tif", pages, photometric="minisblack")
+    with pytest.warns(ImageReadWarning, match="holds 4 images"):
+        image = read_image(tmp_path / "stack.tif")
+    assert np.array_equal(image, pages[0])
+
+
+def test_a_tiff_thumbnail_is_not_an_image_of_its_own(tmp_path: Path) -> None:
+    import warnings
+
+    import tifffile
+
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    with tifffile.TiffWriter(tmp_path / "t.tif") as tif:
+        tif.write(image)
+        tif.write(image[::4, ::4], subfiletype=1)  # a reduced-resolution copy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(read_image(tmp_path / "t.tif"), image)

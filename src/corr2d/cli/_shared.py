@@ -588,6 +588,22 @@ def warn(message: str) -> None:
     sys.stderr.write(f"corr2d: warning: {one_line(message)}\n")
 
 
+def check_kernel_fits(source: Path, shape: Sequence[int], kernel: Sequence[int], mode: str) -> None:
+    """Refuse a kernel larger than the image where it leaves no output: 'valid' mode.
+
+    'same' and 'full' extend the image by its border rule as far as the kernel reaches
+    (repeatedly, for a kernel larger than the image), as SciPy and OpenCV do, so a small
+    image can still be blurred with a large Gaussian.
+    """
+    if mode == "valid" and (kernel[0] > shape[0] or kernel[1] > shape[1]):
+        fail(
+            f"{source}: the kernel ({kernel[0]}x{kernel[1]}) is larger than the image "
+            f"({shape[0]}x{shape[1]}), so --mode valid leaves no pixel; use --mode same "
+            "or full, or a kernel no larger than the image",
+            EXIT_INPUT,
+        )
+
+
 def check_memory(needed: float, what: str) -> None:
     """Refuse a job whose estimated peak memory exceeds the memory available now."""
     available = available_memory()

@@ -26,12 +26,12 @@ from corr2d.cli._options import (
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
-    EXIT_INPUT,
     EXIT_USAGE,
     Output,
     Outputs,
     check_floating_output,
     check_inputs,
+    check_kernel_fits,
     check_memory,
     check_outputs,
     check_pixels_writable,
@@ -314,15 +314,9 @@ class _Job:
         return divisor if self.scale == "auto" and rule == "clip" else None
 
     def check_fits(self, source: Path, image: NDArray[Any]) -> None:
-        """Refuse a kernel larger than the image, and a job larger than the memory."""
+        """Refuse a 'valid' filter that leaves no pixel, and a job larger than the memory."""
         height, width = image.shape[:2]
-        kh, kw = self.kernel.shape
-        if kh > height or kw > width:
-            fail(
-                f"{source}: the kernel ({kh}x{kw}) is larger than the image "
-                f"({height}x{width}); give a kernel no larger than the image",
-                EXIT_INPUT,
-            )
+        check_kernel_fits(source, image.shape, self.kernel.shape, self.mode)
         check_memory(self.peak_bytes(image), f"filtering {source} ({height}x{width})")
 
     def peak_bytes(self, image: NDArray[Any]) -> float:

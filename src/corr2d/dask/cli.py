@@ -28,6 +28,7 @@ from corr2d.cli._shared import (
     RESPONSE_OVERFLOW,
     Output,
     check_inputs,
+    check_kernel_fits,
     check_outputs,
     emit_warnings,
     fail,
@@ -158,7 +159,7 @@ def filter_files(
     size = _chunk_size(chunks, job.max_pixels)
     with scheduler(address):
         image = files.open_image(source, chunks=size, max_pixels=job.max_pixels)
-        _check_kernel_fits(source, image.shape, job.kernel.shape)
+        check_kernel_fits(source, image.shape, job.kernel.shape, job.mode)
         pixels_dtype = output_dtype(np.empty(0, image.dtype), job.dtype, job.scale)
         divisor = job.pixels_divisor(image.dtype)
         if divisor is not None:
@@ -312,15 +313,6 @@ def _beside(parts: list[Any]) -> Any:
     first = parts[0]
     aligned = [part.rechunk((*first.chunks[:2], part.shape[2])) for part in parts]
     return da.concatenate(aligned, axis=2)
-
-
-def _check_kernel_fits(source: Path, shape: tuple[int, ...], kernel: tuple[int, ...]) -> None:
-    if kernel[0] > shape[0] or kernel[1] > shape[1]:
-        fail(
-            f"{source}: the kernel ({kernel[0]}x{kernel[1]}) is larger than the image "
-            f"({shape[0]}x{shape[1]}); give a kernel no larger than the image",
-            EXIT_INPUT,
-        )
 
 
 def _chunk_size(chunks: tuple[int, int] | str | None, max_pixels: int) -> tuple[int, int] | None:

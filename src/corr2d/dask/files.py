@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from corr2d.dask._common import CHUNK_PIXELS, auto_chunks
-from corr2d.io.errors import ImageReadError, ImageTooLargeError, ImageWriteError
+from corr2d.io.errors import (
+    ImageReadError,
+    ImageReadWarning,
+    ImageTooLargeError,
+    ImageWriteError,
+)
 from corr2d.io.images import DEFAULT_MAX_PIXELS
 
 __all__ = [
@@ -243,10 +249,21 @@ def _open_tiff(file: Path, chunks: tuple[int, int] | None, max_pixels: int) -> A
             axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
             page = series.pages[0] if series.pages else tif.pages.first
             piece = tuple(page.chunks)  # a tile, or a strip
+            others = sum(
+                not getattr(other.pages[0] if other.pages else None, "is_reduced", False)
+                for other in tif.series[1:]
+            )
     except Exception as exc:  # tifffile raises many kinds on damaged files
         raise ImageReadError(f"{file}: corrupt or truncated TIFF ({exc})") from exc
     _check_dtype(file, dtype)
-    kept = [i for i, axis in enumerate(axes) if axis in "YXS" or shape[i] != 1]
+    kept = [i for i, axis in enumerate(axes) if axis in "YXS"]
+    images = math.prod(n for i, n in enumerate(shape) if i not in kept) + others
+    if images > 1:  # a stack of pages: its first, as read_image reads it
+        warnings.warn(
+            f"{file}: holds {images} images (frames or pages); only the first is read",
+            ImageReadWarning,
+            stacklevel=3,
+        )
     if [axes[i] for i in kept] not in (["Y", "X"], ["Y", "X", "S"], ["S", "Y", "X"]):
         raise ImageReadError(
             f"{file}: TIFF data of shape {shape} (axes {axes!r}) is not a 2-D grey or colour image"

@@ -71,7 +71,9 @@ def read_image(
     ----------
     path : str or path-like
         A PNG, JPEG or TIFF file (other formats Pillow decodes, such as BMP, also work).
-        TIFF files are read with ``tifffile``; only their first image is read.
+        TIFF files are read with ``tifffile``.  A file that holds several images (an
+        animated GIF, PNG or WebP, a multi-page TIFF) is read from its first, with an
+        :class:`ImageReadWarning` that says how many it holds.
     max_pixels : int, optional
         Refuse images with more than this many pixels (width times height) before
         decoding them.  Default ``2**28``.
@@ -98,6 +100,12 @@ def read_image(
         If the file is not an image, is corrupt or truncated, or holds data this
         function does not read (16-bit colour PNG, which Pillow would silently reduce to
         8 bits, complex or more than 3-D TIFF data).
+
+    Warns
+    -----
+    ImageReadWarning
+        If the decoder reported damage it read past, or the file holds more than one
+        image.
 
     Examples
     --------
@@ -134,9 +142,9 @@ def read_image(
     with decoder_reports() as reports:
         try:
             if tiff:
-                image = _read_tiff(file, int(max_pixels))
+                image, images = _read_tiff(file, int(max_pixels))
             else:
-                image = _read_with_pillow(file, int(max_pixels), bool(orient))
+                image, images = _read_with_pillow(file, int(max_pixels), bool(orient))
         except ImageReadError as exc:
             if reports:
                 raise type(exc)(f"{exc}; the decoder reported: {_joined(reports)}") from exc
@@ -144,6 +152,12 @@ def read_image(
     if reports:
         warnings.warn(
             f"{file}: decoded, but the decoder reported: {_joined(reports)}",
+            ImageReadWarning,
+            stacklevel=2,
+        )
+    if images > 1:
+        warnings.warn(
+            f"{file}: holds {images} images (frames or pages); only the first is read",
             ImageReadWarning,
             stacklevel=2,
         )
@@ -226,7 +240,8 @@ def _pillow_limit(max_pixels: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> NDArray[Any]:
+def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> tuple[NDArray[Any], int]:
+    """The first frame's pixels, and how many frames the file holds."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -234,6 +249,7 @@ def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> NDArray[Any]
             _check_pixels(file, opened.height, opened.width, max_pixels)
             opened.load()
             image = _pillow_to_array(_upright(opened) if orient else opened)
+            frames = int(getattr(opened, "n_frames", 1))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(
             f"{file}: more pixels than the limit of {max_pixels} (raise the limit, "
@@ -245,7 +261,7 @@ def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> NDArray[Any]
         if isinstance(exc, ImageReadError):
             raise
         raise ImageReadError(f"{file}: corrupt or truncated image ({exc})") from exc
-    return image
+    return image, frames
 
 
 #: EXIF's orientation tag; values 2 to 8 flip or turn the stored pixels for display.
@@ -290,7 +306,9 @@ def _pillow_to_array(image: Any) -> NDArray[Any]:
     return np.asarray(image.convert("RGB"))
 
 
-def _read_tiff(file: Path, max_pixels: int) -> NDArray[Any]:
+def _read_tiff(file: Path, max_pixels: int) -> tuple[NDArray[Any], int]:
+    """The first page's pixels, and how many full-size pages the file holds (reduced
+    pages, a pyramid's levels or a thumbnail, are not images of their own)."""
     import tifffile
 
     try:
@@ -304,10 +322,18 @@ def _read_tiff(file: Path, max_pixels: int) -> NDArray[Any]:
             width = shape[axes.index("X")] if "X" in axes else 0
             _check_pixels(file, height, width, max_pixels)
             data = page.asarray()
+            pages = len(tif.pages)
+            if pages > 1 and getattr(tif.pages[1], "is_reduced", False):
+                pages = 1
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds on damaged files
         raise ImageReadError(f"{file}: corrupt or truncated TIFF ({exc})") from exc
+    return _tiff_array(file, data, axes), pages
+
+
+def _tiff_array(file: Path, data: NDArray[Any], axes: str) -> NDArray[Any]:
+    """A TIFF page's data as a grey or colour image: samples last, in a type we read."""
     if "S" in axes and axes.index("S") != data.ndim - 1 and data.ndim == 3:
         data = np.moveaxis(data, axes.index("S"), -1)
     data = np.squeeze(data) if data.ndim > 3 else data
