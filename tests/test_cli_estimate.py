@@ -135,6 +135,24 @@ def test_an_8_bit_target_is_blamed_on_output_scaling(photo: Path) -> None:
     assert "(Y NOT explained)" in out
 
 
+def test_a_blur_written_as_8_bit_pixels_is_explained_by_their_rounding(photo: Path) -> None:
+    # the everyday loop: blur a photo into a PNG, get the kernel back from the pair
+    y = photo.parent / "Y.png"
+    assert run("filter", photo, y, "-k", "gaussian:sigma=1")[0] == 0  # 9x9, uint8 out
+    saved = photo.parent / "K.npy"
+    code, out, err = run("estimate", photo, y, "--size", "9x9", "--save", saved)
+    assert code == 0 and err == "", err  # no misfit warning
+    assert "(Y explained up to uint8 rounding)" in out
+    assert "(rounding to whole pixels alone: 0.289)" in out
+    grid = np.arange(-4, 5)
+    gaussian = np.exp(-(grid[:, None] ** 2 + grid[None, :] ** 2) / 2.0)
+    np.testing.assert_allclose(np.load(saved), gaussian / gaussian.sum(), atol=5e-4)
+    # a kernel too small for the blur (sigma 2 reaches 8 pixels) leaves more than rounding
+    assert run("filter", photo, y, "-k", "gaussian:sigma=2", "-f")[0] == 0
+    code, out, err = run("estimate", photo, y, "--size", "9x9")
+    assert code == 0 and "(Y NOT explained)" in out and "likely output scaling" in err
+
+
 def test_a_nonlinear_step_is_named_when_nothing_else_explains_the_pair(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 50))

@@ -24,10 +24,12 @@ __all__ = [
     "check_job",
     "colour_planes",
     "explain_misfit",
+    "explained",
     "infer_relation",
     "predict",
     "read_pair",
     "relation_from_options",
+    "rounding_rms",
 ]
 
 
@@ -253,6 +255,29 @@ def predict(x: NDArray[Any], kernel: NDArray[Any], bias: float, relation: Relati
         )
         + bias
     )
+
+
+#: The RMS error of rounding to whole numbers: uniform on [-0.5, 0.5], 1/sqrt(12).
+ROUNDING_RMS = 1.0 / np.sqrt(12.0)
+#: A fit whose RMS residual is within this factor of the rounding's is explained by it.
+ROUNDING_SLACK = 1.1
+
+
+def rounding_rms(y_dtype: np.dtype, factor: float = 1.0) -> float:
+    """The RMS residual that rounding alone leaves when Y holds integer pixels (divided
+    by ``factor`` where the values were); 0 for floating-point Y.
+
+    >>> round(rounding_rms(np.dtype(np.uint8)), 4), rounding_rms(np.dtype(np.float32))
+    (0.2887, 0.0)
+    """
+    return ROUNDING_RMS / factor if y_dtype.kind in "ui" else 0.0
+
+
+def explained(result: Any, y_dtype: np.dtype, factor: float = 1.0) -> bool:
+    """Whether the fitted kernel explains Y: a relative residual within ``FIT_RTOL``, or,
+    for integer pixels, an RMS residual no larger than their rounding leaves (a blur
+    written as 8-bit pixels is exactly that: the model, rounded)."""
+    return bool(result.fits or result.residual <= ROUNDING_SLACK * rounding_rms(y_dtype, factor))
 
 
 #: The border rules tried when the interior of a pair fits and its border does not.

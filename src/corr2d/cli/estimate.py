@@ -27,9 +27,11 @@ from corr2d.cli._pairs import (
     check_job,
     colour_planes,
     explain_misfit,
+    explained,
     predict,
     read_pair,
     relation_from_options,
+    rounding_rms,
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
@@ -123,8 +125,9 @@ def estimate_command(
     for an exact answer store Y as float TIFF ([bold]corr2d filter --scale none[/bold]).
     The border rule defaults to filter's, so filter's output needs no flags here.
     Colour images give one equation set per channel, solved together.  The result
-    reports the fit (relative residual) beside identifiability (rank): above 1e-3 the
-    pair is not a correlation under these settings, and a line says the likely cause.
+    reports the fit (relative residual) beside identifiability (rank): above 1e-3 (and
+    for 8/16-bit Y, beyond what rounding to whole pixels leaves) the pair is not a
+    correlation under these settings, and a line says the likely cause.
     """
     from corr2d import estimate_kernel
 
@@ -174,12 +177,13 @@ def estimate_command(
             **relation.keywords(),
         )
     emit_warnings(caught)
+    fits = explained(result, Y.dtype)
     misfit = (
         None
-        if result.fits
+        if fits
         else explain_misfit(xs, ys, size, relation, bias, Y.dtype, result.relative_residual, method)
     )
-    _print_result(result, size, relation, misfit)
+    _print_result(result, size, relation, misfit, Y.dtype)
     with outputs:
         save_kernel(outputs, save, result.kernel)
         if figure is not None:
@@ -205,8 +209,21 @@ def estimate_command(
         console.print(f"figure: {figure}", markup=False)
 
 
+def _verdict(result: Any, fits: bool, y_dtype: np.dtype) -> str:
+    """The fit row's verdict: explained, explained up to the pixels' rounding, or not."""
+    if not fits:
+        return "(Y NOT explained)"
+    if result.fits:
+        return "(Y explained)"
+    return f"(Y explained up to {y_dtype} rounding)"
+
+
 def _print_result(
-    result: Any, size: tuple[int, int], relation: Relation, misfit: str | None
+    result: Any,
+    size: tuple[int, int],
+    relation: Relation,
+    misfit: str | None,
+    y_dtype: np.dtype,
 ) -> None:
     """The kernel table and the facts; the misfit line (stderr) when Y is not explained."""
     from rich.table import Table
@@ -219,11 +236,16 @@ def _print_result(
     facts.add_row("method", f"{result.method} ({result.solver})")
     facts.add_row("Y from X", relation.describe())
     facts.add_row("bias", "none" if result.bias is None else f"{result.bias:.6g}")
-    facts.add_row("residual (RMS)", f"{result.residual:.3e}")
+    rounding = rounding_rms(y_dtype)
+    facts.add_row(
+        "residual (RMS)",
+        f"{result.residual:.3e}"
+        + (f" (rounding to whole pixels alone: {rounding:.3f})" if rounding else ""),
+    )
     facts.add_row(
         "fit",
         f"relative residual {result.relative_residual:.2e} "
-        + ("(Y explained)" if result.fits else "(Y NOT explained)"),
+        + _verdict(result, misfit is None, y_dtype),
     )
     facts.add_row("rank", f"{result.rank} of {result.n_unknowns} unknowns")
     facts.add_row("condition number", f"{result.condition_number:.3e}")

@@ -25,6 +25,7 @@ from corr2d.cli._pairs import (
     check_job,
     colour_planes,
     explain_misfit,
+    explained,
     predict,
     read_pair,
     relation_from_options,
@@ -149,7 +150,8 @@ def learn_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         solved = estimate_kernel(xs, ys, size, bias=bias, **relation.keywords())
-    if not solved.fits:
+    fits = explained(solved, Y.dtype, factor)
+    if not fits:
         sys.stderr.write(
             "corr2d: warning: "
             + explain_misfit(xs, ys, size, relation, bias, Y.dtype, solved.relative_residual)
@@ -161,7 +163,7 @@ def learn_command(
     emit_warnings(caught)
     kernel = layer.weight.data.reshape(size).copy()
     learned_bias = float(layer.bias.data[0]) * factor if layer.bias is not None else None
-    _print_result(console, kernel, learned_bias, history, solved, steps, tol, loss)
+    _print_result(console, kernel, learned_bias, history, solved, fits, steps, tol, loss)
     if history.interrupted:
         sys.stderr.write(
             f"corr2d: interrupted at step {history.steps}; writing the kernel learned so far\n"
@@ -239,6 +241,7 @@ def _print_result(
     learned_bias: float | None,
     history: Any,
     solved: Any,
+    fits: bool,
     steps: int,
     tol: float,
     loss: str,
@@ -276,7 +279,7 @@ def _print_result(
         f"{distance:.2e}; the learned kernel {verdict}",
         markup=False,
     )
-    if not solved.fits:
+    if not fits:
         console.print(
             f"fit: relative residual {solved.relative_residual:.2e} even for the closed-form "
             "kernel: Y is NOT explained by a correlation under these settings",
