@@ -3,6 +3,7 @@ checked before any work, and explained when they do not fit."""
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -258,7 +259,7 @@ def predict(x: NDArray[Any], kernel: NDArray[Any], bias: float, relation: Relati
 
 
 #: The RMS error of rounding to whole numbers: uniform on [-0.5, 0.5], 1/sqrt(12).
-ROUNDING_RMS = 1.0 / np.sqrt(12.0)
+ROUNDING_RMS = 1.0 / math.sqrt(12.0)
 #: A fit whose RMS residual is within this factor of the rounding's is explained by it.
 ROUNDING_SLACK = 1.1
 
