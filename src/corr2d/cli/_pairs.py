@@ -3,7 +3,6 @@ checked before any work, and explained when they do not fit."""
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +29,7 @@ __all__ = [
     "predict",
     "read_pair",
     "relation_from_options",
-    "rounding_rms",
+    "rounding_gap",
 ]
 
 
@@ -258,27 +257,44 @@ def predict(x: NDArray[Any], kernel: NDArray[Any], bias: float, relation: Relati
     )
 
 
-#: The RMS error of rounding to whole numbers: uniform on [-0.5, 0.5], 1/sqrt(12).
-ROUNDING_RMS = 1.0 / math.sqrt(12.0)
-#: A fit whose RMS residual is within this factor of the rounding's is explained by it.
-ROUNDING_SLACK = 1.1
+#: Integer Y within this many pixel levels of the fitted model, everywhere, is explained:
+#: it is the model rounded to whole pixels (ties included), give or take the fit's error.
+ROUNDING_LEVELS = 1.0
 
 
-def rounding_rms(y_dtype: np.dtype, factor: float = 1.0) -> float:
-    """The RMS residual that rounding alone leaves when Y holds integer pixels (divided
-    by ``factor`` where the values were); 0 for floating-point Y.
+def rounding_gap(
+    result: Any,
+    xs: list[NDArray[Any]],
+    ys: list[NDArray[Any]],
+    relation: Relation,
+    y_dtype: np.dtype,
+    factor: float = 1.0,
+) -> float | None:
+    """For integer Y, the largest ``|Y - model|`` over every pixel, in pixel levels (the
+    values divided by ``factor`` where they were); None for floating-point Y.
 
-    >>> round(rounding_rms(np.dtype(np.uint8)), 4), rounding_rms(np.dtype(np.float32))
-    (0.2887, 0.0)
+    >>> x = np.arange(16.0).reshape(4, 4)
+    >>> y = np.round(x / 3)  # a 1x1 kernel of 1/3, written as whole pixels
+    >>> fit = type("Fit", (), {"kernel": np.array([[1 / 3]]), "bias": None})
+    >>> rounding_gap(fit, [x], [y], Relation("valid", "fill", 0.0, None, False),
+    ...              np.dtype(np.uint8)) <= 0.5
+    True
     """
-    return ROUNDING_RMS / factor if y_dtype.kind in "ui" else 0.0
+    if y_dtype.kind not in "ui":
+        return None
+    offset = result.bias or 0.0
+    gaps = [
+        np.abs(y - predict(x, result.kernel, offset, relation)).max()
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    return float(max(gaps)) * factor
 
 
-def explained(result: Any, y_dtype: np.dtype, factor: float = 1.0) -> bool:
-    """Whether the fitted kernel explains Y: a relative residual within ``FIT_RTOL``, or,
-    for integer pixels, an RMS residual no larger than their rounding leaves (a blur
+def explained(gap: float | None, result: Any) -> bool:
+    """Whether the fitted kernel explains Y: a relative residual within ``FIT_RTOL``, or
+    for integer pixels every pixel within :data:`ROUNDING_LEVELS` of the model (a blur
     written as 8-bit pixels is exactly that: the model, rounded)."""
-    return bool(result.fits or result.residual <= ROUNDING_SLACK * rounding_rms(y_dtype, factor))
+    return bool(result.fits or (gap is not None and gap <= ROUNDING_LEVELS))
 
 
 #: The border rules tried when the interior of a pair fits and its border does not.

@@ -31,7 +31,7 @@ from corr2d.cli._pairs import (
     predict,
     read_pair,
     relation_from_options,
-    rounding_rms,
+    rounding_gap,
 )
 from corr2d.cli._shared import (
     EXIT_HELP,
@@ -125,8 +125,8 @@ def estimate_command(
     for an exact answer store Y as float TIFF ([bold]corr2d filter --scale none[/bold]).
     The border rule defaults to filter's, so filter's output needs no flags here.
     Colour images give one equation set per channel, solved together.  The result
-    reports the fit (relative residual) beside identifiability (rank): above 1e-3 (and
-    for 8/16-bit Y, beyond what rounding to whole pixels leaves) the pair is not a
+    reports the fit (relative residual) beside identifiability (rank): above 1e-3 (for
+    8/16-bit Y: with a pixel more than one level from the model) the pair is not a
     correlation under these settings, and a line says the likely cause.
     """
     from corr2d import estimate_kernel
@@ -177,13 +177,14 @@ def estimate_command(
             **relation.keywords(),
         )
     emit_warnings(caught)
-    fits = explained(result, Y.dtype)
+    gap = None if result.fits else rounding_gap(result, xs, ys, relation, Y.dtype)
+    fits = explained(gap, result)
     misfit = (
         None
         if fits
         else explain_misfit(xs, ys, size, relation, bias, Y.dtype, result.relative_residual, method)
     )
-    _print_result(result, size, relation, misfit, Y.dtype)
+    _print_result(result, size, relation, misfit, gap, Y.dtype)
     with outputs:
         save_kernel(outputs, save, result.kernel)
         if figure is not None:
@@ -223,6 +224,7 @@ def _print_result(
     size: tuple[int, int],
     relation: Relation,
     misfit: str | None,
+    gap: float | None,
     y_dtype: np.dtype,
 ) -> None:
     """The kernel table and the facts; the misfit line (stderr) when Y is not explained."""
@@ -236,12 +238,8 @@ def _print_result(
     facts.add_row("method", f"{result.method} ({result.solver})")
     facts.add_row("Y from X", relation.describe())
     facts.add_row("bias", "none" if result.bias is None else f"{result.bias:.6g}")
-    rounding = rounding_rms(y_dtype)
-    facts.add_row(
-        "residual (RMS)",
-        f"{result.residual:.3e}"
-        + (f" (rounding to whole pixels alone: {rounding:.3f})" if rounding else ""),
-    )
+    largest = f" (largest {gap:.2f} pixel levels)" if gap is not None else ""
+    facts.add_row("residual (RMS)", f"{result.residual:.3e}{largest}")
     facts.add_row(
         "fit",
         f"relative residual {result.relative_residual:.2e} "

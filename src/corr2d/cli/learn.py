@@ -29,6 +29,7 @@ from corr2d.cli._pairs import (
     predict,
     read_pair,
     relation_from_options,
+    rounding_gap,
 )
 from corr2d.cli._shared import (
     EXIT_FAILURE,
@@ -150,7 +151,8 @@ def learn_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         solved = estimate_kernel(xs, ys, size, bias=bias, **relation.keywords())
-    fits = explained(solved, Y.dtype, factor)
+    gap = None if solved.fits else rounding_gap(solved, xs, ys, relation, Y.dtype, factor)
+    fits = explained(gap, solved)
     if not fits:
         sys.stderr.write(
             "corr2d: warning: "
