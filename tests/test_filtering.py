@@ -167,6 +167,116 @@ def test_the_last_call_is_recognised_only_when_it_truly_repeats(
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("shape", "kernel_shape", "boundary"),
+    [((160, 150), (3, 3), "symm"), ((100, 200), (5, 4), "fill"), ((130, 140), (4, 11), "wrap")],
+)
+def test_the_packed_entry_gives_the_loops_bits_and_checks_its_call(
+    rng: np.random.Generator,
+    dtype: type,
+    shape: tuple[int, int],
+    kernel_shape: tuple[int, int],
+    boundary: str,
+) -> None:
+    """The compiled entry that takes a kept call's arguments packed gives the bits of the
+    task loop called with them one by one, and of brute force on small integers (every
+    sum exact); for another image shape or a kernel of other bytes or shape it computes
+    nothing and says so, and arrays of another type, layout or writability are refused
+    with TypeError."""
+    from scipy import signal
+
+    from corr2d.core import _paths
+    from corr2d.core._padding import BOUNDARY_MODES
+    from corr2d.core.correlate import _pads, same_mode_anchor
+
+    image = rng.integers(-4, 5, shape).astype(dtype)
+    given = rng.integers(-3, 4, kernel_shape).astype(dtype)
+    flipped = np.ascontiguousarray(given[::-1, ::-1])  # a convolution's task
+    kh, kw = kernel_shape
+    pads = _pads("same", kernel_shape, True, same_mode_anchor("test", kernel_shape, "same", None))
+    task = _paths.prepare_image_task(shape, flipped, pads, BOUNDARY_MODES[boundary], 2.0)
+    assert task is not None and task.alone is not None
+    weights = task.alone_weights(given)
+    out = np.full(task.out_shape, np.nan, dtype)
+    assert task.alone(image, given, out, task.tables, weights)
+    twin = np.full(task.out_shape, np.nan, dtype)
+    task.loop(image, *task.args, twin, *task.args_after, np.zeros(1, np.int64))
+    np.testing.assert_array_equal(out, twin)
+    exact = signal.convolve2d(image.astype(np.int64), given.astype(np.int64), "same", boundary, 2)
+    np.testing.assert_array_equal(out, exact)
+    np.testing.assert_array_equal(task(image), exact)
+
+    untouched = np.full(task.out_shape, 7.0, dtype)
+    changed = given.copy()
+    changed.view(np.uint8)[-1] ^= 1  # one bit of one tap
+    others = [
+        (image, changed),
+        (np.zeros((shape[0] + 1, shape[1]), dtype), given),
+        (image, np.zeros((kh, kw + 1), dtype)),
+    ]
+    for other_image, other_kernel in others:
+        assert not task.alone(other_image, other_kernel, untouched, task.tables, weights)
+    assert (untouched == 7.0).all()
+    read_only = image.copy()
+    read_only.setflags(write=False)
+    refused = [
+        (read_only, given),
+        (np.asfortranarray(image), given),
+        (image.astype(np.float16), given),
+        (image, given.astype(np.float16)),
+    ]
+    for other_image, other_kernel in refused:
+        with pytest.raises(TypeError):
+            task.alone(other_image, other_kernel, untouched, task.tables, weights)
+    np.testing.assert_array_equal(task(read_only), exact)  # the loop itself
+
+
+def test_a_kept_call_through_the_packed_entry_falls_back_on_other_arrays(
+    rng: np.random.Generator,
+) -> None:
+    """filter_image repeated on the kept call takes the packed entry; a read-only or
+    non-contiguous image, a kernel changed in place and another dtype each get the
+    right answer (SciPy's) by the checked path."""
+    from corr2d import filtering
+
+    filtering._forget_prepared()
+    image = rng.random((200, 180)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3)).astype(np.float32)
+    expected = _scipy_same(image, kernel, convolve=True)
+    atol = 4e-5 * np.abs(expected).max()
+    first = filter_image(image, kernel, "same", "symm", convolve=True)
+    last = filtering._last_call
+    assert last is not None and last.entry is not None
+    again = filter_image(image, kernel, "same", "symm", convolve=True)
+    assert filtering._last_call is last and last.entry is not None
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(again, expected, rtol=0, atol=atol)
+    read_only = image.copy()
+    read_only.setflags(write=False)
+    strided = np.zeros((200, 360), np.float32)[:, ::2]
+    strided[...] = image
+    for other in (read_only, strided):
+        np.testing.assert_array_equal(
+            filter_image(other, kernel, "same", "symm", convolve=True), first
+        )
+    changed = kernel.copy()
+    kernel[0, 0] += 1.0  # the kept call's kernel, changed in place
+    np.testing.assert_allclose(
+        filter_image(image, kernel, "same", "symm", convolve=True),
+        _scipy_same(image, kernel, convolve=True),
+        rtol=0,
+        atol=atol,
+    )
+    wide = image.astype(np.float64)
+    np.testing.assert_allclose(
+        filter_image(wide, changed.astype(np.float64), "same", "symm", convolve=True),
+        expected,
+        rtol=0,
+        atol=1e-12 * np.abs(expected).max(),
+    )
+
+
 def test_image_tasks_give_the_same_bits_alone_and_on_every_thread(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

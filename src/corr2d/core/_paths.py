@@ -453,7 +453,8 @@ _HELPERS_ASLEEP = 1e-3
 #: Work below which an image task after such idle runs on the calling thread alone
 #: (512x512: up to 9x9).
 _ALONE_AFTER_IDLE_WORK = 3 * _engine.SERIAL_WORK
-#: When the last image task ended (``time.perf_counter``).
+#: When the last image task that may wake the helpers ended (``time.perf_counter``;
+#: a task below ``SERIAL_WORK`` always runs on the calling thread and leaves it).
 _last_task_end = 0.0
 
 
@@ -488,7 +489,19 @@ class ImageTask:
     kernel's dtype.
     """
 
-    __slots__ = ("args", "args_after", "dtype", "loop", "out_shape", "shape", "work")
+    __slots__ = (
+        "alone",
+        "args",
+        "args_after",
+        "dtype",
+        "kernel",
+        "loop",
+        "out_shape",
+        "own",
+        "shape",
+        "tables",
+        "work",
+    )
 
     def __init__(
         self, shape: tuple[int, int], kernel: NDArray[Any], pads: Pads, np_mode: str, fill: Any
@@ -511,6 +524,33 @@ class ImageTask:
         hi = max(0, min(left + width - kw + 1, self.out_shape[1]))
         self.args = (rows, cols, kernel.dtype.type(fill), kernel)
         self.args_after = (tile_rows, lo, hi)
+        self.kernel = kernel
+        from corr2d.core._unrolled import ALONE_FIELDS, image_task_alone
+
+        fields = {"tile_rows": tile_rows, "lo": lo, "hi": hi, "height": shape[0]}
+        fields.update(width=shape[1], kh=kh, kw=kw, rows=rows.shape[0])
+        head = [fields[name] for name in ALONE_FIELDS]
+        self.tables = np.concatenate([head, rows, cols]).astype(np.int64)
+        self.tables.setflags(write=False)
+        # a task that always runs on the calling thread (threads_for gives 1 below
+        # SERIAL_WORK) runs through the compiled entry that takes a kept call's
+        # arguments packed (two arrays, see alone_weights): fewer to cross into
+        # compiled code on every call, and one compiled function to load
+        self.alone: Any = None
+        self.own: tuple[NDArray[Any], NDArray[Any]] | None = None
+        if self.work < _engine.SERIAL_WORK:
+            self.alone = image_task_alone(kh, kw, kernel.dtype)
+            own = np.array(kernel)  # writable, as the entry takes the caller's kernel
+            self.own = own, self.alone_weights(own)
+
+    def alone_weights(self, given: NDArray[Any]) -> NDArray[Any]:
+        """The ``weights`` of :attr:`alone` (read-only) for calls whose kernel is
+        ``given`` (the caller's, before any flip): the kernel the loop multiplies by,
+        ``given`` (compared byte by byte with the call's), and the fill value."""
+        fill = self.args[2]
+        weights = np.concatenate([self.kernel.ravel(), given.ravel(), [fill]]).astype(self.dtype)
+        weights.setflags(write=False)
+        return weights
 
     def __call__(self, image: NDArray[Any]) -> NDArray[Any]:
         return self.run(np.ascontiguousarray(image, dtype=self.dtype))
@@ -521,6 +561,12 @@ class ImageTask:
         several times over, so the checks are not repeated here)."""
         global _last_task_end
         out = np.empty(self.out_shape, self.dtype)
+        if self.alone is not None and self.own is not None:  # always on this thread
+            try:
+                self.alone(source, self.own[0], out, self.tables, self.own[1])
+                return out
+            except TypeError:  # a read-only image: the loop itself
+                pass
         work = self.work
         threads = _engine.threads_for(work)
         if (

@@ -31,6 +31,7 @@ executed from the text just generated, never imported from the file.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the loops import numba, which only a computation should pay
     from corr2d.core._loops import Loop
 
 __all__ = [
+    "ALONE_FIELDS",
     "MAX_IMAGE_HEIGHT",
     "MAX_TAPS",
     "MAX_UNROLLED_WIDTH",
@@ -49,6 +51,7 @@ __all__ = [
     "image_loop",
     "image_source",
     "image_task",
+    "image_task_alone",
     "image_task_source",
     "plane_backward",
     "plane_backward_source",
@@ -84,6 +87,9 @@ PREFETCH_HEIGHTS = range(5, 10)
 _loaded: dict[tuple[int, int], Loop] = {}
 _image_loaded: dict[tuple[int, int], Loop] = {}
 _task_loaded: dict[tuple[int, int], Loop] = {}
+_task_modules: dict[tuple[int, int], tuple[Any, Path | None]] = {}
+_alone_loaded: dict[tuple[int, int], Any] = {}
+_alone_lock = threading.Lock()
 _planes_loaded: dict[tuple[int, int], Loop] = {}
 _gradient_loaded: dict[tuple[str, int, int], Any] = {}
 #: Loops that share tasks dynamically start this many workers (more than any thread
@@ -330,8 +336,57 @@ def image_task_source(kh: int, kw: int = 0) -> str:
         "        else:",
         "            _gather(src, rows, cols, fill, row0, count + kh - 1, 0, span, gathered, span)",
         "            blocks(gathered, 0, span, weights, kw, target, row0, count, ow, 0, ow)",
+        "",
+        "",
+        *_alone_lines(),
     ]
     return "\n".join(lines) + "\n"
+
+
+#: The layout of the ``tables`` of an image task's entry for one kept call
+#: (:func:`_alone_lines`): these int64 fields, then the row table, then the column table.
+ALONE_FIELDS = ("tile_rows", "lo", "hi", "height", "width", "kh", "kw", "rows")
+
+
+def _alone_lines() -> list[str]:
+    """Source of ``correlate_alone(src, kernel, out, tables, weights)``: the task loop
+    (``task_loop``, the serial build of ``correlate``) on the calling thread for one
+    kept call, all of whose arguments but the image, the caller's kernel and the output
+    are packed in two arrays: ``tables`` (int64: ``ALONE_FIELDS``, the row table, the
+    column table) and ``weights`` (the kernel the loop multiplies by, the caller's
+    kernel as the call was kept, the fill value).  It computes nothing and returns False
+    unless ``src`` has the kept shape and ``kernel`` the kept shape and bytes (a kernel
+    changed in place is a new call).  A call after idle pays for every argument that
+    crosses into compiled code several times over: five arrays cost about half of the
+    ten arguments of ``correlate``."""
+    field = {name: index for index, name in enumerate(ALONE_FIELDS)}
+    first = len(ALONE_FIELDS)
+    return [
+        "def correlate_alone(src, kernel, out, tables, weights):",
+        f"    kh, kw = tables[{field['kh']}], tables[{field['kw']}]",
+        "    taps = kh * kw",
+        "    if (",
+        f"        src.shape[0] != tables[{field['height']}]",
+        f"        or src.shape[1] != tables[{field['width']}]",
+        "        or kernel.shape[0] != kh",
+        "        or kernel.shape[1] != kw",
+        "    ):",
+        "        return False",
+        "    given = kernel.ravel().view(np.uint8)",
+        "    kept = weights.view(np.uint8)[taps * weights.itemsize :]",
+        "    for t in range(given.shape[0]):",
+        "        if given[t] != kept[t]:",
+        "            return False",
+        f"    count = tables[{field['rows']}]",
+        f"    rows = tables[{first} : {first} + count]",
+        f"    cols = tables[{first} + count :]",
+        "    task_loop(",
+        "        src, rows, cols, weights[2 * taps], weights[:taps].reshape((kh, kw)), out,",
+        f"        tables[{field['tile_rows']}], tables[{field['lo']}], tables[{field['hi']}],",
+        "        np.zeros(1, dtype=np.int64),",
+        "    )",
+        "    return True",
+    ]
 
 
 def _in_place_plane_lines(kh: int, kw: int) -> list[str]:
@@ -723,8 +778,46 @@ def image_task(kh: int, kw: int) -> Loop:
         # numba's cache does not see changes to the functions the loop calls
         called = Path(_microkernels.__file__).read_bytes() + Path(_bands.__file__).read_bytes()
         stem = f"corr2d_image_task_{kh}x{key[1] or 'any'}"
-        _task_loaded[key] = _compile(stem, image_task_source(*key), called)
+        module, folder = _generated(stem, image_task_source(*key), called)
+        _task_modules[key] = module, folder
+        _task_loaded[key] = _loop(module, folder)
     return _task_loaded[key]
+
+
+def image_task_alone(kh: int, kw: int, dtype: np.dtype[Any]) -> Any:
+    """The compiled ``correlate_alone`` of :func:`image_task_source` for a (kh, kw)
+    kernel (see :func:`_alone_lines`), compiled for ``dtype`` (float32 or float64):
+    the image, the caller's kernel and the output C-contiguous and writable, the
+    tables and weights read-only.  It compiles for nothing else: other arguments raise
+    ``TypeError`` (the caller takes the checked path), where a new compilation would
+    stall the call for seconds.  None without the JIT (``NUMBA_DISABLE_JIT``)."""
+    from numba import from_dtype, njit, types
+
+    from corr2d.core._cache import attach_disk_cache
+
+    loop = image_task(kh, kw)
+    key = (kh, kw if kw <= MAX_UNROLLED_WIDTH else 0)
+    with _alone_lock:
+        alone = _alone_loaded.get(key)
+        if alone is None:
+            module, folder = _task_modules[key]
+            module.task_loop = loop.serial
+            alone = njit(nogil=True, error_model="numpy")(module.correlate_alone)
+            if not hasattr(alone, "disable_compile"):  # NUMBA_DISABLE_JIT
+                return None
+            attach_disk_cache(alone, folder)
+            _alone_loaded[key] = alone
+        value = types.Array(from_dtype(np.dtype(dtype)), 2, "C")
+        kept = types.Array(types.int64, 1, "C", readonly=True)
+        weights = types.Array(value.dtype, 1, "C", readonly=True)
+        signature = types.boolean(value, value, value, kept, weights)
+        if signature.args not in alone.overloads:
+            alone.disable_compile(False)
+            try:
+                alone.compile(signature)
+            finally:
+                alone.disable_compile()
+    return alone
 
 
 def has_image_loop(dtype: np.dtype[Any], out_shape: tuple[int, int], kh: int) -> bool:
@@ -758,9 +851,20 @@ def image_loop(kh: int, kw: int) -> Loop:
 
 def _compile(stem: str, text: str, extra: bytes = b"") -> Loop:
     """Execute ``text`` as a module (saved in the cache folder) and compile ``correlate``."""
+    return _loop(*_generated(stem, text, extra))
+
+
+def _generated(stem: str, text: str, extra: bytes = b"") -> tuple[Any, Path | None]:
+    """``text`` executed as a module saved in the cache folder under a name that changes
+    with ``text`` and ``extra``, and that folder (None: no disk cache)."""
     from corr2d.core._cache import load_generated
-    from corr2d.core._loops import Loop
 
     digest = hashlib.sha256(text.encode() + extra).hexdigest()[:12]
-    module, folder = load_generated(f"{stem}_{digest}", text)
-    return Loop(module.correlate, folder)  # parallel and serial builds, cached beside it
+    return load_generated(f"{stem}_{digest}", text)
+
+
+def _loop(module: Any, folder: Path | None) -> Loop:
+    """The module's ``correlate`` as a Loop: parallel and serial builds, cached beside it."""
+    from corr2d.core._loops import Loop
+
+    return Loop(module.correlate, folder)
