@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
@@ -50,6 +50,49 @@ def test_fma_block_by_its_formula(dtype) -> None:
     expected = bias[:, None] + weights @ windows
     np.testing.assert_array_equal(out[:, :width], expected)
     assert (out[:, width:] == -1).all()  # nothing written past the block
+
+
+@njit
+def _one_fma_rows_block(
+    x, offsets, packed, bias, out, out_base, plane, channels, q0, width, ow, limit
+):  # type: ignore[no-untyped-def]
+    _microkernels.fma_rows_block(
+        x, 2, offsets, packed, 0, bias, 0, out, out_base, plane, channels, q0, width, ow, limit
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fma_rows_block_by_its_formula(dtype) -> None:
+    """fma_block's sums stored into output planes: position q0 + p of wide rows of
+    ``width`` goes to row (q0 + p) // width, column (q0 + p) % width where that column
+    is below ``ow`` and q0 + p below ``limit``; a vector spanning two rows, dropped
+    columns, a limit inside the block, fewer channels than a block; nothing else written."""
+    lanes = _blocked.lanes(np.dtype(dtype))
+    size = COLUMNS * lanes
+    x = np.arange(size + 40, dtype=dtype) % 7
+    offsets = np.array([0, 3, 11], dtype=np.int64)
+    weights = (np.arange(ROWS * 3).reshape(ROWS, 3) % 5 - 2).astype(dtype)
+    packed = np.ascontiguousarray(weights.T).ravel()  # tap-major
+    bias = np.arange(ROWS, dtype=dtype)
+    windows = np.stack([x[2 + k : 2 + k + size] for k in offsets])  # (taps, size)
+    sums = bias[:, None] + weights @ windows
+    for width, ow, q0, limit, channels in (
+        (lanes, lanes, 0, 10**6, ROWS),
+        (lanes + 1, lanes - 2, 5, 10**6, ROWS),
+        (2 * lanes + 3, 2 * lanes, 2 * lanes + 1, 10**6, 3),
+        (115, 112, 110, 110 + size - 7, ROWS),
+        (115, 112, 0, -1, ROWS),
+    ):
+        plane = ((q0 + size) // width + 2) * ow + 5
+        out = np.full(ROWS * plane + 40, -1.0, dtype=dtype)
+        _one_fma_rows_block(x, offsets, packed, bias, out, 7, plane, channels, q0, width, ow, limit)
+        expected = np.full_like(out, -1.0)
+        q = q0 + np.arange(size)
+        i, j = np.divmod(q, width)
+        real = (j < ow) & (q < limit)
+        for r in range(channels):
+            expected[7 + r * plane + (i * ow + j)[real]] = sums[r, real]
+        np.testing.assert_array_equal(out, expected)
 
 
 @njit
@@ -303,6 +346,87 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
         exact = g.astype(np.float64).sum(axis=(0, 2, 3))
         bound = tolerance * np.abs(g).astype(np.float64).sum(axis=(0, 2, 3))
         assert (np.abs(grad_bias - exact) <= bound).all()
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    stride=st.tuples(st.integers(1, 2), st.integers(1, 3)),
+    kernel=st.tuples(st.integers(1, 7), st.integers(2, 7)),
+    padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    size=st.tuples(st.integers(7, 23), st.integers(16, 61)),
+    channels=st.tuples(st.integers(1, 4), st.integers(1, 2 * ROWS + 3)),
+    groups=st.integers(1, 2),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_forward_stored_straight_into_the_output_equals_the_scratch_path(
+    dtype, stride, kernel, padding, size, channels, groups, batch, seed
+) -> None:
+    """Wide rows of a vector or more store their sums straight into the output: the same
+    bits as the sums copied from the scratch rows, and PyTorch's float64 result within
+    the rounding bound of a sum of ``n`` terms (``n * eps`` times the same layer on
+    |x|, |w|, |b|); strides, odd sizes, partial channel blocks, groups, one image."""
+    (kh, kw), (ph, pw) = kernel, padding
+    size = (max(size[0], kh), max(size[1], kw))
+    c_group, out_group = channels
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, groups * c_group, *size)).astype(dtype)
+    weight = rng.standard_normal((groups * out_group, c_group, kh, kw)).astype(dtype)
+    bias = rng.standard_normal(groups * out_group).astype(dtype)
+    pads = ((ph, ph), (pw, pw))
+    taken = []
+
+    def spy(row_width, dtype):  # type: ignore[no-untyped-def]
+        taken.append(row_width >= _blocked.lanes(dtype))
+        return taken[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_blocked, "_stores_direct", spy)
+        got = _blocked.conv2d_blocked(x, weight, bias, stride, (1, 1), groups, pads, 2)
+        patch.setattr(_blocked, "_stores_direct", lambda row_width, dtype: False)
+        scratch = _blocked.conv2d_blocked(x, weight, bias, stride, (1, 1), groups, pads, 2)
+    assert taken
+    np.testing.assert_array_equal(got, scratch)
+    options = {"stride": stride, "padding": padding, "groups": groups}
+    exact = F.conv2d(*(torch.tensor(a, dtype=torch.float64) for a in (x, weight, bias)), **options)
+    scale = F.conv2d(
+        *(torch.tensor(np.abs(a), dtype=torch.float64) for a in (x, weight, bias)), **options
+    )
+    bound = (weight[0].size + 1) * float(np.finfo(dtype).eps) * scale.numpy()
+    np.testing.assert_array_less(np.abs(got - exact.numpy()), bound + 1e-300)
+    assert got.shape == exact.shape
+
+
+def test_stem_forward_stores_straight_into_the_output(rng) -> None:
+    """The stem (224², 7x7, stride 2, padding 3, one image) takes the direct stores and
+    matches PyTorch within the summation bound."""
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    weight = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    taken = []
+
+    def spy(row_width, dtype):  # type: ignore[no-untyped-def]
+        taken.append(row_width >= _blocked.lanes(dtype))
+        return taken[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_blocked, "_stores_direct", spy)
+        got = corr2d.conv2d(x, weight, stride=2, padding=3)
+    assert taken == [True]
+    exact = F.conv2d(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(weight, dtype=torch.float64),
+        stride=2,
+        padding=3,
+    )
+    scale = F.conv2d(
+        torch.tensor(np.abs(x), dtype=torch.float64),
+        torch.tensor(np.abs(weight), dtype=torch.float64),
+        stride=2,
+        padding=3,
+    )
+    bound = 147 * float(np.finfo(np.float32).eps) * scale.numpy()
+    np.testing.assert_array_less(np.abs(got - exact.numpy()), bound)
 
 
 def test_blocked_forward_equals_the_reference_twin(rng) -> None:

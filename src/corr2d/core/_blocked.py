@@ -54,6 +54,7 @@ from corr2d.core._microkernels import (
     copy_run,
     dot_block,
     fma_block,
+    fma_rows_block,
     next_task,
     outer_block,
     transpose_block,
@@ -80,8 +81,12 @@ _SEGMENT = 512
 #: core's L2 cache (2 MiB on the reference CPU) beside the weights.
 _BAND_BYTES = 2**20
 #: The forward pass cuts a batch into at least this many tasks per thread where it has
-#: rows enough (a thread woken late still finds some to take).
+#: rows enough (a thread woken late still finds some to take) ...
 _TASKS_PER_THREAD = 4
+#: ... and a batch of fewer images than threads (a stem's single image) into this many:
+#: a helper joins the calling thread 25-45 us late and runs a few percent slower, so
+#: with the stem's 8 bands of 130 us each the caller waited 60-100 us for the last one.
+_FEW_IMAGES_TASKS_PER_THREAD = 12
 _OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 #: Largest scratch buffer (bytes) a thread keeps for its next call (:func:`scratch`).
 _KEPT_BYTES = 32 * 2**20
@@ -383,6 +388,7 @@ def _forward_task(  # type: ignore[no-untyped-def]
     groups,
     block,
     out,
+    direct,
     workspace,
     slots,
     counter,
@@ -392,12 +398,14 @@ def _forward_task(  # type: ignore[no-untyped-def]
 
     Each thread takes a row of ``workspace`` (claimed through ``slots``, a one-element
     counter: as many rows as threads): a band's buffer, whose tail past the phases it
-    zeroes once, then a scratch row of sums per channel.  A task rearranges its band
-    into the buffer (:func:`_fill_band`), runs every ``block`` of positions through
-    :func:`fma_block` for every channel block into the scratch rows, then copies the
-    positions that are real outputs (``j < ow``) to ``out``.  ``packed`` holds each
-    group's weights in blocks of ROWS output channels (zero rows pad the last block),
-    tap-major; ``bias`` one value per padded channel.
+    zeroes once, then (unless ``direct``) a scratch row of sums per channel.  A task
+    rearranges its band into the buffer (:func:`_fill_band`) and runs every ``block``
+    of positions through the micro-kernel for every channel block: with ``direct``
+    (wide rows of at least a vector) :func:`fma_rows_block` stores the real outputs
+    (``j < ow``) straight into ``out``; otherwise :func:`fma_block` sums into the
+    scratch rows and the real outputs are copied to ``out`` after.  ``packed`` holds
+    each group's weights in blocks of ROWS output channels (zero rows pad the last
+    block), tap-major; ``bias`` one value per padded channel.
     """
     n_batch, channels = x.shape[:2]
     c_out, oh, ow = out.shape[1:]
@@ -408,7 +416,7 @@ def _forward_task(  # type: ignore[no-untyped-def]
     group_stride = (channels // groups) * sh * sw * phase_rows * row_width
     length = (band_rows * row_width + block - 1) // block * block  # positions of a band
     mine = workspace[next_task(slots)]  # type: ignore[call-arg]
-    buffer = mine[: mine.size - bias.size * length]
+    buffer = mine[: mine.size - (0 if direct else bias.size * length)]
     scratch = mine[buffer.size :]
     for p in range(channels * sh * sw * phase_rows * row_width, buffer.size):
         buffer[p] = 0
@@ -421,6 +429,29 @@ def _forward_task(  # type: ignore[no-untyped-def]
         i0 = (task % bands) * band_rows
         rows = min(band_rows, oh - i0)
         _fill_band(x, n, i0, top, left, sh, sw, phase_rows, row_width, buffer)
+        if direct:
+            for q0 in range(0, rows * row_width, block):
+                for g in range(groups):
+                    for cb in range(channel_blocks):
+                        b = g * channel_blocks + cb
+                        fma_rows_block(
+                            buffer,
+                            g * group_stride + q0,
+                            offsets,
+                            packed,
+                            b * taps * ROWS,
+                            bias,
+                            b * ROWS,
+                            target,
+                            ((n * c_out + g * out_group + cb * ROWS) * oh + i0) * ow,
+                            oh * ow,
+                            min(ROWS, out_group - cb * ROWS),
+                            q0,
+                            row_width,
+                            ow,
+                            rows * row_width,
+                        )
+            continue
         for q0 in range(0, rows * row_width, block):
             for g in range(groups):
                 for cb in range(channel_blocks):
@@ -613,7 +644,7 @@ def conv2d_blocked(
         dilation,
         groups,
         block,
-        _TASKS_PER_THREAD * threads,
+        (_FEW_IMAGES_TASKS_PER_THREAD if n_batch < threads else _TASKS_PER_THREAD) * threads,
         groups * padded,
         _BAND_BYTES,
     )
@@ -627,19 +658,26 @@ def conv2d_blocked(
         shifts[:, :out_group] = bias.reshape(groups, out_group)
     out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
     (top, _), (left, _) = pads
+    direct = _stores_direct(bands.row_width, xp.dtype)
     length = _padded(bands.rows * bands.row_width, block)
     # a row per thread, kept by the calling thread from one call to the next
-    row = bands.size + groups * padded * length
+    row = bands.size + (0 if direct else groups * padded * length)
     workspace = scratch("forward", max(1, threads) * row, xp.dtype).reshape(-1, row)
     run_tasks(
         _forward_task,
         *(np.ascontiguousarray(xp), top, left, *stride, bands.rows, bands.phase_rows),
         *(bands.row_width, bands.offsets, packed, shifts.reshape(-1), groups, block, out),
-        *(workspace, np.zeros(1, dtype=np.int64)),
+        *(direct, workspace, np.zeros(1, dtype=np.int64)),
         threads=threads,
         work=work,
     )
     return out
+
+
+def _stores_direct(row_width: int, dtype: np.dtype[Any]) -> bool:
+    """Whether the forward pass stores its sums straight into the output
+    (:func:`fma_rows_block` needs wide rows of at least a vector)."""
+    return row_width >= lanes(dtype)
 
 
 def _tap_offsets(offsets: NDArray[np.int64], multiple: int) -> NDArray[np.int64]:

@@ -84,6 +84,7 @@ __all__ = [
     "copy_run",
     "dot_block",
     "fma_block",
+    "fma_rows_block",
     "image_block",
     "next_task",
     "outer_block",
@@ -309,6 +310,38 @@ def _counted_loop(
     return carried
 
 
+def _forward_sums(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    """The forward block's ROWS x COLUMNS vectors of sums (see :func:`fma_block`), from
+    its first seven arguments ``x, x_base, offsets, packed, packed_base, bias,
+    bias_base``; returns the vector helpers and the sums, row-major."""
+    x_arr, x_base, offs_arr, w_arr, w_base, b_arr, b_base = args[:7]
+    array_types = sig.args
+    x_ptr = _data(context, builder, array_types[0], x_arr)
+    offsets_ptr = _data(context, builder, array_types[2], offs_arr)
+    taps = context.make_array(array_types[2])(context, builder, offs_arr).nitems
+    w_ptr = _data(context, builder, array_types[3], w_arr)
+    b_ptr = _data(context, builder, array_types[5], b_arr)
+    vec = _Vectors(builder, x_ptr.type.pointee)
+    start = []
+    for r in range(ROWS):
+        bias_value = builder.load(builder.gep(b_ptr, [builder.add(b_base, _const(r))]))
+        start.extend([vec.splat(bias_value)] * COLUMNS)
+
+    def tap(k: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
+        offset = builder.load(builder.gep(offsets_ptr, [k]))
+        source = builder.gep(x_ptr, [builder.add(x_base, offset)])
+        pixels = [vec.load(builder.gep(source, [_const(c * vec.lanes)])) for c in range(COLUMNS)]
+        weights = builder.gep(w_ptr, [builder.add(w_base, builder.mul(k, _const(ROWS)))])
+        new = []
+        for r in range(ROWS):
+            weight = vec.splat(builder.load(builder.gep(weights, [_const(r)])))
+            for c in range(COLUMNS):
+                new.append(vec.fma(pixels[c], weight, sums[r * COLUMNS + c]))
+        return new
+
+    return vec, _counted_loop(builder, taps, 1, start, tap)
+
+
 @intrinsic
 def fma_block(  # type: ignore[no-untyped-def]
     typingctx, x, x_base, offsets, packed, packed_base, bias, bias_base, out, out_base, out_stride
@@ -328,36 +361,129 @@ def fma_block(  # type: ignore[no-untyped-def]
     )
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        x_arr, x_base, offs_arr, w_arr, w_base, b_arr, b_base, o_arr, o_base, o_stride = args
-        array_types = sig.args
-        x_ptr = _data(context, builder, array_types[0], x_arr)
-        offsets_ptr = _data(context, builder, array_types[2], offs_arr)
-        taps = context.make_array(array_types[2])(context, builder, offs_arr).nitems
-        w_ptr = _data(context, builder, array_types[3], w_arr)
-        b_ptr = _data(context, builder, array_types[5], b_arr)
-        o_ptr = _data(context, builder, array_types[7], o_arr)
-        vec = _Vectors(builder, x_ptr.type.pointee)
-        start = []
+        vec, sums = _forward_sums(context, builder, sig, args)
+        o_ptr = _data(context, builder, sig.args[7], args[7])
+        _store_block(vec, sums, COLUMNS, o_ptr, args[8], args[9])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+def _masked_store_function(vec: _Vectors, mask_type: ir.Type) -> Any:
+    """LLVM's masked store of ``vec``'s vectors (lanes outside the mask untouched)."""
+    suffix = f"v{vec.lanes}f{8 * vec.itemsize}.p0"
+    return cgutils.get_or_insert_function(
+        vec.builder.module,
+        ir.FunctionType(ir.VoidType(), [vec.type, ir.PointerType(), _I32, mask_type]),
+        f"llvm.masked.store.{suffix}",
+    )
+
+
+def _lane_limit(builder: ir.IRBuilder, lanes: int, value: ir.Value) -> ir.Value:
+    """A vector of ``lanes`` copies of the int64 ``value`` clamped to [-1, lanes] as
+    int32, to compare the lane indices with."""
+    low, high = _const(-1), _const(lanes)
+    value = builder.select(builder.icmp_signed("<", value, low), low, value)
+    value = builder.select(builder.icmp_signed(">", value, high), high, value)
+    lane_type = ir.VectorType(_I32, lanes)
+    undefined = ir.Constant(lane_type, ir.Undefined)
+    single = builder.insert_element(undefined, builder.trunc(value, _I32), ir.Constant(_I32, 0))
+    return builder.shuffle_vector(single, undefined, ir.Constant(lane_type, [0] * lanes))
+
+
+@intrinsic
+def fma_rows_block(  # type: ignore[no-untyped-def]
+    typingctx,
+    x,
+    x_base,
+    offsets,
+    packed,
+    packed_base,
+    bias,
+    bias_base,
+    out,
+    out_base,
+    plane,
+    channels,
+    q0,
+    row_width,
+    ow,
+    limit,
+):
+    """One block of the forward product, as :func:`fma_block` computes it (the same
+    sums, the same bits), stored straight into ``channels`` (at most ROWS) output planes
+    laid out ``plane`` elements apart, with the wide rows' dropped positions left out.
+
+    Block position p (p < COLUMNS * lanes) is the band's wide-row position
+    ``q = q0 + p``, output row ``i = q // row_width`` and column ``j = q % row_width``
+    of the band; it is an output where ``j < ow`` and ``q < limit``.  For r < channels:
+
+        out[out_base + r*plane + i*ow + j] = bias[bias_base + r]
+            + sum_k packed[packed_base + k*ROWS + r] * x[x_base + offsets[k] + p]
+
+    Nothing else in ``out`` is written.  Needs ``row_width >= lanes`` (a vector of
+    positions then spans at most two wide rows: each is two masked stores).
+    """
+    signature = types.void(
+        x,
+        x_base,
+        offsets,
+        packed,
+        packed_base,
+        bias,
+        bias_base,
+        out,
+        out_base,
+        plane,
+        channels,
+        q0,
+        row_width,
+        ow,
+        limit,
+    )
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        vec, sums = _forward_sums(context, builder, sig, args)
+        o_base, plane, channels, q0, row_width, ow, limit = args[8:]
+        o_ptr = _data(context, builder, sig.args[7], args[7])
+
+        # where each vector of positions goes: its first position's row i and column j;
+        # lanes up to the row's end to row i (those with j < ow), the rest to row i + 1
+        lanes = vec.lanes
+        index = ir.Constant(ir.VectorType(_I32, lanes), list(range(lanes)))
+        stores = []
+        for c in range(COLUMNS):
+            q = builder.add(q0, _const(c * lanes))
+            i = builder.sdiv(q, row_width)
+            j = builder.sub(q, builder.mul(i, row_width))
+            inside = builder.icmp_signed(
+                "<", index, _lane_limit(builder, lanes, builder.sub(limit, q))
+            )
+            end = builder.sub(row_width, j)  # lanes before the next row
+            first = builder.icmp_signed("<", index, _lane_limit(builder, lanes, builder.sub(ow, j)))
+            wrapped = builder.icmp_signed(">=", index, _lane_limit(builder, lanes, end))
+            below = _lane_limit(builder, lanes, builder.add(end, ow))
+            second = builder.and_(wrapped, builder.icmp_signed("<", index, below))
+            at = builder.add(o_base, builder.add(builder.mul(i, ow), j))
+            stores.append(
+                (
+                    builder.and_(first, inside),
+                    at,
+                    builder.and_(second, inside),
+                    builder.sub(builder.add(at, ow), row_width),
+                )
+            )
+        store = _masked_store_function(vec, stores[0][0].type)
+        align = ir.Constant(_I32, vec.itemsize)
         for r in range(ROWS):
-            bias_value = builder.load(builder.gep(b_ptr, [builder.add(b_base, _const(r))]))
-            start.extend([vec.splat(bias_value)] * COLUMNS)
-
-        def tap(k: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
-            offset = builder.load(builder.gep(offsets_ptr, [k]))
-            source = builder.gep(x_ptr, [builder.add(x_base, offset)])
-            pixels = [
-                vec.load(builder.gep(source, [_const(c * vec.lanes)])) for c in range(COLUMNS)
-            ]
-            weights = builder.gep(w_ptr, [builder.add(w_base, builder.mul(k, _const(ROWS)))])
-            new = []
-            for r in range(ROWS):
-                weight = vec.splat(builder.load(builder.gep(weights, [_const(r)])))
-                for c in range(COLUMNS):
-                    new.append(vec.fma(pixels[c], weight, sums[r * COLUMNS + c]))
-            return new
-
-        sums = _counted_loop(builder, taps, 1, start, tap)
-        _store_block(vec, sums, COLUMNS, o_ptr, o_base, o_stride)
+            keep = builder.icmp_signed(">", channels, _const(r))
+            with builder.if_then(keep):
+                shift = builder.mul(plane, _const(r))
+                for c, (mask_a, at_a, mask_b, at_b) in enumerate(stores):
+                    for mask, at in ((mask_a, at_a), (mask_b, at_b)):
+                        address = builder.gep(o_ptr, [builder.add(at, shift)])
+                        pointer = builder.bitcast(address, ir.PointerType())
+                        builder.call(store, [sums[r * COLUMNS + c], pointer, align, mask])
         return context.get_dummy_value()
 
     return signature, codegen
