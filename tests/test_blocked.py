@@ -63,7 +63,7 @@ def _one_fma_rows_block(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fma_rows_block_by_its_formula(dtype) -> None:
-    """fma_block's sums stored into output planes: position q0 + p of wide rows of
+    """fma_block's sums, from row-major weights, stored into output planes: position q0 + p of wide rows of
     ``width`` goes to row (q0 + p) // width, column (q0 + p) % width where that column
     is below ``ow`` and q0 + p below ``limit``; a vector spanning two rows, dropped
     columns, a limit inside the block, fewer channels than a block; nothing else written."""
@@ -71,8 +71,7 @@ def test_fma_rows_block_by_its_formula(dtype) -> None:
     size = COLUMNS * lanes
     x = np.arange(size + 40, dtype=dtype) % 7
     offsets = np.array([0, 3, 11], dtype=np.int64)
-    weights = (np.arange(ROWS * 3).reshape(ROWS, 3) % 5 - 2).astype(dtype)
-    packed = np.ascontiguousarray(weights.T).ravel()  # tap-major
+    weights = (np.arange(ROWS * 3).reshape(ROWS, 3) % 5 - 2).astype(dtype)  # row-major
     bias = np.arange(ROWS, dtype=dtype)
     windows = np.stack([x[2 + k : 2 + k + size] for k in offsets])  # (taps, size)
     sums = bias[:, None] + weights @ windows
@@ -85,7 +84,11 @@ def test_fma_rows_block_by_its_formula(dtype) -> None:
     ):
         plane = ((q0 + size) // width + 2) * ow + 5
         out = np.full(ROWS * plane + 40, -1.0, dtype=dtype)
-        _one_fma_rows_block(x, offsets, packed, bias, out, 7, plane, channels, q0, width, ow, limit)
+        # the rows past ``channels`` are not read: their weights and bias left out
+        rows = np.ascontiguousarray(weights[:channels]).ravel()
+        _one_fma_rows_block(
+            x, offsets, rows, bias[:channels].copy(), out, 7, plane, channels, q0, width, ow, limit
+        )
         expected = np.full_like(out, -1.0)
         q = q0 + np.arange(size)
         i, j = np.divmod(q, width)

@@ -383,7 +383,7 @@ def _forward_task(  # type: ignore[no-untyped-def]
     phase_rows,
     row_width,
     offsets,
-    packed,
+    weights,
     bias,
     groups,
     block,
@@ -403,20 +403,23 @@ def _forward_task(  # type: ignore[no-untyped-def]
     of positions through the micro-kernel for every channel block: with ``direct``
     (wide rows of at least a vector) :func:`fma_rows_block` stores the real outputs
     (``j < ow``) straight into ``out``; otherwise :func:`fma_block` sums into the
-    scratch rows and the real outputs are copied to ``out`` after.  ``packed`` holds
-    each group's weights in blocks of ROWS output channels (zero rows pad the last
-    block), tap-major; ``bias`` one value per padded channel.
+    scratch rows and the real outputs are copied to ``out`` after.  With ``direct``,
+    ``weights`` and ``bias`` are the layer's own (C_out, ...) weights, flat, and one
+    value per channel; otherwise ``weights`` holds each group's weights in blocks of
+    ROWS output channels (zero rows pad the last block), tap-major, and ``bias`` one
+    value per padded channel.
     """
     n_batch, channels = x.shape[:2]
     c_out, oh, ow = out.shape[1:]
     out_group = c_out // groups
-    channel_blocks = bias.size // (groups * ROWS)
+    channel_blocks = (out_group + ROWS - 1) // ROWS
+    padded = groups * channel_blocks * ROWS  # channels of the scratch rows
     taps = offsets.size
     bands = (oh + band_rows - 1) // band_rows
     group_stride = (channels // groups) * sh * sw * phase_rows * row_width
     length = (band_rows * row_width + block - 1) // block * block  # positions of a band
     mine = workspace[next_task(slots)]  # type: ignore[call-arg]
-    buffer = mine[: mine.size - (0 if direct else bias.size * length)]
+    buffer = mine[: mine.size - (0 if direct else padded * length)]
     scratch = mine[buffer.size :]
     for p in range(channels * sh * sw * phase_rows * row_width, buffer.size):
         buffer[p] = 0
@@ -433,17 +436,17 @@ def _forward_task(  # type: ignore[no-untyped-def]
             for q0 in range(0, rows * row_width, block):
                 for g in range(groups):
                     for cb in range(channel_blocks):
-                        b = g * channel_blocks + cb
+                        o = g * out_group + cb * ROWS  # the block's first channel
                         fma_rows_block(
                             buffer,
                             g * group_stride + q0,
                             offsets,
-                            packed,
-                            b * taps * ROWS,
+                            weights,
+                            o * taps,
                             bias,
-                            b * ROWS,
+                            o,
                             target,
-                            ((n * c_out + g * out_group + cb * ROWS) * oh + i0) * ow,
+                            ((n * c_out + o) * oh + i0) * ow,
                             oh * ow,
                             min(ROWS, out_group - cb * ROWS),
                             q0,
@@ -460,7 +463,7 @@ def _forward_task(  # type: ignore[no-untyped-def]
                         buffer,
                         g * group_stride + q0,
                         offsets,
-                        packed,
+                        weights,
                         b * taps * ROWS,
                         bias,
                         b * ROWS,
@@ -648,17 +651,15 @@ def conv2d_blocked(
         groups * padded,
         _BAND_BYTES,
     )
-    matrix = np.zeros((groups, padded, taps), dtype=xp.dtype)
-    matrix[:, :out_group] = weight.reshape(groups, out_group, taps)
-    packed = np.ascontiguousarray(
-        matrix.reshape(groups, padded // ROWS, ROWS, taps).transpose(0, 1, 3, 2)
-    ).reshape(-1)
-    shifts = np.zeros((groups, padded), dtype=xp.dtype)
-    if bias is not None:
-        shifts[:, :out_group] = bias.reshape(groups, out_group)
+    direct = _stores_direct(bands.row_width, xp.dtype)
+    if direct:  # the layer's own weights, read in place
+        weights = np.ascontiguousarray(weight, dtype=xp.dtype).reshape(-1)
+        shifts = np.zeros(c_out, xp.dtype) if bias is None else bias
+        shifts = np.ascontiguousarray(shifts, dtype=xp.dtype)
+    else:
+        weights, shifts = _packed(weight, bias, groups, xp.dtype)
     out = np.empty((n_batch, c_out, oh, ow), dtype=xp.dtype)
     (top, _), (left, _) = pads
-    direct = _stores_direct(bands.row_width, xp.dtype)
     length = _padded(bands.rows * bands.row_width, block)
     # a row per thread, kept by the calling thread from one call to the next
     row = bands.size + (0 if direct else groups * padded * length)
@@ -666,12 +667,32 @@ def conv2d_blocked(
     run_tasks(
         _forward_task,
         *(np.ascontiguousarray(xp), top, left, *stride, bands.rows, bands.phase_rows),
-        *(bands.row_width, bands.offsets, packed, shifts.reshape(-1), groups, block, out),
+        *(bands.row_width, bands.offsets, weights, shifts, groups, block, out),
         *(direct, workspace, np.zeros(1, dtype=np.int64)),
         threads=threads,
         work=work,
     )
     return out
+
+
+def _packed(
+    weight: NDArray[Any], bias: NDArray[Any] | None, groups: int, dtype: np.dtype[Any]
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The weights as :func:`fma_block` reads them (each group's in blocks of ROWS output
+    channels, zero rows padding the last block, tap-major) and one bias value per padded
+    channel, both flat."""
+    c_out, taps = weight.shape[0], weight[0].size
+    out_group = c_out // groups
+    padded = _padded(out_group, ROWS)
+    matrix = np.zeros((groups, padded, taps), dtype=dtype)
+    matrix[:, :out_group] = weight.reshape(groups, out_group, taps)
+    packed = np.ascontiguousarray(
+        matrix.reshape(groups, padded // ROWS, ROWS, taps).transpose(0, 1, 3, 2)
+    ).reshape(-1)
+    shifts = np.zeros((groups, padded), dtype=dtype)
+    if bias is not None:
+        shifts[:, :out_group] = bias.reshape(groups, out_group)
+    return packed, shifts.reshape(-1)
 
 
 def _stores_direct(row_width: int, dtype: np.dtype[Any]) -> bool:

@@ -310,10 +310,16 @@ def _counted_loop(
     return carried
 
 
-def _forward_sums(context, builder, sig, args):  # type: ignore[no-untyped-def]
-    """The forward block's ROWS x COLUMNS vectors of sums (see :func:`fma_block`), from
-    its first seven arguments ``x, x_base, offsets, packed, packed_base, bias,
-    bias_base``; returns the vector helpers and the sums, row-major."""
+def _forward_sums(context, builder, sig, args, rows=None):  # type: ignore[no-untyped-def]
+    """The forward block's ROWS x COLUMNS vectors of sums, from its first seven arguments
+    ``x, x_base, weights, weights_base, bias, bias_base`` (see :func:`fma_block`);
+    returns the vector helpers and the sums, row-major.
+
+    The weights are packed tap-major (``weights[weights_base + k*ROWS + r]``, bias
+    ``bias[bias_base + r]``), or with ``rows`` (ROWS int64 values: the weight row each
+    block row reads) row-major, ``weights[weights_base + rows[r]*taps + k]`` and
+    ``bias[bias_base + rows[r]]``: a layer's own weight array, unpacked.
+    """
     x_arr, x_base, offs_arr, w_arr, w_base, b_arr, b_base = args[:7]
     array_types = sig.args
     x_ptr = _data(context, builder, array_types[0], x_arr)
@@ -322,19 +328,28 @@ def _forward_sums(context, builder, sig, args):  # type: ignore[no-untyped-def]
     w_ptr = _data(context, builder, array_types[3], w_arr)
     b_ptr = _data(context, builder, array_types[5], b_arr)
     vec = _Vectors(builder, x_ptr.type.pointee)
+    if rows is None:
+        rows = [_const(r) for r in range(ROWS)]
+        row_starts = [builder.gep(w_ptr, [builder.add(w_base, row)]) for row in rows]
+        tap_step = _const(ROWS)
+    else:
+        row_starts = [
+            builder.gep(w_ptr, [builder.add(w_base, builder.mul(row, taps))]) for row in rows
+        ]
+        tap_step = _const(1)
     start = []
-    for r in range(ROWS):
-        bias_value = builder.load(builder.gep(b_ptr, [builder.add(b_base, _const(r))]))
+    for row in rows:
+        bias_value = builder.load(builder.gep(b_ptr, [builder.add(b_base, row)]))
         start.extend([vec.splat(bias_value)] * COLUMNS)
 
     def tap(k: ir.Value, sums: list[ir.Value]) -> list[ir.Value]:
         offset = builder.load(builder.gep(offsets_ptr, [k]))
         source = builder.gep(x_ptr, [builder.add(x_base, offset)])
         pixels = [vec.load(builder.gep(source, [_const(c * vec.lanes)])) for c in range(COLUMNS)]
-        weights = builder.gep(w_ptr, [builder.add(w_base, builder.mul(k, _const(ROWS)))])
+        at = builder.mul(k, tap_step)
         new = []
         for r in range(ROWS):
-            weight = vec.splat(builder.load(builder.gep(weights, [_const(r)])))
+            weight = vec.splat(builder.load(builder.gep(row_starts[r], [at])))
             for c in range(COLUMNS):
                 new.append(vec.fma(pixels[c], weight, sums[r * COLUMNS + c]))
         return new
@@ -379,6 +394,17 @@ def _masked_store_function(vec: _Vectors, mask_type: ir.Type) -> Any:
     )
 
 
+def _masked_load_function(vec: _Vectors, mask_type: ir.Type) -> Any:
+    """LLVM's masked load of ``vec``'s vectors (lanes outside the mask read nothing and
+    take the pass-through value)."""
+    suffix = f"v{vec.lanes}f{8 * vec.itemsize}.p0"
+    return cgutils.get_or_insert_function(
+        vec.builder.module,
+        ir.FunctionType(vec.type, [ir.PointerType(), _I32, mask_type, vec.type]),
+        f"llvm.masked.load.{suffix}",
+    )
+
+
 def _lane_limit(builder: ir.IRBuilder, lanes: int, value: ir.Value) -> ir.Value:
     """A vector of ``lanes`` copies of the int64 ``value`` clamped to [-1, lanes] as
     int32, to compare the lane indices with."""
@@ -397,8 +423,8 @@ def fma_rows_block(  # type: ignore[no-untyped-def]
     x,
     x_base,
     offsets,
-    packed,
-    packed_base,
+    weights,
+    weights_base,
     bias,
     bias_base,
     out,
@@ -411,16 +437,19 @@ def fma_rows_block(  # type: ignore[no-untyped-def]
     limit,
 ):
     """One block of the forward product, as :func:`fma_block` computes it (the same
-    sums, the same bits), stored straight into ``channels`` (at most ROWS) output planes
-    laid out ``plane`` elements apart, with the wide rows' dropped positions left out.
+    sums in the same order, so the same bits) from the layer's own weights, stored
+    straight into ``channels`` (1 to ROWS) output planes laid out ``plane`` elements
+    apart, with the wide rows' dropped positions left out.
 
     Block position p (p < COLUMNS * lanes) is the band's wide-row position
     ``q = q0 + p``, output row ``i = q // row_width`` and column ``j = q % row_width``
     of the band; it is an output where ``j < ow`` and ``q < limit``.  For r < channels:
 
         out[out_base + r*plane + i*ow + j] = bias[bias_base + r]
-            + sum_k packed[packed_base + k*ROWS + r] * x[x_base + offsets[k] + p]
+            + sum_k weights[weights_base + r*taps + k] * x[x_base + offsets[k] + p]
 
+    with ``taps = len(offsets)``: ``weights`` is row-major, a row per output channel,
+    as a layer's weight array is, and no row past ``channels - 1`` is read (nor bias).
     Nothing else in ``out`` is written.  Needs ``row_width >= lanes`` (a vector of
     positions then spans at most two wide rows: each is two masked stores).
     """
@@ -428,8 +457,8 @@ def fma_rows_block(  # type: ignore[no-untyped-def]
         x,
         x_base,
         offsets,
-        packed,
-        packed_base,
+        weights,
+        weights_base,
         bias,
         bias_base,
         out,
@@ -443,8 +472,12 @@ def fma_rows_block(  # type: ignore[no-untyped-def]
     )
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        vec, sums = _forward_sums(context, builder, sig, args)
         o_base, plane, channels, q0, row_width, ow, limit = args[8:]
+        last = builder.sub(channels, _const(1))
+        rows = [_const(0)]
+        for r in range(1, ROWS):
+            rows.append(builder.select(builder.icmp_signed(">", _const(r), last), last, _const(r)))
+        vec, sums = _forward_sums(context, builder, sig, args, rows)
         o_ptr = _data(context, builder, sig.args[7], args[7])
 
         # where each vector of positions goes: its first position's row i and column j;
@@ -945,8 +978,9 @@ def copy_even_run(typingctx, source, source_base, target, target_base, count):  
     """``target[target_base + p] = source[source_base + 2*p]`` for p < ``count``.
 
     Each vector of targets from two vectors of the source, their even lanes picked by
-    one shuffle, while the source holds two more vectors' worth past the group (so no
-    element past ``source[source_base + 2*count - 2]`` is read); the rest one by one.
+    one shuffle, while the source holds two more vectors' worth past the group; the
+    rest by masked loads and stores, so no element past
+    ``source[source_base + 2*count - 2]`` is read.
     A stride-2 layer's phases rearranged at vector speed.  Both arrays hold the same
     float type.
     """
@@ -972,14 +1006,30 @@ def copy_even_run(typingctx, source, source_base, target, target_base, count):  
             return []
 
         _counted_loop(builder, whole, lanes, [], group)
+        # the rest (at most two vectors of targets) by masked loads and stores
+        index = ir.Constant(ir.VectorType(_I32, lanes), list(range(lanes)))
+        load = _masked_load_function(vec, ir.VectorType(ir.IntType(1), lanes))
+        store = _masked_store_function(vec, ir.VectorType(ir.IntType(1), lanes))
+        align = ir.Constant(_I32, vec.itemsize)
 
-        def single(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
+        def rest(p: ir.Value, carried: list[ir.Value]) -> list[ir.Value]:
             q = builder.add(whole, p)
-            value = builder.load(builder.gep(start, [builder.mul(q, _const(2))]))
-            builder.store(value, builder.gep(end, [q]))
+            left = builder.sub(count, q)  # targets left; reads up to 2*left - 2 ahead
+            reach = builder.sub(builder.mul(left, _const(2)), _const(1))
+            first = builder.gep(start, [builder.mul(q, _const(2))])
+            halves = []
+            for h in range(2):
+                limit = _lane_limit(builder, lanes, builder.sub(reach, _const(h * lanes)))
+                pointer = builder.bitcast(builder.gep(first, [_const(h * lanes)]), ir.PointerType())
+                mask = builder.icmp_signed("<", index, limit)
+                halves.append(builder.call(load, [pointer, align, mask, vec.zero()]))
+            picked = builder.shuffle_vector(halves[0], halves[1], even)
+            mask = builder.icmp_signed("<", index, _lane_limit(builder, lanes, left))
+            pointer = builder.bitcast(builder.gep(end, [q]), ir.PointerType())
+            builder.call(store, [picked, pointer, align, mask])
             return []
 
-        _counted_loop(builder, builder.sub(count, whole), 1, [], single)
+        _counted_loop(builder, builder.sub(count, whole), lanes, [], rest)
         return context.get_dummy_value()
 
     return signature, codegen
