@@ -63,10 +63,11 @@ def _one_fma_rows_block(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fma_rows_block_by_its_formula(dtype) -> None:
-    """fma_block's sums, from row-major weights, stored into output planes: position q0 + p of wide rows of
-    ``width`` goes to row (q0 + p) // width, column (q0 + p) % width where that column
-    is below ``ow`` and q0 + p below ``limit``; a vector spanning two rows, dropped
-    columns, a limit inside the block, fewer channels than a block; nothing else written."""
+    """fma_block's sums, from row-major weights, stored into output planes: position
+    q0 + p of wide rows of ``width`` goes to row (q0 + p) // width, column
+    (q0 + p) % width where that column is below ``ow`` and q0 + p below ``limit``; a
+    vector spanning two rows, dropped columns, a limit inside the block, fewer channels
+    than a block; nothing else written."""
     lanes = _blocked.lanes(np.dtype(dtype))
     size = COLUMNS * lanes
     x = np.arange(size + 40, dtype=dtype) % 7
@@ -351,6 +352,32 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
         assert (np.abs(grad_bias - exact) <= bound).all()
 
 
+def _direct_choices(patch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, in the list returned, whether each forward pass stores straight into the
+    output."""
+    taken: list[bool] = []
+    choose = _blocked._stores_direct
+
+    def spy(row_width, dtype):  # type: ignore[no-untyped-def]
+        taken.append(choose(row_width, dtype))
+        return taken[-1]
+
+    patch.setattr(_blocked, "_stores_direct", spy)
+    return taken
+
+
+def _assert_within_summation_bound(got, x, weight, bias, options) -> None:  # type: ignore[no-untyped-def]
+    """``got`` against PyTorch's float64 layer, within the rounding bound of a sum of
+    ``n`` terms in any order: ``n * eps`` times the same layer on |x|, |w|, |b|."""
+    exact, scale = (
+        F.conv2d(*(torch.tensor(f(a), dtype=torch.float64) for a in (x, weight, bias)), **options)
+        for f in (np.asarray, np.abs)
+    )
+    assert got.shape == exact.shape
+    bound = (weight[0].size + 1) * float(np.finfo(got.dtype).eps) * scale.numpy()
+    np.testing.assert_array_less(np.abs(got - exact.numpy()), bound + 1e-300)
+
+
 @settings(deadline=None, max_examples=40)
 @given(
     dtype=st.sampled_from([np.float32, np.float64]),
@@ -368,8 +395,7 @@ def test_forward_stored_straight_into_the_output_equals_the_scratch_path(
 ) -> None:
     """Wide rows of a vector or more store their sums straight into the output: the same
     bits as the sums copied from the scratch rows, and PyTorch's float64 result within
-    the rounding bound of a sum of ``n`` terms (``n * eps`` times the same layer on
-    |x|, |w|, |b|); strides, odd sizes, partial channel blocks, groups, one image."""
+    the summation bound; strides, odd sizes, partial channel blocks, groups, one image."""
     (kh, kw), (ph, pw) = kernel, padding
     size = (max(size[0], kh), max(size[1], kw))
     c_group, out_group = channels
@@ -378,27 +404,15 @@ def test_forward_stored_straight_into_the_output_equals_the_scratch_path(
     weight = rng.standard_normal((groups * out_group, c_group, kh, kw)).astype(dtype)
     bias = rng.standard_normal(groups * out_group).astype(dtype)
     pads = ((ph, ph), (pw, pw))
-    taken = []
-
-    def spy(row_width, dtype):  # type: ignore[no-untyped-def]
-        taken.append(row_width >= _blocked.lanes(dtype))
-        return taken[-1]
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_blocked, "_stores_direct", spy)
+        taken = _direct_choices(patch)
         got = _blocked.conv2d_blocked(x, weight, bias, stride, (1, 1), groups, pads, 2)
         patch.setattr(_blocked, "_stores_direct", lambda row_width, dtype: False)
         scratch = _blocked.conv2d_blocked(x, weight, bias, stride, (1, 1), groups, pads, 2)
-    assert taken
+    assert len(taken) == 1
     np.testing.assert_array_equal(got, scratch)
     options = {"stride": stride, "padding": padding, "groups": groups}
-    exact = F.conv2d(*(torch.tensor(a, dtype=torch.float64) for a in (x, weight, bias)), **options)
-    scale = F.conv2d(
-        *(torch.tensor(np.abs(a), dtype=torch.float64) for a in (x, weight, bias)), **options
-    )
-    bound = (weight[0].size + 1) * float(np.finfo(dtype).eps) * scale.numpy()
-    np.testing.assert_array_less(np.abs(got - exact.numpy()), bound + 1e-300)
-    assert got.shape == exact.shape
+    _assert_within_summation_bound(got, x, weight, bias, options)
 
 
 def test_stem_forward_stores_straight_into_the_output(rng) -> None:
@@ -406,30 +420,12 @@ def test_stem_forward_stores_straight_into_the_output(rng) -> None:
     matches PyTorch within the summation bound."""
     x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
     weight = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
-    taken = []
-
-    def spy(row_width, dtype):  # type: ignore[no-untyped-def]
-        taken.append(row_width >= _blocked.lanes(dtype))
-        return taken[-1]
-
+    bias = rng.standard_normal(64).astype(np.float32)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_blocked, "_stores_direct", spy)
-        got = corr2d.conv2d(x, weight, stride=2, padding=3)
+        taken = _direct_choices(patch)
+        got = corr2d.conv2d(x, weight, bias, stride=2, padding=3)
     assert taken == [True]
-    exact = F.conv2d(
-        torch.tensor(x, dtype=torch.float64),
-        torch.tensor(weight, dtype=torch.float64),
-        stride=2,
-        padding=3,
-    )
-    scale = F.conv2d(
-        torch.tensor(np.abs(x), dtype=torch.float64),
-        torch.tensor(np.abs(weight), dtype=torch.float64),
-        stride=2,
-        padding=3,
-    )
-    bound = 147 * float(np.finfo(np.float32).eps) * scale.numpy()
-    np.testing.assert_array_less(np.abs(got - exact.numpy()), bound)
+    _assert_within_summation_bound(got, x, weight, bias, {"stride": 2, "padding": 3})
 
 
 def test_blocked_forward_equals_the_reference_twin(rng) -> None:
