@@ -308,3 +308,38 @@ def test_image_tasks_give_the_same_bits_alone_and_on_every_thread(
     np.testing.assert_array_equal(alone, pooled_result)
     expected = _scipy_same(image, kernel)
     np.testing.assert_allclose(alone, expected, atol=4e-5 * np.abs(expected).max())
+
+
+def test_a_kept_call_of_moderate_work_takes_the_packed_entry_only_after_idle(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated call whose task uses both threads back to back and the calling thread
+    alone after idle takes the packed entry only after idle: the same bits either way,
+    SciPy's answer."""
+    from corr2d import filtering
+    from corr2d.core import _paths
+
+    image = rng.random((512, 512)).astype(np.float32)
+    kernel = rng.standard_normal((7, 7)).astype(np.float32)
+    filtering._forget_prepared()
+    first = filter_image(image, kernel, "same", "symm")
+    last = filtering._last_call
+    assert last is not None and last.entry is not None and not last.always_alone
+    calls: list[int] = []
+    entry = last.entry
+
+    def counted(*args: object) -> bool:
+        calls.append(1)
+        return bool(entry(*args))
+
+    last.entry = counted
+    monkeypatch.setattr(_paths, "_last_task_end", -1e9)  # long idle: the entry
+    after_idle = filter_image(image, kernel, "same", "symm")
+    assert calls == [1]
+    monkeypatch.setattr(_paths, "_HELPERS_ASLEEP", 1e9)  # never idle: the pool
+    back_to_back = filter_image(image, kernel, "same", "symm")
+    assert calls == [1]
+    np.testing.assert_array_equal(after_idle, first)
+    np.testing.assert_array_equal(back_to_back, first)
+    expected = _scipy_same(image, kernel)
+    np.testing.assert_allclose(after_idle, expected, rtol=0, atol=4e-5 * np.abs(expected).max())

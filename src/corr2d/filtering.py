@@ -186,8 +186,10 @@ class _LastCall:
     objects go through the key) and the image's shape and strides (so C-contiguous)."""
 
     __slots__ = (
+        "always_alone",
         "dtype",
         "entry",
+        "helpers_asleep",
         "kernel_bytes",
         "kernel_shape",
         "options",
@@ -196,6 +198,7 @@ class _LastCall:
         "strides",
         "tables",
         "task",
+        "task_ended",
         "weights",
     )
 
@@ -210,6 +213,11 @@ class _LastCall:
         self.task = task
         self.out_shape = task.out_shape
         self.entry = task.alone
+        self.always_alone = task.always_alone
+        from corr2d.core._paths import helpers_asleep, task_ended
+
+        self.helpers_asleep = helpers_asleep
+        self.task_ended = task_ended
         self.tables = task.tables
         self.weights = task.alone_weights(np.frombuffer(kernel_bytes, dtype))
 
@@ -217,7 +225,8 @@ class _LastCall:
         """The result of this call on ``image``, ``kernel`` with ``options``, or None if
         it is not this call again.
 
-        A task that runs on the calling thread takes its compiled entry, which checks
+        A task that runs on the calling thread (always, or after idle: see
+        :func:`corr2d.core._paths.helpers_asleep`) takes its compiled entry, which checks
         the image's shape and the kernel's bytes itself and takes only C-contiguous,
         writable arrays of the kept dtype: after idle each step in Python, each
         attribute read and each argument that crosses into compiled code costs
@@ -239,10 +248,12 @@ class _LastCall:
         ):
             return None
         entry = self.entry
-        if entry is not None:
+        if entry is not None and (self.always_alone or self.helpers_asleep()):
             out = np.empty(self.out_shape, self.dtype)
             try:
                 if entry(image, kernel, out, self.tables, self.weights):
+                    if not self.always_alone:
+                        self.task_ended()
                     return out
                 return None  # another shape or kernel
             except TypeError:  # another dtype or layout, a read-only array

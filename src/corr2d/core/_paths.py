@@ -491,6 +491,7 @@ class ImageTask:
 
     __slots__ = (
         "alone",
+        "always_alone",
         "args",
         "args_after",
         "dtype",
@@ -532,14 +533,16 @@ class ImageTask:
         head = [fields[name] for name in ALONE_FIELDS]
         self.tables = np.concatenate([head, rows, cols]).astype(np.int64)
         self.tables.setflags(write=False)
-        # a task that always runs on the calling thread (threads_for gives 1 below
-        # SERIAL_WORK) runs through the compiled entry that takes a kept call's
-        # arguments packed (two arrays, see alone_weights): fewer to cross into
-        # compiled code on every call, and one compiled function to load
+        # a task that runs on the calling thread, always (threads_for gives 1 below
+        # SERIAL_WORK) or after idle (below _ALONE_AFTER_IDLE_WORK), does so through
+        # the compiled entry that takes a kept call's arguments packed (two arrays, see
+        # alone_weights): fewer to cross into compiled code on every call
         self.alone: Any = None
         self.own: tuple[NDArray[Any], NDArray[Any]] | None = None
-        if self.work < _engine.SERIAL_WORK:
+        self.always_alone = self.work < _engine.SERIAL_WORK
+        if self.work < _ALONE_AFTER_IDLE_WORK:
             self.alone = image_task_alone(kh, kw, kernel.dtype)
+        if self.alone is not None:
             own = np.array(kernel)  # writable, as the entry takes the caller's kernel
             self.own = own, self.alone_weights(own)
 
@@ -559,30 +562,36 @@ class ImageTask:
         """The loop on ``source``, which the caller has checked is a C-contiguous array
         of ``shape`` and ``dtype`` (a call after idle pays for every step before the loop
         several times over, so the checks are not repeated here)."""
-        global _last_task_end
         out = np.empty(self.out_shape, self.dtype)
-        if self.alone is not None and self.own is not None:  # always on this thread
+        work = self.work
+        here = self.always_alone or (work < _ALONE_AFTER_IDLE_WORK and helpers_asleep())
+        if here and self.own is not None:
             try:
                 self.alone(source, self.own[0], out, self.tables, self.own[1])
-                return out
             except TypeError:  # a read-only image: the loop itself
-                pass
-        work = self.work
-        threads = _engine.threads_for(work)
-        if (
-            threads > 1
-            and work < _ALONE_AFTER_IDLE_WORK
-            and time.perf_counter() - _last_task_end > _HELPERS_ASLEEP
-        ):
-            threads = 1
-        if threads == 1 and work < INTERRUPTIBLE_WORK:  # as run_tasks would, in fewer steps
+                self.loop(source, *self.args, out, *self.args_after, np.zeros(1, np.int64))
+        elif here or (work < INTERRUPTIBLE_WORK and _engine.threads_for(work) == 1):
+            # as run_tasks would, in fewer steps (here: NUMBA_DISABLE_JIT, no entry)
             self.loop(source, *self.args, out, *self.args_after, np.zeros(1, np.int64))
         else:
+            threads = _engine.threads_for(work)
             run_tasks(
                 self.loop, source, *self.args, out, *self.args_after, threads=threads, work=work
             )
-        _last_task_end = time.perf_counter()
+        if not self.always_alone:
+            task_ended()
         return out
+
+
+def helpers_asleep() -> bool:
+    """Whether the helper threads' CPUs are asleep by now (``_HELPERS_ASLEEP``)."""
+    return time.perf_counter() - _last_task_end > _HELPERS_ASLEEP
+
+
+def task_ended() -> None:
+    """Note that an image task that may wake the helpers ended now."""
+    global _last_task_end
+    _last_task_end = time.perf_counter()
 
 
 def _plane_path(
