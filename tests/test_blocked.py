@@ -312,10 +312,6 @@ def blocked_configs(draw):
     return shape, pads, groups, out_group, kernel, stride, dilation, dtype, draw(st.booleans())
 
 
-def _serial(loop, *args, work):  # type: ignore[no-untyped-def]
-    loop.serial(*args)
-
-
 @given(config=blocked_configs(), seed=st.integers(0, 2**32 - 1), parallel=st.booleans())
 def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, parallel) -> None:
     shape, pads, groups, out_group, kernel, stride, dilation, dtype, with_bias = config
@@ -330,7 +326,6 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
     wt = torch.tensor(weight, requires_grad=True)
     bt = None if bias is None else torch.tensor(bias)
     expected = F.conv2d(xt, wt, bt, stride, pads, dilation, groups)
-    run = _engine.run if parallel else _serial
     threads = 2 if parallel else 1
     got = _blocked.conv2d_blocked(x, weight, bias, stride, dilation, groups, zero_pads, threads)
     assert got.dtype == dtype and got.flags.c_contiguous
@@ -339,7 +334,7 @@ def test_blocked_forward_and_weight_gradient_match_pytorch(config, seed, paralle
     g = rng.standard_normal(got.shape).astype(dtype)
     expected.backward(torch.tensor(g))
     grad, grad_bias = _blocked.grad_weight_blocked(
-        x, g, kernel, stride, dilation, groups, run, zero_pads
+        x, g, kernel, stride, dilation, groups, zero_pads, threads
     )
     scale = 1 + np.abs(wt.grad.numpy()).max()
     np.testing.assert_allclose(grad, wt.grad.numpy(), rtol=tolerance, atol=tolerance * scale)
@@ -449,8 +444,8 @@ def test_outer_product_weight_gradient_exact_on_integers(parallel, width, rng) -
     pads = ((2, 2), (1, 1))
     out_shape = corr2d.conv2d_output_shape((13, width), (3, 2), (2, 1), (2, 1))
     g = rng.integers(-3, 4, (3, c_out, *out_shape)).astype(np.float32)
-    run = _engine.run if parallel else _serial
-    got, grad_bias = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, run, pads)
+    threads = 2 if parallel else 1
+    got, grad_bias = _blocked.grad_weight_blocked(x, g, (3, 2), (2, 1), (1, 1), 2, pads, threads)
     np.testing.assert_array_equal(grad_bias, g.astype(np.int64).sum(axis=(0, 2, 3)))
     expected = torch.nn.grad.conv2d_weight(
         torch.tensor(x, dtype=torch.float64),
@@ -461,6 +456,26 @@ def test_outer_product_weight_gradient_exact_on_integers(parallel, width, rng) -
         groups=2,
     )
     np.testing.assert_array_equal(got, expected.numpy())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("segment", [7, 50, 512])
+def test_outer_gradient_equals_the_slow_twin(threads, segment, rng) -> None:
+    """The outer products' task loop on a rearranged batch (groups, a stride, wide rows
+    with dropped positions, a partial block of channels; tasks cut mid-row and claimed
+    in chunks), exactly, against the sums written out."""
+    out_group = OUTER_CHANNELS + 3
+    x = rng.integers(-3, 4, (3, 4, 11, 19)).astype(np.float32)
+    pads, kernel, stride = ((1, 1), (2, 2)), (3, 2), (1, 2)
+    layout = _blocked.phase_layout(x, pads, kernel, stride, (1, 1), 2, 1)
+    oh, ow = layout.out_shape
+    g = rng.integers(-3, 4, (3, 2 * out_group, oh, ow)).astype(np.float32)
+    geometry = (layout.row_width, layout.flat, layout.image_stride, layout.group_stride)
+    geometry += (layout.offsets, oh * layout.row_width, 2)
+    weight, bias = _blocked.outer_gradient(g, *geometry, segment=segment, threads=threads)
+    expected_weight, expected_bias = _blocked.outer_gradient_reference(g, *geometry)
+    np.testing.assert_array_equal(weight, expected_weight)
+    np.testing.assert_array_equal(bias, expected_bias)
 
 
 def test_layers_wide_enough_take_the_blocked_kernels(rng, monkeypatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corr2d.core import _depthwise, _pointwise, _products
+from corr2d.core import _blocked, _depthwise, _pointwise, _products
 from corr2d.core._pool import run_tasks
 from corr2d.core._reference import conv2d_reference, corr2d_reference
 from corr2d.core._unrolled import MAX_TAPS, plane_gradient
@@ -313,9 +313,10 @@ def test_pointwise_products_against_the_slow_twin(stride, groups, rng) -> None:
     np.testing.assert_array_equal(out, expected)
     # the backward pass by its definition: the adjoint of the (bias-free) forward map
     grad = _integers(rng, out.shape, np.float64)
-    grad_x, grad_weight = _pointwise.pointwise_backward(x, weight, grad, stride, groups)
+    grad_x, grad_weight, grad_bias = _pointwise.pointwise_backward(x, weight, grad, stride, groups)
     forward = conv2d_reference(x, weight, stride=stride, groups=groups)
     assert np.vdot(grad, forward) == np.vdot(grad_x, x) == np.vdot(grad_weight, weight)
+    assert grad_bias is None or np.array_equal(grad_bias, grad.sum(axis=(0, 2, 3)))
 
 
 @settings(deadline=None, max_examples=25)
@@ -325,12 +326,16 @@ def test_pointwise_products_against_the_slow_twin(stride, groups, rng) -> None:
     pixels=st.integers(48, 90),
     bias=st.booleans(),
     threads=st.sampled_from([1, 2]),
+    segment=st.sampled_from([16, 40, 256]),
     seed=st.integers(0, 2**16),
 )
-def test_blocked_products_against_the_slow_twins(dtype, shape, pixels, bias, threads, seed) -> None:
+def test_blocked_products_against_the_slow_twins(
+    dtype, shape, pixels, bias, threads, segment, seed
+) -> None:
     """The 1x1 layer's register-blocked products, exact on small integers: row counts
     that are not a multiple of the block (the last block overlaps), inner sizes that are
-    not a multiple of the gradient's taps, pixel counts past the last full vector."""
+    not a multiple of the gradient's taps, pixel counts past the last full vector, output
+    channels fewer than a transposed block, images cut into several tasks."""
     n_batch, rows, inner = shape
     rng = np.random.default_rng(seed)
     matrix = _integers(rng, (rows, inner), dtype)
@@ -340,10 +345,14 @@ def test_blocked_products_against_the_slow_twins(dtype, shape, pixels, bias, thr
         _products.batched_product(matrix, b, added, threads),
         _products.batched_product_reference(matrix, b, added),
     )
-    g = _integers(rng, (n_batch, rows, pixels), dtype)
-    np.testing.assert_array_equal(
-        _products.weight_product(g, b, threads), _products.weight_product_reference(g, b)
-    )
+    # the weight gradient: the layers' outer products, each input channel a tap
+    g = _integers(rng, (n_batch, rows, 1, pixels), dtype)
+    geometry = (pixels, b.reshape(-1), inner * pixels, 0, np.arange(inner) * pixels, pixels, 1)
+    weight, summed = _blocked.outer_gradient(g, *geometry, segment=segment, threads=threads)
+    expected, expected_sums = _blocked.outer_gradient_reference(g, *geometry)
+    np.testing.assert_array_equal(weight, expected)
+    np.testing.assert_array_equal(summed, expected_sums)
+    assert summed.dtype == weight.dtype == dtype
 
 
 def test_blocked_pointwise_layer_against_the_slow_twin(rng) -> None:
@@ -356,11 +365,13 @@ def test_blocked_pointwise_layer_against_the_slow_twin(rng) -> None:
     out = _pointwise.pointwise(x, weight, bias, (1, 1), 1)
     np.testing.assert_array_equal(out, conv2d_reference(x, weight, bias))
     grad = _integers(rng, out.shape, np.float32)
-    grad_x, grad_weight = _pointwise.pointwise_backward(x, weight, grad, (1, 1), 1)
+    grad_x, grad_weight, grad_bias = _pointwise.pointwise_backward(x, weight, grad, (1, 1), 1)
     flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3))
     np.testing.assert_array_equal(grad_x, conv2d_reference(grad, flipped))
     expected = np.einsum("nohw,nchw->oc", grad.astype(np.float64), x.astype(np.float64))
     np.testing.assert_array_equal(grad_weight[:, :, 0, 0], expected)
+    assert grad_bias is not None and grad_bias.dtype == np.float32
+    np.testing.assert_array_equal(grad_bias, grad.astype(np.float64).sum(axis=(0, 2, 3)))
 
 
 def test_blocked_products_only_with_64_byte_vectors(monkeypatch) -> None:

@@ -69,6 +69,8 @@ __all__ = [
     "conv2d_blocked",
     "grad_weight_blocked",
     "lanes",
+    "outer_gradient",
+    "outer_gradient_reference",
     "phase_layout",
     "scratch",
     "shared_columns",
@@ -523,22 +525,37 @@ def _weight_gradient(  # type: ignore[no-untyped-def]
                         )
 
 
-@Loop
-def _weight_gradient_outer(  # type: ignore[no-untyped-def]
-    grad, width, flat, image_stride, group_stride, offsets, length, segment, partial, bias
+@task_loop
+def _outer_task(  # type: ignore[no-untyped-def]
+    grad,
+    width,
+    flat,
+    image_stride,
+    group_stride,
+    offsets,
+    length,
+    segment,
+    partial,
+    bias,
+    workspace,
+    slots,
+    counter,
 ):
     """partial[chunk, g, k, o]: the weight gradient summed over the chunk's tasks, by
     :func:`outer_block`; bias[chunk, g, o]: the output gradient summed over them.
 
     ``grad`` is the output gradient (N, C_out, oh, ow); output position ``p`` of the
     wide rows (``width`` a row, ``length`` in all) is pixel (p // width, p % width).
-    One task per (image, segment of positions): each group's gradient at the segment's
-    positions is transposed into a scratch block of (positions, padded channels), by
+    A task is an (image, segment of positions); the tasks are cut into
+    ``partial.shape[0]`` chunks of consecutive tasks, and the threads claim whole chunks
+    through ``counter``, so each chunk's sums run in one fixed order whichever thread
+    takes it (and however many there are).  Each thread takes a row of ``workspace``
+    through ``slots``: its scratch block of (positions, padded channels).  A task
+    transposes each group's gradient at its positions into that block, by
     :func:`transpose_block` where a wide row has a block of positions, zero at dropped
-    positions and padded channels, summed over its positions (in the
-    gradient's dtype, at most ``segment`` terms, then added to ``bias`` in float64), then
-    multiplied with every tap's pixels.  Each chunk of tasks sums into its own
-    ``partial[chunk]`` and ``bias[chunk]``.
+    positions and padded channels, sums it over its positions (in the gradient's
+    dtype, at most ``segment`` terms, then added to ``bias`` in float64), then
+    multiplies it with every tap's pixels.
     """
     chunks, groups, taps, padded = partial.shape
     n_batch, c_out, oh, ow = grad.shape
@@ -549,12 +566,17 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
     tasks = n_batch * segments
     flat_grad = grad.reshape(-1)
     plane = oh * ow
-    partial[...] = 0
-    bias[...] = 0
-    for chunk in prange(chunks):
+    mine = workspace[next_task(slots)]  # type: ignore[call-arg]
+    scratch = mine[: segment * padded]
+    sums = mine[segment * padded : (segment + 1) * padded]
+    scratch[:] = 0  # the padded channels' columns stay zero
+    while True:
+        chunk = next_task(counter)
+        if chunk >= chunks:
+            break
         target = partial[chunk].reshape(-1)
-        scratch = np.zeros(segment * padded, dtype=grad.dtype)
-        sums = np.empty(padded, dtype=grad.dtype)
+        target[:] = 0
+        bias[chunk] = 0
         for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
             n = task // segments
             p0 = (task % segments) * segment
@@ -569,15 +591,16 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
                     j = p0 + p - i * width
                     piece = min(run - p, width - j)
                     live = max(0, min(piece, ow - j))
-                    if live >= size:
+                    if live >= size and out_group >= size:
                         # square blocks transposed in registers; the last block of
-                        # channels and of positions overlaps the one before it
+                        # channels and of positions overlaps the one before it (fewer
+                        # channels than a block: one by one, below)
                         for o_block in range(0, out_group, size):
                             o = min(o_block, out_group - size)
                             row = ((n * c_out + g * out_group + o) * oh + i) * ow + j
                             for t_block in range(0, live, size):
                                 t = min(t_block, live - size)
-                                transpose_block(  # type: ignore[call-arg]
+                                transpose_block(
                                     flat_grad, row + t, plane, scratch, (p + t) * padded + o, padded
                                 )
                     else:
@@ -598,7 +621,7 @@ def _weight_gradient_outer(  # type: ignore[no-untyped-def]
                 source = n * image_stride + g * group_stride + p0
                 for o0 in range(0, padded, block):
                     for t0 in range(0, taps, OUTER_TAPS):
-                        outer_block(  # type: ignore[call-arg]
+                        outer_block(
                             scratch,
                             o0,
                             padded,
@@ -723,17 +746,17 @@ def grad_weight_blocked(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    run: Any,
     pads: Pads = NO_PADS,
+    threads: int | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(dL/dW, dL/dbias or None) of ``conv2d_valid`` for a batch zero-padded by ``pads``,
     by the blocked kernels: dL/dW of shape (C_out, C/groups, kh, kw), dL/dbias (C_out,).
 
     ``dW[o, k] = sum over n, q of g[n, o, q] * flat[n, offsets[k] + q]``.  With at
     least ``OUTER_VECTORS`` vectors of output channels per group, by outer products
-    (:func:`_weight_gradient_outer`), which sum dL/dbias on the way; else each entry a
-    dot product over output positions, ROWS x TAPS of them per micro-kernel call, and
-    no dL/dbias.
+    (:func:`outer_gradient`), which sum dL/dbias on the way; else each entry a dot
+    product over output positions, ROWS x TAPS of them per micro-kernel call, and no
+    dL/dbias.  On ``threads`` threads (None: as many as the work is worth).
     """
     n_batch, c_out, oh, ow = grad_output.shape
     c_group = xp.shape[1] // groups
@@ -741,7 +764,7 @@ def grad_weight_blocked(
     kh, kw = kernel_shape
     if out_group >= OUTER_VECTORS * lanes(xp.dtype):
         geometry = (kernel_shape, stride, dilation, groups)
-        return _grad_weight_outer(xp, grad_output, *geometry, run, pads)
+        return _grad_weight_outer(xp, grad_output, *geometry, pads, threads)
     layout = phase_layout(
         xp, pads, kernel_shape, stride, dilation, groups, lanes(xp.dtype), kept=True
     )
@@ -759,20 +782,107 @@ def grad_weight_blocked(
     partial = scratch("partial", chunks * groups * rows * offsets.size, xp.dtype)
     partial = partial.reshape(chunks, groups, rows, offsets.size)
     work = n_batch * groups * rows * offsets.size * length
-    run(
-        _weight_gradient,
-        *(wide, layout.flat, layout.image_stride, layout.group_stride, offsets),
-        *(length, _SEGMENT, partial),
-        work=work,
-    )
+    args = (wide, layout.flat, layout.image_stride, layout.group_stride, offsets)
+    if threads == 1:
+        _weight_gradient.serial(*args, length, _SEGMENT, partial)
+    else:
+        from corr2d.core._engine import run
+
+        run(_weight_gradient, *args, length, _SEGMENT, partial, work=work)
     total = partial.sum(axis=0)[:, :out_group, :taps]
     return total.reshape(c_out, c_group, kh, kw), None
 
 
-#: Output positions per task of the outer-product weight gradient: the scratch block of
-#: the transposed gradient (positions by channels) is reused by every tap block; 512
-#: measured as fast as 128 on the 16- and 32-channel layers, a little faster on wider.
-_OUTER_SEGMENT = 512
+#: Most output positions per task of the outer-product weight gradient (the tasks of an
+#: image are as long as each other): the scratch block of the transposed gradient
+#: (positions by channels) is reused by every tap block.  512 measured as fast as 128
+#: on the 16- and 32-channel layers, a little faster on wider.
+OUTER_SEGMENT = 512
+#: The outer-product weight gradient's partial sums: each sums a fixed run of
+#: consecutive tasks, and the threads claim whole runs, so a faster core takes more
+#: and the sums' order does not depend on the threads.
+_OUTER_CHUNKS = 8
+
+
+def outer_gradient(
+    grad: NDArray[Any],
+    row_width: int,
+    flat: NDArray[Any],
+    image_stride: int,
+    group_stride: int,
+    tap_offsets: NDArray[np.int64],
+    length: int,
+    groups: int,
+    segment: int = OUTER_SEGMENT,
+    threads: int | None = None,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """(dL/dW as (groups, C_out/groups, taps), dL/dbias (C_out,)) by outer products
+    (:func:`_outer_task`): ``dW[g, o, k] = sum over n, p of grad[n, g*C_out/groups + o,
+    p // row_width, p % row_width] * flat[n*image_stride + g*group_stride +
+    tap_offsets[k] + p]`` over the ``length`` wide-row positions ``p`` of each image;
+    ``grad`` (N, C_out, oh, ow) contiguous, its positions past ``ow`` in a wide row
+    counted as zero.  In tasks of at most ``segment`` positions, on ``threads`` threads
+    (None: as many as the work is worth)."""
+    from corr2d.core._engine import threads_for
+    from corr2d.core._pool import run_tasks
+
+    n_batch, c_out = grad.shape[:2]
+    out_group = c_out // groups
+    padded = _padded(out_group, OUTER_VECTORS * lanes(grad.dtype))
+    taps = tap_offsets.size
+    offsets = _tap_offsets(tap_offsets, OUTER_TAPS)
+    pieces = -(-length // segment)
+    segment = -(-length // pieces)  # an image's tasks as long as each other
+    chunks = max(1, min(n_batch * pieces, _OUTER_CHUNKS))
+    partial = scratch("partial", chunks * groups * offsets.size * padded, grad.dtype)
+    partial = partial.reshape(chunks, groups, offsets.size, padded)
+    bias = np.empty((chunks, groups, padded), dtype=np.float64)
+    work = n_batch * groups * padded * offsets.size * length
+    if threads is None:
+        threads = threads_for(work)
+    row = (segment + 1) * padded  # a thread's transposed block and its sums
+    workspace = scratch("outer", max(1, threads) * row, grad.dtype).reshape(-1, row)
+    run_tasks(
+        _outer_task,
+        *(grad, row_width, flat, image_stride, group_stride, offsets, length, segment),
+        *(partial, bias, workspace, np.zeros(1, dtype=np.int64)),
+        threads=threads,
+        work=work,
+    )
+    total = partial.sum(axis=0)[:, :taps, :out_group]  # (groups, taps, out_group)
+    weight = np.ascontiguousarray(total.transpose(0, 2, 1))
+    return weight, bias.sum(axis=0)[:, :out_group].reshape(c_out).astype(grad.dtype)
+
+
+def outer_gradient_reference(
+    grad: NDArray[Any],
+    row_width: int,
+    flat: NDArray[Any],
+    image_stride: int,
+    group_stride: int,
+    tap_offsets: NDArray[np.int64],
+    length: int,
+    groups: int,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The slow twin of :func:`outer_gradient`: each sum written out over the positions
+    that are pixels (``p % row_width < ow``), in float64, returned in ``grad``'s dtype."""
+    n_batch, c_out, _, ow = grad.shape
+    out_group = c_out // groups
+    weight = np.zeros((groups, out_group, tap_offsets.size))
+    bias = np.zeros(c_out)
+    for n in range(n_batch):
+        for g in range(groups):
+            for o in range(out_group):
+                for p in range(length):
+                    i, j = divmod(p, row_width)
+                    if j >= ow:
+                        continue
+                    value = float(grad[n, g * out_group + o, i, j])
+                    bias[g * out_group + o] += value
+                    for k, offset in enumerate(tap_offsets):
+                        pixel = flat[n * image_stride + g * group_stride + offset + p]
+                        weight[g, o, k] += value * float(pixel)
+    return weight.astype(grad.dtype), bias.astype(grad.dtype)
 
 
 def _grad_weight_outer(
@@ -782,34 +892,23 @@ def _grad_weight_outer(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    run: Any,
     pads: Pads,
+    threads: int | None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
-    """:func:`grad_weight_blocked` by outer products (see :func:`_weight_gradient_outer`)."""
-    n_batch, c_out, oh, _ = grad_output.shape
+    """:func:`grad_weight_blocked` by outer products (see :func:`outer_gradient`), on the
+    batch rearranged by :func:`phase_layout`."""
+    oh = grad_output.shape[2]
     c_group = xp.shape[1] // groups
-    out_group = c_out // groups
     layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, 1, kept=True)
-    length = oh * layout.row_width
-    padded = _padded(out_group, OUTER_VECTORS * lanes(xp.dtype))
-    taps = layout.offsets.size
-    offsets = _tap_offsets(layout.offsets, OUTER_TAPS)
-    chunks = _partial_sums(n_batch, length, _OUTER_SEGMENT)
-    partial = scratch("partial", chunks * groups * offsets.size * padded, xp.dtype)
-    partial = partial.reshape(chunks, groups, offsets.size, padded)
-    bias = np.empty((chunks, groups, padded), dtype=np.float64)
-    run(
-        _weight_gradient_outer,
-        *(
-            np.ascontiguousarray(grad_output),
-            layout.row_width,
-            layout.flat,
-            layout.image_stride,
-            layout.group_stride,
-        ),
-        *(offsets, length, _OUTER_SEGMENT, partial, bias),
-        work=n_batch * groups * padded * offsets.size * length,
+    weight, bias = outer_gradient(
+        np.ascontiguousarray(grad_output),
+        layout.row_width,
+        layout.flat,
+        layout.image_stride,
+        layout.group_stride,
+        layout.offsets,
+        oh * layout.row_width,
+        groups,
+        threads=threads,
     )
-    total = partial.sum(axis=0)[:, :taps, :out_group]  # (groups, taps, out_group)
-    weight = np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(c_out, c_group, *kernel_shape)
-    return weight, bias.sum(axis=0)[:, :out_group].reshape(c_out).astype(xp.dtype)
+    return weight.reshape(-1, c_group, *kernel_shape), bias

@@ -663,7 +663,7 @@ def _valid_backward(
         from corr2d.core._pointwise import pointwise_backward
 
         xp = pad2d(xp, zero_pads, "constant")
-        return (*pointwise_backward(xp, weight, grad_output, stride, groups), None)
+        return pointwise_backward(xp, weight, grad_output, stride, groups)
     grad_weight = grad_xp = grad_bias = None
     depthwise = c_group == out_group == 1 and _depthwise_serves(
         grad_output, weight, stride, dilation, (((kh - 1),) * 2, ((kw - 1),) * 2)
@@ -678,7 +678,7 @@ def _valid_backward(
         from corr2d.core._blocked import grad_weight_blocked
 
         grad_weight, grad_bias = grad_weight_blocked(
-            xp, grad_output, (kh, kw), stride, dilation, groups, run, zero_pads
+            xp, grad_output, (kh, kw), stride, dilation, groups, zero_pads
         )
         # the blocked sums also multiply dropped positions' zero gradients with the pixels
         # they would read: 0 * inf is NaN where the exact sum is inf or finite.  A finite

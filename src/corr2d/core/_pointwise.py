@@ -7,7 +7,9 @@ in one call; a stride takes every ``s``-th pixel first.  The backward pass is tw
 products: ``dL/dx = W^T @ g`` (placed back on the strided pixels) and
 ``dL/dW = sum_n g[n] @ x[n]^T``.  Ungrouped, unstrided layers on CPUs with 64-byte
 vectors take the register-blocked products of :mod:`corr2d.core._products` instead,
-which read the NCHW arrays in place (NumPy's BLAS may run narrower vectors there).
+which read the NCHW arrays in place (NumPy's BLAS may run narrower vectors there), and
+the weight gradient the layers' outer products
+(:func:`corr2d.core._blocked.outer_gradient`), which sum the bias gradient on the way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from numpy.typing import NDArray
 from corr2d.core._engine import threads_for
 
 __all__ = ["pointwise", "pointwise_backward", "serves"]
+
+#: Most pixels per task of the weight gradient's outer products: every input channel
+#: is a tap, so a task's block of the input (256 channels of a 28x28 layer: 196 KiB)
+#: stays in the core's L2 cache beside the transposed output gradient (64 channels:
+#: 0.47 ms against 0.50 with the layers' 512).
+_WEIGHT_SEGMENT = 256
 
 
 def serves(dtype: np.dtype[Any], kernel_shape: tuple[int, ...]) -> bool:
@@ -85,19 +93,29 @@ def pointwise_backward(
     grad_output: NDArray[Any],
     stride: tuple[int, int],
     groups: int,
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """(dL/dxp, dL/dweight) of :func:`pointwise` (without bias)."""
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any] | None]:
+    """(dL/dxp, dL/dweight, dL/dbias or None) of :func:`pointwise`: the register-blocked
+    products sum dL/dbias on the way, NumPy's leave it to the caller (None)."""
     n_batch, c_out, oh, ow = grad_output.shape
     c_group = weight.shape[1]
     if _blocked(xp, weight, stride, groups):
-        from corr2d.core._products import batched_product, weight_product
+        from corr2d.core._blocked import outer_gradient
+        from corr2d.core._products import batched_product
 
         threads = _threads(xp, weight)
         rows = grad_output.reshape(n_batch, c_out, oh * ow)
         matrix = weight.reshape(c_out, c_group)
         grad_xp = batched_product(matrix.T, rows, None, threads).reshape(xp.shape)
-        in_rows = xp.reshape(n_batch, c_group, oh * ow)
-        return grad_xp, weight_product(rows, in_rows, threads).reshape(weight.shape)
+        # dW = sum_n g[n] @ x[n].T: the layers' outer products, each input channel a
+        # tap reading the image's pixels in place (a 1x1 layer has no dropped positions)
+        pixels = oh * ow
+        offsets = np.arange(c_group, dtype=np.int64) * pixels
+        image = grad_output.reshape(n_batch, c_out, 1, pixels)
+        geometry = (pixels, xp.reshape(-1), c_group * pixels, 0, offsets, pixels, 1)
+        grad_weight, grad_bias = outer_gradient(
+            image, *geometry, segment=_WEIGHT_SEGMENT, threads=threads
+        )
+        return grad_xp, grad_weight.reshape(weight.shape), grad_bias
     matrices = weight.reshape(groups, c_out // groups, c_group)
     grad = grad_output.reshape(n_batch, groups, c_out // groups, oh * ow)
     pixels = _pixels(xp, stride, groups)
@@ -108,4 +126,4 @@ def pointwise_backward(
     else:
         grad_xp = np.zeros_like(xp)
         grad_xp[:, :, :: stride[0], :: stride[1]] = grad_pixels
-    return grad_xp, grad_weight.reshape(weight.shape)
+    return grad_xp, grad_weight.reshape(weight.shape), None

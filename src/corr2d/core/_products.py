@@ -11,17 +11,14 @@ what the micro-kernels of :mod:`corr2d.core._microkernels` read: channel ``k`` o
 ``n`` starts at ``n * K * Q + k * Q``, one offset per "tap".  So the two products of
 the form ``A @ B[n]`` (:func:`batched_product`) are :func:`fma_block` calls, a block of
 ``ROWS`` rows of ``A`` by ``COLUMNS`` vectors of pixels kept in registers over all of
-``K``, and the weight gradient (:func:`weight_product`) :func:`outer_block` calls,
-``OUTER_TAPS`` channels of ``x`` by ``OUTER_VECTORS`` vectors of rows of ``g``, one
-outer product per pixel.  Only the output gradient of the weight gradient is
-rearranged (transposed, pixels by rows); every other operand is read in place.  The
-last row and column blocks of the first two overlap the one before them (they write,
-so a value computed twice is written twice with the same bits).
+``K``; the last row and column blocks overlap the one before them (they write, so a
+value computed twice is written twice with the same bits).  The weight gradient is the
+layers' outer products (:func:`corr2d.core._blocked.outer_gradient`), each input
+channel a tap.
 
-Both loops sum in a fixed order for a given shape; :func:`fma_block` in the order of
-``k`` after the bias, :func:`outer_block` image by image in the order of the pixels.  They serve
-where :func:`suitable` says: AVX-512 (elsewhere NumPy's BLAS is at least as fast) and
-operands of at least one block.
+The loop sums in a fixed order for a given shape, in the order of ``k`` after the bias.
+It serves where :func:`suitable` says: AVX-512 (elsewhere NumPy's BLAS is at least as
+fast) and operands of at least one block.
 """
 
 from __future__ import annotations
@@ -32,23 +29,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from corr2d.core._bands import task_loop
-from corr2d.core._microkernels import (
-    COLUMNS,
-    OUTER_TAPS,
-    OUTER_VECTORS,
-    ROWS,
-    VECTOR_BYTES,
-    fma_block,
-    next_task,
-    outer_block,
-)
+from corr2d.core._microkernels import COLUMNS, ROWS, VECTOR_BYTES, fma_block, next_task
 
 __all__ = [
     "batched_product",
     "batched_product_reference",
     "suitable",
-    "weight_product",
-    "weight_product_reference",
 ]
 
 
@@ -138,75 +124,4 @@ def batched_product_reference(
                 for k in range(inner):
                     total += matrix[r, k] * b[n, k, q]
                 out[n, r, q] = total
-    return out
-
-
-@task_loop
-def _weight_task(g_t, x, offsets, partial, counter):  # type: ignore[no-untyped-def]
-    """partial[t, r] = sum over n and pixels p of g_t[n, p, r] * x[n, t, p]: one task per
-    ``OUTER_TAPS`` channels of ``x`` (each task's sums its own), every block of
-    ``OUTER_VECTORS`` vectors of rows, by :func:`outer_block`."""
-    n_batch, pixels, padded = g_t.shape
-    channels = x.shape[1]
-    taps = partial.shape[0]
-    block = OUTER_VECTORS * (VECTOR_BYTES // g_t.itemsize)
-    flat_g, flat_x, target = g_t.reshape(-1), x.reshape(-1), partial.reshape(-1)
-    while True:
-        t0 = next_task(counter) * OUTER_TAPS  # type: ignore[call-arg]
-        if t0 >= taps:
-            break
-        for n in range(n_batch):
-            for r0 in range(0, padded, block):
-                outer_block(
-                    flat_g,
-                    n * pixels * padded + r0,
-                    padded,
-                    flat_x,
-                    n * channels * pixels,
-                    offsets,
-                    t0,
-                    pixels,
-                    target,
-                    t0 * padded + r0,
-                    padded,
-                )
-
-
-def weight_product(g: NDArray[Any], x: NDArray[Any], threads: int) -> NDArray[Any]:
-    """``sum over n of g[n] @ x[n].T``: ``g`` (N, R, Q), ``x`` (N, K, Q) contiguous, of one
-    dtype, where :func:`suitable`; returns (R, K).
-
-    The output gradient is transposed first (pixels by rows, the rows padded with zeros
-    to whole blocks of vectors), so that each pixel's rows are vectors and every
-    multiply-add of :func:`outer_block` adds to a different accumulator."""
-    from corr2d.core._pool import run_tasks
-
-    n_batch, rows, pixels = g.shape
-    channels = x.shape[1]
-    block = OUTER_VECTORS * (VECTOR_BYTES // g.itemsize)
-    padded = -(-rows // block) * block
-    g_t = np.empty((n_batch, pixels, padded), dtype=g.dtype)
-    g_t[:, :, :rows] = g.transpose(0, 2, 1)
-    g_t[:, :, rows:] = 0
-    taps = -(-channels // OUTER_TAPS) * OUTER_TAPS
-    # the padding taps read channel 0 again; their sums are dropped
-    offsets = np.zeros(taps, dtype=np.int64)
-    offsets[:channels] = np.arange(channels) * pixels
-    partial = np.zeros((taps, padded), dtype=g.dtype)
-    run_tasks(_weight_task, g_t, x, offsets, partial, threads=threads)
-    return np.ascontiguousarray(partial[:channels, :rows].T)
-
-
-def weight_product_reference(g: NDArray[Any], x: NDArray[Any]) -> NDArray[Any]:
-    """The slow twin of :func:`weight_product`: the sums written out, term by term."""
-    n_batch, rows, pixels = g.shape
-    channels = x.shape[1]
-    out = np.zeros((rows, channels), dtype=g.dtype)
-    for r in range(rows):
-        for k in range(channels):
-            total = g.dtype.type(0)
-            for n in range(n_batch):
-                for p in range(pixels):
-                    total += g[n, r, p] * x[n, k, p]
-            out[r, k] = total
     return out
