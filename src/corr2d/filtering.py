@@ -233,19 +233,7 @@ class _LastCall:
         microseconds, and this is about 0.03 ms less than the checks below and the
         loop's own arguments.  Any other array (a ``TypeError`` from the entry) takes
         the checks, and the entry is not tried again for this kept call."""
-        kept = self.options
-        if not (
-            type(image) is np.ndarray
-            and type(kernel) is np.ndarray
-            and options[0] is kept[0]
-            and options[1] is kept[1]
-            and options[2] is kept[2]
-            and options[3] is kept[3]
-            and options[4] is kept[4]
-            and options[5] is kept[5]
-            and options[6] is kept[6]
-            and options[7] is kept[7]
-        ):
+        if not self.same_objects(image, kernel, options):
             return None
         entry = self.entry
         if entry is not None and (self.always_alone or self.helpers_asleep()):
@@ -258,12 +246,17 @@ class _LastCall:
                 return None  # another shape or kernel
             except TypeError:  # another dtype or layout, a read-only array
                 self.entry = None
-        if self.repeats(image, kernel, options):
+        if self.same_arrays(image, kernel):
             return self.task.run(image)
         return None
 
     def repeats(self, image: Any, kernel: Any, options: tuple[Any, ...]) -> bool:
         """Whether a call on ``image``, ``kernel`` with ``options`` is this call again."""
+        return self.same_objects(image, kernel, options) and self.same_arrays(image, kernel)
+
+    def same_objects(self, image: Any, kernel: Any, options: tuple[Any, ...]) -> bool:
+        """Whether ``image`` and ``kernel`` are plain arrays and ``options`` this call's
+        option objects."""
         kept = self.options
         # written out: after idle every step costs microseconds (all(map(...)) 8, this 2)
         return (
@@ -277,7 +270,13 @@ class _LastCall:
             and options[5] is kept[5]
             and options[6] is kept[6]
             and options[7] is kept[7]
-            and image.dtype is self.dtype
+        )
+
+    def same_arrays(self, image: NDArray[Any], kernel: NDArray[Any]) -> bool:
+        """Whether ``image`` has this call's dtype, shape and strides and ``kernel`` its
+        dtype, shape and bytes."""
+        return (
+            image.dtype is self.dtype
             and kernel.dtype is self.dtype
             and image.shape == self.shape
             and image.strides == self.strides
