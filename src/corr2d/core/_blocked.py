@@ -525,6 +525,19 @@ def _weight_gradient(  # type: ignore[no-untyped-def]
                         )
 
 
+class _Fill(NamedTuple):
+    """What :func:`_outer_task` needs to rearrange each image itself (as
+    :func:`phase_layout` would): the batch (N, C, H, W), its zero padding on top and on
+    the left, the stride and the phase rows.  An empty ``x``: nothing to rearrange."""
+
+    x: NDArray[Any]
+    top: int
+    left: int
+    sh: int
+    sw: int
+    rows: int
+
+
 @task_loop
 def _outer_task(  # type: ignore[no-untyped-def]
     grad,
@@ -537,6 +550,7 @@ def _outer_task(  # type: ignore[no-untyped-def]
     segment,
     partial,
     bias,
+    fill,
     workspace,
     slots,
     counter,
@@ -556,6 +570,11 @@ def _outer_task(  # type: ignore[no-untyped-def]
     positions and padded channels, sums it over its positions (in the gradient's
     dtype, at most ``segment`` terms, then added to ``bias`` in float64), then
     multiplies it with every tap's pixels.
+
+    With ``fill`` (an :class:`_Fill`), the chunks are whole images, and a chunk first
+    rearranges each of its images into ``flat`` (:func:`_fill_band`, the whole image
+    as one band, then zeros up to the next image) while the image is in the core's
+    cache; else ``flat`` already holds every image.
     """
     chunks, groups, taps, padded = partial.shape
     n_batch, c_out, oh, ow = grad.shape
@@ -577,10 +596,21 @@ def _outer_task(  # type: ignore[no-untyped-def]
         target = partial[chunk].reshape(-1)
         target[:] = 0
         bias[chunk] = 0
-        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+        first, end = chunk * tasks // chunks, (chunk + 1) * tasks // chunks
+        if fill.x.size > 0:  # whole images
+            first = chunk * n_batch // chunks * segments
+            end = (chunk + 1) * n_batch // chunks * segments
+        for task in range(first, end):
             n = task // segments
             p0 = (task % segments) * segment
             run = min(segment, length - p0)
+            if fill.x.size > 0 and p0 == 0:
+                image = flat[n * image_stride : (n + 1) * image_stride]
+                written = fill.x.shape[1] * fill.sh * fill.sw * fill.rows * width
+                _fill_band(
+                    fill.x, n, 0, fill.top, fill.left, fill.sh, fill.sw, fill.rows, width, image
+                )
+                image[written:] = 0
             for g in range(groups):
                 # one wide-row piece at a time, each channel's run read contiguously:
                 # a channel per position would read one line of every plane in turn,
@@ -815,6 +845,7 @@ def outer_gradient(
     groups: int,
     segment: int = OUTER_SEGMENT,
     threads: int | None = None,
+    fill: _Fill | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """(dL/dW as (groups, C_out/groups, taps), dL/dbias (C_out,)) by outer products
     (:func:`_outer_task`): ``dW[g, o, k] = sum over n, p of grad[n, g*C_out/groups + o,
@@ -822,7 +853,9 @@ def outer_gradient(
     tap_offsets[k] + p]`` over the ``length`` wide-row positions ``p`` of each image;
     ``grad`` (N, C_out, oh, ow) contiguous, its positions past ``ow`` in a wide row
     counted as zero.  In tasks of at most ``segment`` positions, on ``threads`` threads
-    (None: as many as the work is worth)."""
+    (None: as many as the work is worth).  With ``fill``, ``flat`` is only a buffer of
+    ``N * image_stride`` elements that the tasks fill image by image (in chunks of
+    whole images)."""
     from corr2d.core._engine import threads_for
     from corr2d.core._pool import run_tasks
 
@@ -834,6 +867,10 @@ def outer_gradient(
     pieces = -(-length // segment)
     segment = -(-length // pieces)  # an image's tasks as long as each other
     chunks = max(1, min(n_batch * pieces, _OUTER_CHUNKS))
+    if fill is None:
+        fill = _Fill(np.empty((0, 0, 1, 1), dtype=grad.dtype), 0, 0, 1, 1, 0)
+    else:
+        chunks = min(n_batch, _OUTER_CHUNKS)
     partial = scratch("partial", chunks * groups * offsets.size * padded, grad.dtype)
     partial = partial.reshape(chunks, groups, offsets.size, padded)
     bias = np.empty((chunks, groups, padded), dtype=np.float64)
@@ -845,7 +882,7 @@ def outer_gradient(
     run_tasks(
         _outer_task,
         *(grad, row_width, flat, image_stride, group_stride, offsets, length, segment),
-        *(partial, bias, workspace, np.zeros(1, dtype=np.int64)),
+        *(partial, bias, fill, workspace, np.zeros(1, dtype=np.int64)),
         threads=threads,
         work=work,
     )
@@ -896,19 +933,42 @@ def _grad_weight_outer(
     threads: int | None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """:func:`grad_weight_blocked` by outer products (see :func:`outer_gradient`), on the
-    batch rearranged by :func:`phase_layout`."""
-    oh = grad_output.shape[2]
-    c_group = xp.shape[1] // groups
-    layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, 1, kept=True)
+    batch rearranged as :func:`phase_layout` does: by the tasks themselves, an image as
+    its chunk begins (the image then still in the core's cache for its products), where
+    the batch has at least two images per thread; else beforehand."""
+    from corr2d.core._engine import num_threads
+
+    n_batch, channels, height = xp.shape[:3]
+    c_group = channels // groups
+    grad = np.ascontiguousarray(grad_output)
+    oh, _, row_width = _wide_rows(xp.shape, pads, kernel_shape, stride, dilation)
+    length = oh * row_width
+    if n_batch >= 2 * (num_threads() if threads is None else threads):
+        (top, bottom), (left, _) = pads
+        (sh, sw) = stride
+        rows = -(-(height + top + bottom) // sh)
+        offsets = _offsets(c_group, kernel_shape, stride, dilation, rows, row_width)
+        channel = sh * sw * rows * row_width
+        group_stride = c_group * channel
+        # each image followed by the zeros its last reads may reach
+        last = (groups - 1) * group_stride + int(offsets.max()) + length
+        image_stride = max(channels * channel, last)
+        flat = scratch("layout", n_batch * image_stride, xp.dtype)
+        fill = _Fill(np.ascontiguousarray(xp), top, left, sh, sw, rows)
+    else:
+        layout = phase_layout(xp, pads, kernel_shape, stride, dilation, groups, 1, kept=True)
+        flat, image_stride, group_stride = layout.flat, layout.image_stride, layout.group_stride
+        offsets, fill = layout.offsets, None
     weight, bias = outer_gradient(
-        np.ascontiguousarray(grad_output),
-        layout.row_width,
-        layout.flat,
-        layout.image_stride,
-        layout.group_stride,
-        layout.offsets,
-        oh * layout.row_width,
+        grad,
+        row_width,
+        flat,
+        image_stride,
+        group_stride,
+        offsets,
+        length,
         groups,
         threads=threads,
+        fill=fill,
     )
     return weight.reshape(-1, c_group, *kernel_shape), bias
