@@ -310,9 +310,11 @@ def explain_misfit(
     y_dtype: np.dtype,
     relative_residual: float,
     method: str = "lstsq",
+    factor: float = 1.0,
 ) -> str:
     """One line: the pair is not a correlation under these settings, the likely cause and
-    the flag to try, found by estimating again under other assumptions."""
+    the flag to try, found by estimating again under other assumptions (``factor``: the
+    values were divided by it, as in :func:`rounding_gap`)."""
     from corr2d.estimate import FIT_RTOL
 
     head = (
@@ -343,6 +345,14 @@ def explain_misfit(
                 head + f"likely the border rule: the interior fits (relative residual "
                 f"{interior:.1e}) but no --boundary does; try --fillvalue or --origin"
             )
+    larger = _larger_size(size, xs[0].shape, sum(x.size for x in xs), relation)
+    if larger is not None:
+        solved = _solve(xs, ys, larger, relation, bias)
+        if explained(rounding_gap(solved, xs, ys, relation, y_dtype, factor), solved):
+            return head + (
+                f"likely the kernel size: a {shape_text(larger)} kernel fits (relative "
+                f"residual {solved.relative_residual:.1e}); give a larger --size"
+            )
     with_bias = _fit(xs, ys, size, relation, True) if not bias else relative_residual
     if y_dtype.kind in "ui":
         advice = (
@@ -371,13 +381,60 @@ def _fit(
     bias: bool,
 ) -> float:
     """The relative residual of the least-squares kernel under ``relation``."""
+    return float(_solve(xs, ys, size, relation, bias).relative_residual)
+
+
+def _solve(
+    xs: list[NDArray[Any]],
+    ys: list[NDArray[Any]],
+    size: tuple[int, int],
+    relation: Relation,
+    bias: bool,
+) -> Any:
+    """The least-squares kernel under ``relation``, its warnings silenced."""
     import warnings
 
     from corr2d import estimate_kernel
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return estimate_kernel(xs, ys, size, bias=bias, **relation.keywords()).relative_residual
+        return estimate_kernel(xs, ys, size, bias=bias, **relation.keywords())
+
+
+#: The most unknowns a larger kernel is tried with when a kernel does not fit (21x21),
+#: and the most pixels times unknowns squared (the normal equations' work: about 5 s
+#: here; a 600x512 colour photo with 19x19 is 1.2e11).
+_LARGER_UNKNOWNS = 441
+_LARGER_WORK = 1.5e11
+
+
+def _larger_size(
+    size: tuple[int, int], shape: tuple[int, ...], pixels: int, relation: Relation
+) -> tuple[int, int] | None:
+    """A centred kernel twice as wide and tall plus one, when Y is 'same' with odd sizes
+    (so the larger kernel keeps the same centre and Y's size), it fits in the image
+    (``shape``) and its system over ``pixels`` values stays small; None otherwise.
+
+    >>> same = Relation("same", "symm", 0.0, None, False)
+    >>> _larger_size((9, 9), (600, 512), 600 * 512, same)
+    (19, 19)
+    >>> _larger_size((4, 4), (600, 512), 600 * 512, same)  # even: no centre to keep
+    """
+    kh, kw = size
+    larger = (2 * kh + 1, 2 * kw + 1)
+    unknowns = larger[0] * larger[1]
+    if (
+        pixels * unknowns**2 > _LARGER_WORK
+        or relation.mode != "same"
+        or relation.origin is not None
+        or kh % 2 == 0
+        or kw % 2 == 0
+        or unknowns > _LARGER_UNKNOWNS
+        or larger[0] > shape[0]
+        or larger[1] > shape[1]
+    ):
+        return None
+    return larger
 
 
 def _interior_fit(

@@ -156,7 +156,9 @@ def learn_command(
     if not fits:
         sys.stderr.write(
             "corr2d: warning: "
-            + explain_misfit(xs, ys, size, relation, bias, Y.dtype, solved.relative_residual)
+            + explain_misfit(
+                xs, ys, size, relation, bias, Y.dtype, solved.relative_residual, factor=factor
+            )
             + "\n"
         )
     layer, history = _train(
