@@ -196,7 +196,8 @@ def test_the_packed_entry_gives_the_loops_bits_and_checks_its_call(
     kh, kw = kernel_shape
     pads = _pads("same", kernel_shape, True, same_mode_anchor("test", kernel_shape, "same", None))
     task = _paths.prepare_image_task(shape, flipped, pads, BOUNDARY_MODES[boundary], 2.0)
-    assert task is not None and task.alone is not None
+    assert task is not None and task.alone is None  # until a call repeats
+    assert task.load_entry() is not None and task.alone is not None
     weights = task.alone_weights(given)
     out = np.full(task.out_shape, np.nan, dtype)
     assert task.alone(image, given, out, task.tables, weights)
@@ -247,7 +248,7 @@ def test_a_kept_call_through_the_packed_entry_falls_back_on_other_arrays(
     atol = 4e-5 * np.abs(expected).max()
     first = filter_image(image, kernel, "same", "symm", convolve=True)
     last = filtering._last_call
-    assert last is not None and last.entry is not None
+    assert last is not None and last.entry is None  # loaded when the call repeats
     again = filter_image(image, kernel, "same", "symm", convolve=True)
     assert filtering._last_call is last and last.entry is not None
     np.testing.assert_array_equal(first, again)
@@ -324,7 +325,9 @@ def test_a_kept_call_of_moderate_work_takes_the_packed_entry_only_after_idle(
     filtering._forget_prepared()
     first = filter_image(image, kernel, "same", "symm")
     last = filtering._last_call
-    assert last is not None and last.entry is not None and not last.always_alone
+    assert last is not None and last.entry is None  # a one-off call loads no entry
+    last.load_entry()
+    assert last.entry is not None and not last.always_alone
     calls: list[int] = []
     entry = last.entry
 

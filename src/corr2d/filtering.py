@@ -199,6 +199,7 @@ class _LastCall:
         "tables",
         "task",
         "task_ended",
+        "unloaded",
         "weights",
     )
 
@@ -212,14 +213,25 @@ class _LastCall:
         self.options = options
         self.task = task
         self.out_shape = task.out_shape
-        self.entry = task.alone
         self.always_alone = task.always_alone
         from corr2d.core._paths import helpers_asleep, task_ended
 
         self.helpers_asleep = helpers_asleep
         self.task_ended = task_ended
         self.tables = task.tables
-        self.weights = task.alone_weights(np.frombuffer(kernel_bytes, dtype))
+        self.entry: Any = None
+        self.weights: NDArray[Any] | None = None
+        # the entry is loaded when the call first repeats (a one-off call does without)
+        self.unloaded = True
+
+    def load_entry(self) -> None:
+        """Take the task's compiled entry (:meth:`ImageTask.load_entry`), with the
+        weights for this call's kernel; once."""
+        self.unloaded = False
+        self.entry = self.task.load_entry()
+        if self.entry is not None:
+            given = np.frombuffer(self.kernel_bytes, self.dtype)
+            self.weights = self.task.alone_weights(given)
 
     def again(self, image: Any, kernel: Any, options: tuple[Any, ...]) -> NDArray[Any] | None:
         """The result of this call on ``image``, ``kernel`` with ``options``, or None if
@@ -232,9 +244,12 @@ class _LastCall:
         attribute read and each argument that crosses into compiled code costs
         microseconds, and this is about 0.03 ms less than the checks below and the
         loop's own arguments.  Any other array (a ``TypeError`` from the entry) takes
-        the checks, and the entry is not tried again for this kept call."""
+        the checks, and the entry is not tried again for this kept call.  The entry is
+        loaded on the first repeat (:meth:`load_entry`)."""
         if not self.same_objects(image, kernel, options):
             return None
+        if self.unloaded:
+            self.load_entry()
         entry = self.entry
         if entry is not None and (self.always_alone or self.helpers_asleep()):
             out = np.empty(self.out_shape, self.dtype)

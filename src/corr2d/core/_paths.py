@@ -501,6 +501,7 @@ class ImageTask:
         "own",
         "shape",
         "tables",
+        "wants_entry",
         "work",
     )
 
@@ -526,7 +527,7 @@ class ImageTask:
         self.args = (rows, cols, kernel.dtype.type(fill), kernel)
         self.args_after = (tile_rows, lo, hi)
         self.kernel = kernel
-        from corr2d.core._unrolled import ALONE_FIELDS, image_task_alone
+        from corr2d.core._unrolled import ALONE_FIELDS
 
         fields = {"tile_rows": tile_rows, "lo": lo, "hi": hi, "height": shape[0]}
         fields.update(width=shape[1], kh=kh, kw=kw, rows=rows.shape[0])
@@ -536,15 +537,29 @@ class ImageTask:
         # a task that runs on the calling thread, always (threads_for gives 1 below
         # SERIAL_WORK) or after idle (below _ALONE_AFTER_IDLE_WORK), does so through
         # the compiled entry that takes a kept call's arguments packed (two arrays, see
-        # alone_weights): fewer to cross into compiled code on every call
+        # alone_weights): fewer to cross into compiled code on every call.  The entry is
+        # compiled (or loaded from the disk cache) when a call repeats (load_entry): a
+        # one-off call, as a command line makes, does not pay for it (20 ms from the
+        # cache, 0.7 s to compile)
         self.alone: Any = None
         self.own: tuple[NDArray[Any], NDArray[Any]] | None = None
         self.always_alone = self.work < _engine.SERIAL_WORK
-        if self.work < _ALONE_AFTER_IDLE_WORK:
-            self.alone = image_task_alone(kh, kw, kernel.dtype)
-        if self.alone is not None:
-            own = np.array(kernel)  # writable, as the entry takes the caller's kernel
-            self.own = own, self.alone_weights(own)
+        self.wants_entry = self.work < _ALONE_AFTER_IDLE_WORK
+
+    def load_entry(self) -> Any:
+        """:attr:`alone`, compiled or loaded on the first call of this method where the
+        task runs on the calling thread (always or after idle); None elsewhere, and
+        without the JIT."""
+        if self.wants_entry:
+            from corr2d.core._unrolled import image_task_alone
+
+            self.wants_entry = False
+            kh, kw = self.kernel.shape
+            self.alone = image_task_alone(kh, kw, self.kernel.dtype)
+            if self.alone is not None:
+                own = np.array(self.kernel)  # writable: the entry takes the caller's kernel
+                self.own = own, self.alone_weights(own)
+        return self.alone
 
     def alone_weights(self, given: NDArray[Any]) -> NDArray[Any]:
         """The ``weights`` of :attr:`alone` (read-only) for calls whose kernel is
