@@ -137,6 +137,29 @@ def test_a_blur_of_a_photo_equals_opencv_and_keeps_its_brightness(tmp_path: Path
     assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
 
 
+def test_a_sixteen_bit_colour_png_is_blurred_at_its_depth_as_opencv_blurs_it(
+    tmp_path: Path,
+) -> None:
+    """A 48-bit PNG (a raw converter's output: here the photo at 16 bits, made by
+    OpenCV) is read, filtered and written at 16 bits, not reduced to 8."""
+    import cv2
+
+    from corr2d import kernels
+
+    deep = cv2.imread(str(grace_hopper())).astype(np.uint16) * 257  # BGR, 16-bit
+    assert cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    kernel = kernels.get("gaussian", sigma=2)
+    expected = cv2.filter2D(deep, -1, kernel, borderType=cv2.BORDER_REFLECT)[..., ::-1]
+    code, out, err = run(
+        "filter", tmp_path / "deep.png", tmp_path / "blur.png", "-k", "gaussian:sigma=2"
+    )
+    assert code == 0, err
+    assert "(600x512x3, uint16" in out
+    ours = cv2.imread(str(tmp_path / "blur.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert ours.dtype == np.uint16
+    assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
+
+
 def test_derivatives_map_zero_to_mid_grey(tmp_path: Path) -> None:
     photo = read_image(grace_hopper()).astype(np.float64)
     code, _, err = run("filter", grace_hopper(), tmp_path / "dx.png", "-k", "sobel-dx")

@@ -180,16 +180,16 @@ def test_a_failure_after_the_checks_leaves_nothing(
 
 
 def test_a_refused_write_names_the_output_not_its_temporary_file(folder: Path) -> None:
-    """Pillow writes no 16-bit colour PNG: the one line names o.png, nothing stays."""
+    """JPEG holds no 16-bit image: the one line names o.jpg, nothing stays."""
     rng = np.random.default_rng(4)
     write_image(folder / "deep.tif", rng.integers(0, 65536, (24, 20, 3)).astype(np.uint16))
     before = listing(folder)
     for command in (
-        ["filter", "deep.tif", "o.png", "-k", "box:size=3"],
-        ["edges", "deep.tif", "o.png"],
+        ["filter", "deep.tif", "o.jpg", "-k", "box:size=3"],
+        ["edges", "deep.tif", "o.jpg"],
     ):
         code, _, err = run(*command)
-        one_line_error(code, err, 4, "corr2d: error: o.png: PNG output holds uint8 images")
+        one_line_error(code, err, 4, "corr2d: error: o.jpg: JPEG output holds uint8 grey or RGB")
         assert ".part" not in err
         assert listing(folder) == before
 
@@ -208,13 +208,15 @@ def test_an_output_that_cannot_hold_the_pixels_is_refused_before_filtering(
     rng = np.random.default_rng(5)
     write_image(folder / "deep.tif", rng.integers(0, 65536, (24, 20, 3)).astype(np.uint16))
     for command in (
-        ["filter", "deep.tif", "o.png", "-k", "box:size=3"],
-        ["edges", "deep.tif", "o.png"],
+        ["filter", "deep.tif", "o.jpg", "-k", "box:size=3"],
+        ["edges", "deep.tif", "o.jpg"],
     ):
         code, _, err = run(*command)
-        one_line_error(code, err, 4, "o.png: PNG output holds uint8 images")
-    code, _, err = run("filter", "deep.tif", "o.jpg", "-k", "box:size=3")
-    one_line_error(code, err, 4, "o.jpg: JPEG output holds uint8 grey or RGB images, got uint16")
+        one_line_error(
+            code, err, 4, "o.jpg: JPEG output holds uint8 grey or RGB images, got uint16"
+        )
+    code, _, err = run("filter", "deep.tif", "o.png", "-k", "box:size=3", "--scale", "none")
+    one_line_error(code, err, 2, "o.png: floating-point output (--scale none or --dtype float)")
 
 
 def test_the_summary_line_gives_the_shape_written(folder: Path) -> None:

@@ -44,6 +44,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
         ("rgba.png", (9, 11, 4), np.uint8),
         ("grey16.png", (9, 11), np.uint16),
         ("rgb16.tif", (9, 11, 3), np.uint16),
+        ("rgb16.png", (9, 11, 3), np.uint16),
+        ("rgba16.png", (9, 11, 4), np.uint16),
+        ("grey-alpha16.png", (9, 11, 2), np.uint16),
         ("grey.tif", (9, 11), np.uint8),
         ("float.tif", (9, 11), np.float32),
         ("double.tif", (9, 11, 3), np.float64),
@@ -88,7 +91,7 @@ def test_failed_write_leaves_no_file_and_no_temporary(tmp_path: Path) -> None:
     with pytest.raises(ImageWriteError, match="JPEG"):
         write_image(tmp_path / "deep.jpg", np.zeros((4, 4), np.uint16))
     with pytest.raises(ImageWriteError, match="PNG"):
-        write_image(tmp_path / "deep.png", np.zeros((4, 4, 3), np.uint16))
+        write_image(tmp_path / "float.png", np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ImageWriteError, match="unsupported output format"):
         write_image(tmp_path / "a.gif", np.zeros((4, 4), np.uint8))
     with pytest.raises(ImageWriteError, match="does not exist"):
@@ -130,19 +133,143 @@ def test_truncated_image(tmp_path: Path, rng: np.random.Generator, name: str) ->
         read_image(tmp_path / name)
 
 
-def test_sixteen_bit_colour_png_is_refused_not_reduced(tmp_path: Path) -> None:
-    """Pillow would silently read a 48-bit PNG as 8 bits; the header check refuses it."""
-    header = struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0)
-    raw = b"".join(b"\x00" + b"\x12\x34" * 6 for _ in range(2))
-    data = (
-        b"\x89PNG\r\n\x1a\n"
+def _deep_png(values: bytes, width: int, height: int, colour_type: int) -> bytes:
+    """A 16-bit PNG made by hand: every sample the same two bytes, no filter."""
+    samples = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + values * (samples * width) for _ in range(height))
+    return (
+        _PNG_MAGIC
         + _png_chunk(b"IHDR", header)
         + _png_chunk(b"IDAT", zlib.compress(raw))
         + _png_chunk(b"IEND", b"")
     )
-    (tmp_path / "deep.png").write_bytes(data)
-    with pytest.raises(ImageReadError, match="16-bit colour PNG"):
-        read_image(tmp_path / "deep.png")
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (4, 2), (6, 4)])
+def test_sixteen_bit_colour_png_is_read_at_full_depth(
+    tmp_path: Path, colour_type: int, channels: int
+) -> None:
+    """Pillow would read a 48-bit PNG as 8 bits; every sample here is 0x1234 = 4660."""
+    (tmp_path / "deep.png").write_bytes(_deep_png(b"\x12\x34", 3, 2, colour_type))
+    back = read_image(tmp_path / "deep.png")
+    assert back.dtype == np.uint16 and back.shape == (2, 3, channels)
+    assert (back == 0x1234).all()
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_sixteen_bit_colour_png_reads_as_opencv_reads_it(
+    tmp_path: Path, rng: np.random.Generator, channels: int
+) -> None:
+    import cv2
+
+    stored = rng.integers(0, 65536, (37, 29, channels)).astype(np.uint16)  # BGR(A)
+    assert cv2.imwrite(str(tmp_path / "cv.png"), stored)
+    rgb = [2, 1, 0, 3][:channels]
+    np.testing.assert_array_equal(read_image(tmp_path / "cv.png"), stored[..., rgb])
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_sixteen_bit_colour_png_written_reads_back_in_opencv(
+    tmp_path: Path, rng: np.random.Generator, channels: int
+) -> None:
+    import cv2
+
+    image = rng.integers(0, 65536, (23, 31, channels)).astype(np.uint16)
+    write_image(tmp_path / "deep.png", image)
+    shown = cv2.imread(str(tmp_path / "deep.png"), cv2.IMREAD_UNCHANGED)
+    assert shown.dtype == np.uint16
+    if channels == 2:  # OpenCV reads grey + alpha as BGRA
+        np.testing.assert_array_equal(shown[..., 0], image[..., 0])
+        np.testing.assert_array_equal(shown[..., 3], image[..., 1])
+    else:
+        np.testing.assert_array_equal(shown, image[..., [2, 1, 0, 3][:channels]])
+
+
+def test_sixteen_bit_colour_png_keeps_the_pixel_limit_and_reports_damage(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    write_image(tmp_path / "deep.png", rng.integers(0, 65536, (10, 20, 3)).astype(np.uint16))
+    with pytest.raises(ImageTooLargeError, match="limit of 199"):
+        read_image(tmp_path / "deep.png", max_pixels=199)
+    data = (tmp_path / "deep.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"cut\.png: corrupt or truncated"):
+        read_image(tmp_path / "cut.png")
+
+
+@pytest.mark.parametrize(
+    ("writer", "compression"),
+    [
+        ("tifffile", "lzw"),
+        ("tifffile", "zstd"),
+        ("tifffile", "deflate"),
+        ("pillow", "tiff_lzw"),
+        ("opencv", "lzw"),  # OpenCV's default
+    ],
+)
+def test_compressed_tiffs_are_read(
+    tmp_path: Path, rng: np.random.Generator, writer: str, compression: str
+) -> None:
+    """LZW (OpenCV's and many scanners' default), ZSTD and deflate, with predictors."""
+    import cv2
+    import tifffile
+    from PIL import Image
+
+    path = tmp_path / "packed.tif"
+    if writer == "pillow":
+        image = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+        Image.fromarray(image).save(path, compression=compression)
+    elif writer == "opencv":
+        image = rng.integers(0, 65536, (40, 50, 3)).astype(np.uint16)
+        assert cv2.imwrite(str(path), image[..., ::-1])
+    else:
+        image = rng.integers(0, 65536, (40, 50, 3)).astype(np.uint16)
+        tifffile.imwrite(path, image, photometric="rgb", compression=compression, predictor=True)
+    with tifffile.TiffFile(path) as stored:
+        assert stored.pages.first.compression != 1  # really compressed
+    back = read_image(path)
+    assert back.dtype == image.dtype
+    np.testing.assert_array_equal(back, image)
+
+
+def test_a_jpeg_compressed_tiff_reads_as_opencv_reads_it(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    import cv2
+    from PIL import Image
+
+    image = rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "j.tif", compression="jpeg")
+    shown = cv2.cvtColor(cv2.imread(str(tmp_path / "j.tif")), cv2.COLOR_BGR2RGB)
+    assert np.abs(read_image(tmp_path / "j.tif").astype(int) - shown).max() <= 2
+
+
+def test_an_unrelated_warning_during_a_read_is_not_a_decoder_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object of the caller's collected while the file is read (an unclosed file)
+    warns as it would have; the image is not reported damaged."""
+    import warnings
+
+    import corr2d.io.images
+
+    write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    read = corr2d.io.images._read_with_pillow
+
+    def collecting_garbage(*args: object) -> object:
+        warnings.warn("unclosed file <_io.FileIO name='other.tif'>", ResourceWarning, stacklevel=1)
+        return read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(corr2d.io.images, "_read_with_pillow", collecting_garbage)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_image(tmp_path / "a.png")
+    assert [item.category for item in caught] == [ResourceWarning]
+    assert "other.tif" in str(caught[0].message)
 
 
 @pytest.mark.parametrize("limit", [150, 50])
@@ -344,6 +471,25 @@ def test_exif_orientation_is_applied_as_viewers_show_it(tmp_path: Path, orientat
     image.save(path, exif=exif.tobytes())
     np.testing.assert_array_equal(read_image(path), np.array(UPRIGHT[orientation]) * 40)
     np.testing.assert_array_equal(read_image(path, orient=False), stored)
+
+
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_exif_orientation_turns_a_sixteen_bit_colour_png(tmp_path: Path, orientation) -> None:
+    from PIL import Image
+
+    stored = np.arange(1, 7).reshape(2, 3) * 10000
+    image = np.stack([stored, stored + 1, stored + 2], axis=-1).astype(np.uint16)
+    exif = Image.new("L", (1, 1)).getexif()
+    exif[0x0112] = orientation
+    tiff = exif.tobytes().removeprefix(b"Exif\x00\x00")
+    write_image(tmp_path / "plain.png", image)
+    data = (tmp_path / "plain.png").read_bytes()
+    after_header = len(_PNG_MAGIC) + 25  # the IHDR chunk: length, kind, 13 bytes, CRC
+    tagged = data[:after_header] + _png_chunk(b"eXIf", tiff) + data[after_header:]
+    (tmp_path / "tagged.png").write_bytes(tagged)
+    upright = np.array(UPRIGHT[orientation]) * 10000
+    np.testing.assert_array_equal(read_image(tmp_path / "tagged.png")[..., 2], upright + 2)
+    np.testing.assert_array_equal(read_image(tmp_path / "tagged.png", orient=False), image)
 
 
 def test_a_sideways_phone_photo_reads_as_opencv_shows_it(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ or 4; 2 for grey with alpha) in the dtype they were stored in: ``uint8``, ``uint
 computes on the numbers in the file.
 
 * :func:`read_image` reads PNG, JPEG and TIFF (and the other formats Pillow decodes);
-  TIFF goes through ``tifffile``, which keeps 16-bit colour and floating-point data.
+  TIFF goes through ``tifffile`` (with ``imagecodecs`` for LZW, JPEG, ZSTD and the other
+  compressions), which keeps 16-bit colour and floating-point data, and 16-bit colour
+  PNG through libpng (``imagecodecs``), since Pillow would reduce it to 8 bits.
   It refuses images with more pixels than ``max_pixels`` before decoding them.
 * :func:`write_image` writes PNG, JPEG or TIFF atomically (a temporary file in the same
   folder, then a rename), and never replaces an existing file unless asked to.
@@ -98,8 +100,7 @@ def read_image(
         If the image has more than ``max_pixels`` pixels.
     ImageReadError
         If the file is not an image, is corrupt or truncated, or holds data this
-        function does not read (16-bit colour PNG, which Pillow would silently reduce to
-        8 bits, complex or more than 3-D TIFF data).
+        function does not read (complex or more than 3-D TIFF data).
 
     Warns
     -----
@@ -131,18 +132,14 @@ def read_image(
         raise ImageReadError(f"{file}: cannot be read ({exc.strerror or exc})") from exc
     if not head:
         raise ImageReadError(f"{file}: empty file, not an image")
-    if head[:8] == _PNG_MAGIC and len(head) >= 26 and head[24] == 16 and head[25] in (2, 4, 6):
-        raise ImageReadError(
-            f"{file}: 16-bit colour PNG is not supported (Pillow would reduce it to "
-            "8 bits); save it as TIFF instead"
-        )
     if not isinstance(orient, (bool, np.bool_)):
         raise TypeError(f"read_image: `orient` must be True or False, got {orient!r}")
-    tiff = head[:4] in _TIFF_MAGIC
     with decoder_reports() as reports:
         try:
-            if tiff:
+            if head[:4] in _TIFF_MAGIC:
                 image, images = _read_tiff(file, int(max_pixels))
+            elif _is_deep_png(head):
+                image, images = _read_deep_png(file, int(max_pixels), bool(orient))
             else:
                 image, images = _read_with_pillow(file, int(max_pixels), bool(orient))
         except ImageReadError as exc:
@@ -188,6 +185,11 @@ _REPORTS = _DecoderReports()
 _DECODER_LOGGERS = ("tifffile",)
 
 
+#: Warnings that say nothing about the file being read: an unrelated object's unclosed
+#: file collected meanwhile, a library's deprecation.  They pass on as they were raised.
+_NOT_REPORTS = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning, ImportWarning)
+
+
 @contextlib.contextmanager
 def decoder_reports() -> Iterator[list[str]]:
     """Collect the decoders' log records and warnings (in this thread) into a list,
@@ -197,6 +199,7 @@ def decoder_reports() -> Iterator[list[str]]:
         if _REPORTS not in logger.filters:
             logger.addFilter(_REPORTS)
     bucket: list[str] = []
+    passed_on: list[warnings.WarningMessage] = []
     outer = getattr(_REPORTS.local, "bucket", None)
     _REPORTS.local.bucket = bucket
     try:
@@ -205,9 +208,15 @@ def decoder_reports() -> Iterator[list[str]]:
             try:
                 yield bucket
             finally:
-                bucket.extend(str(item.message) for item in caught)
+                for item in caught:
+                    if issubclass(item.category, _NOT_REPORTS):
+                        passed_on.append(item)
+                    else:
+                        bucket.append(str(item.message))
     finally:
         _REPORTS.local.bucket = outer
+        for item in passed_on:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _joined(reports: list[str], limit: int = 3) -> str:
@@ -242,14 +251,24 @@ def _pillow_limit(max_pixels: int) -> Iterator[None]:
 
 def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> tuple[NDArray[Any], int]:
     """The first frame's pixels, and how many frames the file holds."""
+    from PIL import Image
+
+    with _pillow_errors(file, max_pixels), Image.open(file) as opened:
+        _check_pixels(file, opened.height, opened.width, max_pixels)
+        opened.load()
+        image = _pillow_to_array(_upright(opened) if orient else opened)
+        frames = int(getattr(opened, "n_frames", 1))
+    return image, frames
+
+
+@contextlib.contextmanager
+def _pillow_errors(file: Path, max_pixels: int) -> Iterator[None]:
+    """Pillow's limit set to ``max_pixels``, and its exceptions as this module's."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with _pillow_limit(max_pixels), Image.open(file) as opened:
-            _check_pixels(file, opened.height, opened.width, max_pixels)
-            opened.load()
-            image = _pillow_to_array(_upright(opened) if orient else opened)
-            frames = int(getattr(opened, "n_frames", 1))
+        with _pillow_limit(max_pixels):
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(
             f"{file}: more pixels than the limit of {max_pixels} (raise the limit, "
@@ -261,24 +280,71 @@ def _read_with_pillow(file: Path, max_pixels: int, orient: bool) -> tuple[NDArra
         if isinstance(exc, ImageReadError):
             raise
         raise ImageReadError(f"{file}: corrupt or truncated image ({exc})") from exc
-    return image, frames
+
+
+def _is_deep_png(head: bytes) -> bool:
+    """A PNG of 16-bit grey + alpha, RGB or RGBA (IHDR's bit depth and colour type),
+    which Pillow would reduce to 8 bits."""
+    return head[:8] == _PNG_MAGIC and len(head) >= 26 and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _read_deep_png(file: Path, max_pixels: int, orient: bool) -> tuple[NDArray[Any], int]:
+    """A 16-bit grey + alpha or colour PNG at its full depth: Pillow reads the header
+    (size, frames, EXIF orientation) without decoding, libpng (through ``imagecodecs``)
+    the pixels."""
+    import imagecodecs
+    from PIL import Image
+
+    with _pillow_errors(file, max_pixels), Image.open(file) as opened:
+        _check_pixels(file, opened.height, opened.width, max_pixels)
+        frames = int(getattr(opened, "n_frames", 1))
+        orientation = _orientation(opened) if orient else 1
+    try:
+        image = imagecodecs.png_decode(file.read_bytes())
+    except (imagecodecs.PngError, ValueError) as exc:
+        raise ImageReadError(f"{file}: corrupt or truncated image ({exc})") from exc
+    return np.ascontiguousarray(_turned(image, orientation)), frames
 
 
 #: EXIF's orientation tag; values 2 to 8 flip or turn the stored pixels for display.
 _ORIENTATION = 0x0112
 
 
+def _orientation(image: Any) -> int:
+    """The Pillow image's EXIF orientation, 1 (as stored) to 8; 1 when absent or damaged."""
+    try:
+        orientation = image.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block: the pixels as stored
+        return 1
+    return orientation if orientation in range(2, 9) else 1
+
+
 def _upright(image: Any) -> Any:
     """The Pillow image turned as its EXIF orientation tag says (Pillow's own rule)."""
     from PIL import ImageOps
 
-    try:
-        orientation = image.getexif().get(_ORIENTATION, 1)
-    except Exception:  # a damaged EXIF block: the pixels as stored
-        return image
-    if orientation not in range(2, 9):
-        return image
-    return ImageOps.exif_transpose(image)
+    return image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
+
+
+def _turned(pixels: NDArray[Any], orientation: int) -> NDArray[Any]:
+    """``pixels`` (H, W[, C]) turned as EXIF ``orientation`` says, as Pillow's
+    ``ImageOps.exif_transpose`` turns an image: 2 mirrors left-right, 3 turns 180
+    degrees, 4 mirrors top-bottom, 5 transposes, 6 turns clockwise, 7 transverses, 8
+    turns anticlockwise."""
+    if orientation in (5, 7):  # a mirror in a diagonal: transpose, then as 1 or 3
+        pixels = np.swapaxes(pixels, 0, 1)
+        orientation -= 4
+    if orientation == 2:
+        return pixels[:, ::-1]
+    if orientation == 3:
+        return pixels[::-1, ::-1]
+    if orientation == 4:
+        return pixels[::-1]
+    if orientation == 6:
+        return np.rot90(pixels, -1)
+    if orientation == 8:
+        return np.rot90(pixels, 1)
+    return pixels
 
 
 def _pillow_to_array(image: Any) -> NDArray[Any]:
@@ -371,8 +437,8 @@ def write_image(
     path : str or path-like
         Ends in ``.png``, ``.jpg``/``.jpeg`` or ``.tif``/``.tiff``.
     image : array_like, shape (H, W) or (H, W, C)
-        ``C`` of 2 (grey and alpha), 3 (RGB) or 4 (RGBA).  PNG holds ``uint8`` images
-        and ``uint16`` grey images; JPEG holds ``uint8`` grey or RGB; TIFF holds
+        ``C`` of 2 (grey and alpha), 3 (RGB) or 4 (RGBA).  PNG holds ``uint8`` and
+        ``uint16`` images; JPEG holds ``uint8`` grey or RGB; TIFF holds
         ``uint8``, ``uint16``, ``float32`` and ``float64`` images with any of those
         channel counts.  Other dtypes are refused rather than silently converted.
     overwrite : bool, optional
@@ -421,6 +487,10 @@ def write_image(
                 extrasamples=extrasamples,
                 planarconfig="contig" if array.ndim == 3 else None,
             )
+        elif fmt == "PNG" and array.dtype == np.uint16 and array.ndim == 3:
+            import imagecodecs  # libpng: Pillow writes no 16-bit colour PNG
+
+            target.write(imagecodecs.png_encode(np.ascontiguousarray(array), level=1))
         else:
             from PIL import Image
 
@@ -457,11 +527,11 @@ def check_writable(path: str | os.PathLike[str], shape: tuple[int, ...], dtype: 
 
     Examples
     --------
-    >>> check_writable("out.png", (480, 640, 3), "uint8")
-    >>> check_writable("out.png", (480, 640, 3), "uint16")  # doctest: +ELLIPSIS
+    >>> check_writable("out.png", (480, 640, 3), "uint16")
+    >>> check_writable("out.png", (480, 640, 3), "float32")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    corr2d.io.errors.ImageWriteError: out.png: PNG output holds uint8 images and uint16 ...
+    corr2d.io.errors.ImageWriteError: out.png: PNG output holds uint8 and uint16 images, ...
     """
     file = Path(path)
     image = np.broadcast_to(np.zeros((), np.dtype(dtype)), shape)  # no pixels stored
@@ -492,10 +562,10 @@ def _check_writable(file: Path, array: NDArray[Any], fmt: str) -> None:
                 f"{file}: TIFF output holds uint8, uint16, float32 or float64 images, got {dtype}"
             )
     elif fmt == "PNG":
-        if not (dtype == np.uint8 or (dtype == np.uint16 and channels == 1)):
+        if dtype not in (np.uint8, np.uint16):
             raise ImageWriteError(
-                f"{file}: PNG output holds uint8 images and uint16 grey images, got {dtype} "
-                f"with {channels} channel(s); write a .tif for this data"
+                f"{file}: PNG output holds uint8 and uint16 images, got {dtype}; write a "
+                ".tif for this data"
             )
     elif not (dtype == np.uint8 and channels in (1, 3)):
         raise ImageWriteError(
