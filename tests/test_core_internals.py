@@ -256,3 +256,22 @@ def test_jit_switch_read_while_numba_is_still_being_imported(monkeypatch):
     assert _engine.jit_enabled() is True
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
     assert _engine.jit_enabled() is False
+
+
+def test_a_short_job_plans_numpy_unless_a_call_says_otherwise() -> None:
+    """Inside `short_job` the calls that leave the choice take vectorised NumPy; the
+    plan is the same path (same sums), and an explicit `compiled` is kept."""
+    from corr2d.core import _paths
+
+    kernel = np.ones((9, 9))
+    outside = _paths.plan_image("t", (2048, 2048), kernel, 1, np.dtype(np.float64))
+    assert outside.compiled  # 3.3e8 multiply-adds: compiled loops
+    with _paths.short_job():
+        inside = _paths.plan_image("t", (2048, 2048), kernel, 1, np.dtype(np.float64))
+        forced = _paths.plan_image(
+            "t", (2048, 2048), kernel, 1, np.dtype(np.float64), compiled=True
+        )
+    assert not inside.compiled and inside.path == outside.path
+    assert forced.compiled
+    after = _paths.plan_image("t", (2048, 2048), kernel, 1, np.dtype(np.float64))
+    assert after.compiled

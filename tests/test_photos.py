@@ -137,6 +137,48 @@ def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> Non
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["edges", "photo.png", "edges.png"],
+        ["estimate", "photo.png", "dy.tif", "--size", "3x3", "--save", "k.npy"],
+    ],
+)
+def test_short_edges_and_estimate_jobs_need_no_compiler(tmp_path, photo, command) -> None:
+    """Like filter, a short `edges` or `estimate` job runs on NumPy: loading the
+    compiled loops cost 0.3-0.5 s, compiling them into an empty cache 3-5 s."""
+    import subprocess
+    import sys
+
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    assert main(["filter", str(tmp_path / "photo.png"), str(tmp_path / "dy.tif"),
+                 "--kernel", "sobel-dy", "--scale", "none"]) == 0  # fmt: skip
+    script = (
+        "import sys\n"
+        "from corr2d.cli import main\n"
+        f"assert main({command!r}) == 0\n"
+        "print(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    if command[0] == "estimate":
+        np.testing.assert_allclose(np.load(tmp_path / "k.npy"), kernels.get("sobel-dy"), atol=1e-9)
+    else:  # OpenCV's Sobel magnitude, rounded and clipped to 8 bits
+        grey = photo.astype(np.float64)
+        dx = cv2.Sobel(grey, cv2.CV_64F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
+        dy = cv2.Sobel(grey, cv2.CV_64F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
+        magnitude = np.hypot(dx, dy)
+        written = np.asarray(Image.open(tmp_path / "edges.png")).astype(np.float64)
+        assert written.shape == photo.shape
+        # 'abs' scales the magnitude down to fit 8 bits when it does not
+        scale = 255.0 / magnitude.max() if magnitude.max() > 255 else 1.0
+        assert np.abs(written - np.clip(np.rint(magnitude * scale), 0, 255)).max() <= 1
+
+
 @pytest.mark.filterwarnings("error")  # the kernel's taps are never cast out of range
 @pytest.mark.parametrize("scale", [1e39, 1e300])
 def test_pixels_with_taps_beyond_float32_are_computed_in_float64(photo, scale) -> None:

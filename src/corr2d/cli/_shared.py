@@ -53,6 +53,7 @@ __all__ = [
     "make_console",
     "matrix_table",
     "number_text",
+    "numpy_if_short",
     "one_line",
     "output_dtype",
     "report",
@@ -179,6 +180,16 @@ def same_file(a: Path, b: Path) -> bool:
     except OSError:
         return False
     return a.resolve() == b.resolve()
+
+
+def numpy_if_short(work: float) -> contextlib.AbstractContextManager[None]:
+    """Run a job of ``work`` multiply-adds on vectorised NumPy where it is short
+    (:data:`corr2d.filtering.SHORT_JOB_WORK`): less work than loading the compiled loops
+    costs a fresh process (0.3-0.5 s; seconds when they must be compiled first)."""
+    from corr2d.core._paths import short_job
+    from corr2d.filtering import SHORT_JOB_WORK
+
+    return short_job() if work < SHORT_JOB_WORK else contextlib.nullcontext()
 
 
 def check_inputs(inputs: Sequence[Path]) -> None:

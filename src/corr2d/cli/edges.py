@@ -25,6 +25,7 @@ from corr2d.cli._shared import (
     check_outputs,
     check_pixels_writable,
     make_console,
+    numpy_if_short,
     shape_text,
     write_pixels,
 )
@@ -71,7 +72,7 @@ def edges_command(
     is drawn around mid-grey, 0 being grey ('signed').
     """
     from corr2d import kernels
-    from corr2d.filtering import EDGE_OPERATORS, gradient_image
+    from corr2d.filtering import EDGE_OPERATORS, filter_work, gradient_image
     from corr2d.io import read_image
 
     check_inputs([input])
@@ -80,13 +81,17 @@ def edges_command(
     with outputs:
         image = read_image(input, max_pixels=max_pixels)
         check_pixels_writable(output, image, dtype, scale)
-        response = gradient_image(
-            image,
-            operator,
-            axis,
-            BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
-            method=method,
-        )
+        derivatives = 2 if axis is None else 1
+        dx = kernels.get(EDGE_OPERATORS[operator][0])
+        work = derivatives * filter_work(image.shape, dx, "same")
+        with numpy_if_short(work):
+            response = gradient_image(
+                image,
+                operator,
+                axis,
+                BOUNDARY_NAMES[boundary],  # type: ignore[arg-type]
+                method=method,
+            )
         # 'auto': a derivative is signed (0 is mid-grey); the magnitude is not ('abs').
         kernel = None
         if axis is not None:

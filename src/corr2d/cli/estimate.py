@@ -42,6 +42,7 @@ from corr2d.cli._shared import (
     fail,
     make_console,
     matrix_table,
+    numpy_if_short,
     save_kernel,
     shape_text,
 )
@@ -162,52 +163,56 @@ def estimate_command(
             EXIT_USAGE,
         )
     check_job(X, Y, size, bias, method)
-    xs, ys = colour_planes(X), colour_planes(Y)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = estimate_kernel(
-            xs,
-            ys,
-            size,
-            bias=bias,
-            method=method,
-            alpha=alpha,
-            steps=steps,
-            progress=_gd_progress(steps) if method == "gd" else None,
-            **relation.keywords(),
+    # a short job runs on vectorised NumPy rather than wait for compiled loops
+    with numpy_if_short(X.size * size[0] * size[1]):
+        xs, ys = colour_planes(X), colour_planes(Y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = estimate_kernel(
+                xs,
+                ys,
+                size,
+                bias=bias,
+                method=method,
+                alpha=alpha,
+                steps=steps,
+                progress=_gd_progress(steps) if method == "gd" else None,
+                **relation.keywords(),
+            )
+        emit_warnings(caught)
+        gap = None if result.fits else rounding_gap(result, xs, ys, relation, Y.dtype)
+        fits = explained(gap, result)
+        misfit = (
+            None
+            if fits
+            else explain_misfit(
+                xs, ys, size, relation, bias, Y.dtype, result.relative_residual, method
+            )
         )
-    emit_warnings(caught)
-    gap = None if result.fits else rounding_gap(result, xs, ys, relation, Y.dtype)
-    fits = explained(gap, result)
-    misfit = (
-        None
-        if fits
-        else explain_misfit(xs, ys, size, relation, bias, Y.dtype, result.relative_residual, method)
-    )
-    _print_result(result, size, relation, misfit, gap, Y.dtype)
-    with outputs:
-        save_kernel(outputs, save, result.kernel)
-        if figure is not None:
-            from corr2d.plot import plot_kernel_estimate
+        _print_result(result, size, relation, misfit, gap, Y.dtype)
+        with outputs:
+            save_kernel(outputs, save, result.kernel)
+            if figure is not None:
+                from corr2d.plot import plot_kernel_estimate
 
-            residual = np.mean(
-                [
-                    y - predict(x, result.kernel, result.bias or 0.0, relation)
-                    for x, y in zip(xs, ys, strict=True)
-                ],
-                axis=0,
-            )
-            plot_kernel_estimate(
-                result.kernel,
-                residual,
-                outputs.stage(figure),
-                title=f"{x_path.name} -> {y_path.name}",
-            )
-    console = make_console()
-    if save is not None:
-        console.print(f"kernel: {save}", markup=False)
-    if figure is not None:
-        console.print(f"figure: {figure}", markup=False)
+                residual = np.mean(
+                    [
+                        y - predict(x, result.kernel, result.bias or 0.0, relation)
+                        for x, y in zip(xs, ys, strict=True)
+                    ],
+                    axis=0,
+                )
+                plot_kernel_estimate(
+                    result.kernel,
+                    residual,
+                    outputs.stage(figure),
+                    title=f"{x_path.name} -> {y_path.name}",
+                )
+        console = make_console()
+        if save is not None:
+            console.print(f"kernel: {save}", markup=False)
+        if figure is not None:
+            console.print(f"figure: {figure}", markup=False)
 
 
 def _verdict(result: Any, fits: bool, y_dtype: np.dtype) -> str:

@@ -37,6 +37,7 @@ from corr2d.cli._shared import (
     check_pixels_writable,
     fail,
     make_console,
+    numpy_if_short,
     shape_text,
     write_pixels,
 )
@@ -225,25 +226,25 @@ class _Job:
 
     def run(self, outputs: Outputs, source: Path, target: Path, plot: Path | None) -> str:
         """Read, check, filter and write one image (staged); the line to print."""
-        from corr2d.filtering import SHORT_JOB_WORK, filter_image, filter_pixels, filter_work
+        from corr2d.filtering import filter_image, filter_pixels, filter_work
         from corr2d.io import read_image
 
         image = read_image(source, max_pixels=self.max_pixels)
         self.check_fits(source, image)
         check_pixels_writable(target, image, self.dtype, self.scale)
         # a short job runs on vectorised NumPy rather than wait for compiled loops
-        short = filter_work(image.shape, self.kernel, self.mode) < SHORT_JOB_WORK  # type: ignore[arg-type]
+        work = filter_work(image.shape, self.kernel, self.mode)  # type: ignore[arg-type]
         options: dict[str, Any] = {
             "convolve": self.convolve,
             "origin": self.origin,
             "method": self.method,
-            "compiled": False if short else None,
         }
         colour: tuple[Any, ...] = (self.mode, self.boundary, self.fillvalue)
         divisor = None if plot is not None else self.pixels_divisor(image.dtype)
         if divisor is not None:
             # the pixels are the response / divisor rounded and clamped: one step
-            straight = filter_pixels(image, self.kernel / divisor, *colour, **options)
+            with numpy_if_short(work):
+                straight = filter_pixels(image, self.kernel / divisor, *colour, **options)
             pixels = write_pixels(
                 outputs,
                 target,
@@ -257,7 +258,8 @@ class _Job:
                 f"{source} -> {target} ({shape_text(pixels.shape)}, {pixels.dtype}, "
                 f"scale {self.scale})"
             )
-        response = filter_image(image, self.kernel, *colour, **options)
+        with numpy_if_short(work):
+            response = filter_image(image, self.kernel, *colour, **options)
         pixels = write_pixels(
             outputs,
             target,
