@@ -266,7 +266,7 @@ def test_a_short_job_plans_numpy_unless_a_call_says_otherwise() -> None:
     kernel = np.ones((9, 9))
     outside = _paths.plan_image("t", (2048, 2048), kernel, 1, np.dtype(np.float64))
     assert outside.compiled  # 3.3e8 multiply-adds: compiled loops
-    with _paths.short_job():
+    with _engine.short_job():
         inside = _paths.plan_image("t", (2048, 2048), kernel, 1, np.dtype(np.float64))
         forced = _paths.plan_image(
             "t", (2048, 2048), kernel, 1, np.dtype(np.float64), compiled=True

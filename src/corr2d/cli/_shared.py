@@ -186,7 +186,7 @@ def numpy_if_short(work: float) -> contextlib.AbstractContextManager[None]:
     """Run a job of ``work`` multiply-adds on vectorised NumPy where it is short
     (:data:`corr2d.filtering.SHORT_JOB_WORK`): less work than loading the compiled loops
     costs a fresh process (0.3-0.5 s; seconds when they must be compiled first)."""
-    from corr2d.core._paths import short_job
+    from corr2d.core._engine import short_job
     from corr2d.filtering import SHORT_JOB_WORK
 
     return short_job() if work < SHORT_JOB_WORK else contextlib.nullcontext()

@@ -358,7 +358,10 @@ def demo_command(
         [],
         force,
     )
-    demo = chapter_demo(seed)
+    from corr2d.core._engine import short_job
+
+    with short_job():  # a few hundred multiply-adds: no compiled loop is worth loading
+        demo = chapter_demo(seed)
     console = make_console()
     print_demo(demo, console)
     if plot is not None:

@@ -8,10 +8,12 @@ dtype.  Convolution is correlation with a flipped kernel, so there is no second 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -271,6 +273,31 @@ def row_pieces(rows: int, cost_ns: float, minimum: int = 1) -> list[tuple[int, i
     return [(r0, starts[i + 1] if i + 1 < len(starts) else rows) for i, r0 in enumerate(starts)]
 
 
+#: Inside :func:`short_job`: every call that leaves the choice to the core runs NumPy.
+_SHORT_JOB: ContextVar[bool] = ContextVar("corr2d_short_job", default=False)
+
+
+@contextlib.contextmanager
+def short_job() -> Iterator[None]:
+    """Run the correlations and layers inside on vectorised NumPy (calls that pass
+    ``compiled`` keep their choice), in this thread.
+
+    For a whole job known to be short in a fresh process, such as one command line:
+    loading the compiled loops costs 0.3-0.5 s, and compiling them into an empty cache
+    seconds, more than NumPy takes for the job.
+    """
+    token = _SHORT_JOB.set(True)
+    try:
+        yield
+    finally:
+        _SHORT_JOB.reset(token)
+
+
+def in_short_job() -> bool:
+    """Whether this thread is inside :func:`short_job`."""
+    return _SHORT_JOB.get()
+
+
 def jit_enabled() -> bool:
     """False under ``NUMBA_DISABLE_JIT=1`` (numba's debugging switch): loops then run as
     plain Python, and the LLVM-IR micro-kernels, which have no Python twin, are avoided.
@@ -373,7 +400,20 @@ def conv2d_valid(
     * otherwise (complex numbers, few output channels): patch matrices (im2col) of
       several images at once, tiled to at most ``WORKSPACE_BYTES``
       (:func:`patch_tiles`), multiplied by the weight matrix with NumPy's BLAS.
+
+    Inside :func:`short_job` a layer takes none of these but vectorised NumPy, one
+    matrix product per tap (:mod:`corr2d.core._vectorised_layers`), which loads no
+    compiled loop: 1.3-4x slower on small layers once the loops are loaded (20-200 us
+    more per call), but a fresh process saves the 0.3-0.5 s of loading them.
     """
+    if method != "fft" and in_short_job():
+        from corr2d.core import _vectorised_layers
+
+        padded = pad2d(xp, zero_pads, "constant")
+        out = _vectorised_layers.forward(padded, weight, stride, dilation, groups)
+        if bias is not None:
+            out += bias[:, None, None]
+        return out
     scale = _fft_scale(method, xp, weight, per_channel=True)
     if scale is None:
         method = "direct"
@@ -602,6 +642,16 @@ def conv2d_valid_backward(
     to.  Long batches are computed a
     few images at a time (see ``PIECE_NS``).
     """
+    if in_short_job():
+        from corr2d.core import _vectorised_layers
+
+        grad_xp, grad_weight = _vectorised_layers.backward(
+            pad2d(xp, zero_pads, "constant"), weight, grad_output, stride, dilation, groups
+        )
+        if inner:
+            (top, _), (left, _) = zero_pads
+            grad_xp = grad_xp[:, :, top : top + xp.shape[2], left : left + xp.shape[3]]
+        return grad_xp, grad_weight, None
     taps = weight[0].size
     rate = _DIRECT_NS_PER_TAP["generic"]  # strided: patch matrices for the input gradient
     if stride == (1, 1):

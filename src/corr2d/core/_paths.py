@@ -19,17 +19,14 @@ The cost model prices each in nanoseconds per output element on the benchmark ma
 
 Which loops run the chosen path depends on the size of the work alone: below
 ``SMALL_WORK`` multiply-adds, or when the caller says so (``compiled=False``, or inside
-:func:`short_job`: the command line's choice for a short job), vectorised NumPy
+:func:`corr2d.core._engine.short_job`: the command line's choice for a short job), vectorised NumPy
 (:mod:`corr2d.core._vectorised`), which needs no compiler; otherwise compiled loops.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -52,7 +49,6 @@ __all__ = [
     "index_tables",
     "plan_image",
     "prepare_image_task",
-    "short_job",
     "to_output",
     "work_per_output",
 ]
@@ -62,26 +58,6 @@ Path = Literal["direct", "separable", "box", "fft"]
 #: Multiply-adds below which a call runs vectorised NumPy rather than compiled loops:
 #: about where a compiled call's fixed cost (argument checks, dispatch) matches it.
 SMALL_WORK = 2**16
-
-#: Inside :func:`short_job`: every call that leaves the choice to the core runs NumPy.
-_SHORT_JOB: ContextVar[bool] = ContextVar("corr2d_short_job", default=False)
-
-
-@contextlib.contextmanager
-def short_job() -> Iterator[None]:
-    """Run the correlations inside on vectorised NumPy (calls that pass ``compiled``
-    keep their choice), in this thread.
-
-    For a whole job known to be short in a fresh process, such as one command line:
-    loading the compiled loops costs 0.3-0.5 s, and compiling them into an empty cache
-    seconds, more than NumPy takes for the job.
-    """
-    token = _SHORT_JOB.set(True)
-    try:
-        yield
-    finally:
-        _SHORT_JOB.reset(token)
-
 
 # Cost model, ns per output element on 2 threads (2-core AMD EPYC, float32), fitted to
 # bench/bench_field.py: separable passes on 2048x2048 float32 and a 3000x4000 RGB photo.
@@ -196,7 +172,7 @@ def plan_image(
         if not complex_data and spacing * fft_cost(extended_shape, (kh, kw)) < best_cost:
             best = Plan("fft", None, True)
     work = outputs * work_per_output(best, (kh, kw))
-    short = work < SMALL_WORK or _SHORT_JOB.get()
+    short = work < SMALL_WORK or _engine.in_short_job()
     wanted = not short if compiled is None else compiled
     if not _engine_jit_enabled():
         wanted = False  # NUMBA_DISABLE_JIT: NumPy, not the loops as (very slow) Python
