@@ -20,6 +20,7 @@ from corr2d.cli._shared import (
     check_outputs,
     fail,
     make_console,
+    numpy_if_short,
     shape_text,
 )
 
@@ -130,7 +131,10 @@ def rf_command(
         grid = input_shape or (max(window.rows[1], 1), max(window.cols[1], 1))
         mask = None
         if input_shape is not None:
-            mask = empirical_receptive_field(specs, input_shape, unit)
+            # back-propagation through the stack: at most every pixel by every tap
+            taps = sum(spec.kernel_size[0] * spec.kernel_size[1] for spec in specs)
+            with numpy_if_short(2 * input_shape[0] * input_shape[1] * taps):
+                mask = empirical_receptive_field(specs, input_shape, unit)
         with outputs:
             plot_receptive_field(
                 grid,
