@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corr2d.core import _blocked, _depthwise, _pointwise, _products
+from corr2d.core import _blocked, _depthwise, _depthwise_blocks, _pointwise, _products
 from corr2d.core._pool import run_tasks
 from corr2d.core._reference import conv2d_reference, corr2d_reference
 from corr2d.core._unrolled import MAX_TAPS, plane_gradient
@@ -97,6 +97,93 @@ def test_plane_loop_with_same_columns_against_the_slow_twin(
         _depthwise.depthwise(x, weight, bias, pads),
         conv2d_reference(x, weight, bias, padding=pads, groups=3),
     )
+
+
+def _block_runner(rows: int, columns: int, kh: int, kw: int):  # type: ignore[no-untyped-def]
+    """A compiled function calling the plane block of this (constant) shape."""
+    from numba import njit
+
+    namespace = {"plane_block": _depthwise_blocks.plane_block}
+    exec(
+        "def run(x, x_base, x_stride, kernel, bias, out, out_base, out_stride, last):\n"
+        "    plane_block(x, x_base, x_stride, kernel, bias, out, out_base, out_stride, "
+        f"last, {rows}, {columns}, {kh}, {kw})\n",
+        namespace,
+    )
+    return njit(namespace["run"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(4, 4, 3, 3), (1, 1, 1, 1), (1, 3, 2, 5), (4, 2, 7, 7), (4, 1, 5, 1)]
+)
+def test_plane_block_against_its_twin(dtype, shape, rng) -> None:
+    """Every lane of every output row and vector, the last vector moved back over the
+    one before it, from a base and strides that are not multiples of a vector; what the
+    block does not write stays as it was."""
+    rows, columns, kh, kw = shape
+    lanes = _depthwise_blocks.lanes(np.dtype(dtype))
+    last = max(0, (columns - 1) * lanes - 3)
+    stride = last + lanes + kw + 5
+    x = _integers(rng, (rows + kh + 2) * stride + 7, dtype)
+    kernel = _integers(rng, kh * kw, dtype)
+    out_stride = stride + 1
+    out = np.full((rows + 2) * out_stride, 99, dtype=dtype)
+    expected = out.copy()
+    args = (x, 7, stride, kernel, dtype(2), out, 3, out_stride, last)
+    _block_runner(*shape)(*args)
+    _depthwise_blocks.plane_block_twin(*args[:5], expected, *args[6:], *shape)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
+@pytest.mark.parametrize("lanes_wide", [1.0, 1.5, 2.0, 3.25, 4.0, 4.5, 9.0])
+def test_blocked_plane_loop_covers_every_output(dtype, rows, lanes_wide, rng) -> None:
+    """Output rows from one vector to several blocks wide (whole vectors or not, a full
+    block or not), planes shorter and taller than a block, against the twin; 3x3 with
+    'same' padding (the plane copied into a zero-padded buffer) and 'valid' (read in
+    place)."""
+    lanes = _depthwise_blocks.lanes(np.dtype(dtype))
+    width = int(lanes * lanes_wide)
+    for pads in (((1, 1), (1, 1)), ((0, 0), (0, 0))):
+        height = rows + 2 - sum(pads[0])
+        plane_width = width + 2 - sum(pads[1])
+        x = _integers(rng, (2, 3, height, plane_width), dtype)
+        weight = _integers(rng, (3, 1, 3, 3), dtype)
+        bias = _integers(rng, 3, dtype)
+        assert _depthwise._blocks_serve(np.dtype(dtype), (3, 3), width)
+        np.testing.assert_array_equal(
+            _depthwise.depthwise(x, weight, bias, pads),
+            conv2d_reference(x, weight, bias, padding=pads, groups=3),
+        )
+
+
+def test_blocked_plane_loop_matches_pytorch_on_the_usual_layer(rng) -> None:
+    """N8 64 channels 56x56, 3x3, padding 1: what the blocks compute (fused
+    multiply-adds in the kernel's order) is within the direct sum's bound of torch's
+    float64 result."""
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((8, 64, 56, 56), dtype=np.float32)
+    weight = rng.standard_normal((64, 1, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(64, dtype=np.float32)
+    pads = ((1, 1), (1, 1))
+    assert _depthwise._blocks_serve(np.dtype(np.float32), (3, 3), 56)
+    out = _depthwise.depthwise(x, weight, bias, pads)
+    exact = torch.nn.functional.conv2d(
+        *(torch.from_numpy(a.astype(np.float64)) for a in (x, weight, bias)), padding=1, groups=64
+    ).numpy()
+    magnitude = (
+        torch.nn.functional.conv2d(
+            torch.from_numpy(np.abs(x).astype(np.float64)),
+            torch.from_numpy(np.abs(weight).astype(np.float64)),
+            padding=1,
+            groups=64,
+        ).numpy()
+        + np.abs(bias)[:, None, None]
+    )
+    bound = (9 + 1) * 2.0**-24 * magnitude
+    assert np.all(np.abs(out - exact) <= bound)
 
 
 @pytest.mark.parametrize("kernel", [(1, 9), (7, 9), (2, 13)])

@@ -69,26 +69,46 @@ def depthwise(
     """conv2d of ``x`` (N, C, H, W), zero-padded by ``pads``, with ``weight`` (C, 1, kh,
     kw), groups C, stride 1: (N, C, oh, ow), plus ``bias``."""
     from corr2d.core._pool import run_tasks
-    from corr2d.core._unrolled import planes_task
 
     n_batch, channels, height, width = x.shape
     kh, kw = weight.shape[2:]
-    rows, cols = _tables(x.shape, pads)
-    oh, ow = rows.shape[0] - kh + 1, cols.shape[0] - kw + 1
+    (top, bottom), (left, right) = pads
+    oh, ow = height + top + bottom - kh + 1, width + left + right - kw + 1
     out = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
-    planes = x.reshape(n_batch * channels, height, width)
-    kernels = np.ascontiguousarray(weight[:, 0])
+    planes = np.ascontiguousarray(x).reshape(n_batch * channels, height, width)
     # the bias is added to each finished sum; -0.0 (for none) changes no value
     added = np.full(channels, -0.0, dtype=x.dtype) if bias is None else bias
-    loop = planes_task(kh, kw)
+    work = out.size * kh * kw
+    if _blocks_serve(x.dtype, (kh, kw), ow):
+        from corr2d.core._depthwise_blocks import driver
+
+        loop = driver(kh, kw)
+        kernels = np.ascontiguousarray(weight.reshape(channels, kh * kw))
+        args: tuple[Any, ...] = (planes, kernels, added)
+    else:
+        from corr2d.core._unrolled import planes_task
+
+        loop = planes_task(kh, kw).serial
+        rows, cols = _tables(x.shape, pads)
+        args = (planes, rows, cols, np.ascontiguousarray(weight[:, 0]), added)
     run_tasks(
-        loop.serial,
-        *(planes, rows, cols, kernels, added, out.reshape(n_batch * channels, oh, ow)),
-        *(pads[0][0], pads[1][0]),
-        threads=threads_for(out.size * kh * kw),
-        work=out.size * kh * kw,
+        loop,
+        *args,
+        out.reshape(n_batch * channels, oh, ow),
+        *(top, left),
+        threads=threads_for(work),
+        work=work,
     )
     return out
+
+
+def _blocks_serve(dtype: np.dtype[Any], kernel_shape: tuple[int, int], ow: int) -> bool:
+    """Whether the register-blocked plane loop (:mod:`corr2d.core._depthwise_blocks`)
+    takes these planes: kernels of up to ``MAX_SIDE`` rows and columns, output rows of
+    at least one vector."""
+    from corr2d.core._depthwise_blocks import MAX_SIDE, lanes
+
+    return max(kernel_shape) <= MAX_SIDE and ow >= lanes(dtype)
 
 
 def backward_serves(kernel_shape: tuple[int, ...], pads: Pads, inner: bool) -> bool:
