@@ -99,15 +99,15 @@ def test_plane_loop_with_same_columns_against_the_slow_twin(
     )
 
 
-def _block_runner(rows: int, columns: int, kh: int, kw: int):  # type: ignore[no-untyped-def]
+def _block_runner(shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
     """A compiled function calling the plane block of this (constant) shape."""
     from numba import njit
 
     namespace = {"plane_block": _depthwise_blocks.plane_block}
     exec(
-        "def run(x, x_base, x_stride, kernel, bias, out, out_base, out_stride, last):\n"
-        "    plane_block(x, x_base, x_stride, kernel, bias, out, out_base, out_stride, "
-        f"last, {rows}, {columns}, {kh}, {kw})\n",
+        "def run(plane, row0, column0, kernel, bias, out, out_base, out_stride, last):\n"
+        "    plane_block(plane, row0, column0, kernel, bias, out, out_base, out_stride, "
+        f"last, {', '.join(map(str, shape))})\n",
         namespace,
     )
     return njit(namespace["run"])
@@ -119,21 +119,31 @@ def _block_runner(rows: int, columns: int, kh: int, kw: int):  # type: ignore[no
 )
 def test_plane_block_against_its_twin(dtype, shape, rng) -> None:
     """Every lane of every output row and vector, the last vector moved back over the
-    one before it, from a base and strides that are not multiples of a vector; what the
-    block does not write stays as it was."""
+    one before it; blocks inside the plane, over each of its sides (columns masked, and
+    rows with the rows checked) and over all of them; what the block does not write
+    stays as it was."""
     rows, columns, kh, kw = shape
     lanes = _depthwise_blocks.lanes(np.dtype(dtype))
     last = max(0, (columns - 1) * lanes - 3)
-    stride = last + lanes + kw + 5
-    x = _integers(rng, (rows + kh + 2) * stride + 7, dtype)
+    span = last + lanes + kw - 1
+    plane = _integers(rng, (rows + kh + 3, span + 5), dtype)
     kernel = _integers(rng, kh * kw, dtype)
-    out_stride = stride + 1
-    out = np.full((rows + 2) * out_stride, 99, dtype=dtype)
-    expected = out.copy()
-    args = (x, 7, stride, kernel, dtype(2), out, 3, out_stride, last)
-    _block_runner(*shape)(*args)
-    _depthwise_blocks.plane_block_twin(*args[:5], expected, *args[6:], *shape)
-    np.testing.assert_array_equal(out, expected)
+    for row0, column0, checked in [
+        (1, 2, 0),
+        (0, -1, 0),
+        (3, 6, 0),
+        (-kh + 1, 0, 1),
+        (4, 3, 1),
+        (-2, -kw, 1),
+        (-1 - rows - kh, -span, 1),
+    ]:
+        out_stride = span + 1
+        out = np.full((rows + 2) * out_stride, 99, dtype=dtype)
+        expected = out.copy()
+        args = (plane, row0, column0, kernel, dtype(2), out, 3, out_stride, last)
+        _block_runner((*shape, checked))(*args)
+        _depthwise_blocks.plane_block_twin(*args[:5], expected, *args[6:], *shape, checked)
+        np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -152,7 +162,7 @@ def test_blocked_plane_loop_covers_every_output(dtype, rows, lanes_wide, rng) ->
         x = _integers(rng, (2, 3, height, plane_width), dtype)
         weight = _integers(rng, (3, 1, 3, 3), dtype)
         bias = _integers(rng, 3, dtype)
-        assert _depthwise._blocks_serve(np.dtype(dtype), (3, 3), width)
+        assert _depthwise._blocks_serve(np.dtype(dtype), (3, 3), width, pads)
         np.testing.assert_array_equal(
             _depthwise.depthwise(x, weight, bias, pads),
             conv2d_reference(x, weight, bias, padding=pads, groups=3),
@@ -168,7 +178,7 @@ def test_blocked_plane_loop_matches_pytorch_on_the_usual_layer(rng) -> None:
     weight = rng.standard_normal((64, 1, 3, 3), dtype=np.float32)
     bias = rng.standard_normal(64, dtype=np.float32)
     pads = ((1, 1), (1, 1))
-    assert _depthwise._blocks_serve(np.dtype(np.float32), (3, 3), 56)
+    assert _depthwise._blocks_serve(np.dtype(np.float32), (3, 3), 56, pads)
     out = _depthwise.depthwise(x, weight, bias, pads)
     exact = torch.nn.functional.conv2d(
         *(torch.from_numpy(a.astype(np.float64)) for a in (x, weight, bias)), padding=1, groups=64

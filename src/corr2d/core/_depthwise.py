@@ -79,7 +79,7 @@ def depthwise(
     # the bias is added to each finished sum; -0.0 (for none) changes no value
     added = np.full(channels, -0.0, dtype=x.dtype) if bias is None else bias
     work = out.size * kh * kw
-    if _blocks_serve(x.dtype, (kh, kw), ow):
+    if _blocks_serve(x.dtype, (kh, kw), ow, pads):
         from corr2d.core._depthwise_blocks import driver
 
         loop = driver(kh, kw)
@@ -102,13 +102,13 @@ def depthwise(
     return out
 
 
-def _blocks_serve(dtype: np.dtype[Any], kernel_shape: tuple[int, int], ow: int) -> bool:
+def _blocks_serve(dtype: np.dtype[Any], kernel_shape: tuple[int, int], ow: int, pads: Pads) -> bool:
     """Whether the register-blocked plane loop (:mod:`corr2d.core._depthwise_blocks`)
-    takes these planes: kernels of up to ``MAX_SIDE`` rows and columns, output rows of
-    at least one vector."""
-    from corr2d.core._depthwise_blocks import MAX_SIDE, lanes
+    takes these planes (kernels of up to ``MAX_SIDE`` rows and columns, output rows of
+    at least one vector, at most ``kw - 1`` columns of padding a side)."""
+    from corr2d.core._depthwise_blocks import serves
 
-    return max(kernel_shape) <= MAX_SIDE and ow >= lanes(dtype)
+    return serves(dtype, kernel_shape, ow, *pads[1])
 
 
 def backward_serves(kernel_shape: tuple[int, ...], pads: Pads, inner: bool) -> bool:
