@@ -3,9 +3,11 @@
 A depthwise layer (``groups == C_in == C_out``, and the chapter's one-channel layer) is
 ``N * C`` independent 2-D correlations of small planes.  Run one plane at a time, each
 call pays the core's fixed costs (a 56x56 plane's sums take microseconds); here every
-plane is a task of one loop (:func:`corr2d.core._unrolled.planes_task`, the
-register-blocked image loop with the zero padding gathered plane by plane), shared by
-the calling thread and its helpers (:mod:`corr2d.core._pool`), the bias added to each
+plane is a task of one loop, shared by the calling thread and its helpers
+(:mod:`corr2d.core._pool`): register blocks that read the plane in place, its zero
+padding masked off in the loads (:mod:`corr2d.core._depthwise_blocks`), or, for
+larger kernels, rows narrower than a vector or wider padding,
+:func:`corr2d.core._unrolled.planes_task`; the bias is added to each
 finished sum.  The backward pass of the usual layers ('same' columns, small kernels) is
 one loop too (:func:`backward`): for each plane, while its output gradient is in cache,
 the input's gradient (the same sums on the output gradient with the flipped kernel),
