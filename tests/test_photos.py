@@ -179,6 +179,32 @@ def test_short_edges_and_estimate_jobs_need_no_compiler(tmp_path, photo, command
         assert np.abs(written - np.clip(np.rint(magnitude * scale), 0, 255)).max() <= 1
 
 
+@pytest.mark.parametrize(("steps", "compiled"), [("2", False), ("500", True)])
+def test_gradient_descent_counts_its_steps_in_the_job(tmp_path, photo, steps, compiled) -> None:
+    """`estimate --method gd` passes over the data three times a step: 500 steps on the
+    photograph are a long job and keep the compiled layers (on NumPy layers it took
+    14.3 s against 2.6 s); two steps are short."""
+    import subprocess
+    import sys
+
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    assert main(["filter", str(tmp_path / "photo.png"), str(tmp_path / "dy.tif"),
+                 "--kernel", "sobel-dy", "--scale", "none"]) == 0  # fmt: skip
+    command = ["estimate", "photo.png", "dy.tif", "-s", "3x3", "--method", "gd", "--steps", steps]
+    script = (
+        "import sys\n"
+        "from corr2d.cli import main\n"
+        f"main({command!r})\n"
+        "print('numba' in sys.modules)\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == str(compiled)
+
+
 @pytest.mark.filterwarnings("error")  # the kernel's taps are never cast out of range
 @pytest.mark.parametrize("scale", [1e39, 1e300])
 def test_pixels_with_taps_beyond_float32_are_computed_in_float64(photo, scale) -> None:

@@ -163,8 +163,10 @@ def estimate_command(
             EXIT_USAGE,
         )
     check_job(X, Y, size, bias, method)
-    # a short job runs on vectorised NumPy rather than wait for compiled loops
-    with numpy_if_short(X.size * size[0] * size[1]):
+    # a short job runs on vectorised NumPy rather than wait for compiled loops;
+    # gradient descent passes over the data three times a step
+    passes = 3 * steps if method == "gd" else 1
+    with numpy_if_short(passes * X.size * size[0] * size[1]):
         xs, ys = colour_planes(X), colour_planes(Y)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
