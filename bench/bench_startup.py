@@ -15,6 +15,9 @@ children used, ``--runs`` times; the table gives the median and the range.  The 
   folder); cold, no bytecode: Python's bytecode too is written afresh
   (``PYTHONPYCACHEPREFIX`` set to a new folder), as on the first run after installing;
 * the same on a 3000x4000 photograph, a job large enough for the compiled loops;
+* the other commands a user starts with, warm and cold: ``demo``, ``edges`` and
+  ``estimate --size 3x3`` of the photograph (Y: ``filter -k sobel-dy --scale none``),
+  ``learn`` of the same pair, ``rf ... --input 24 --plot``;
 * ``import corr2d``, ``corr2d --version`` and ``corr2d filter --help``.
 
 Each tool writes PNG at its own default compression (OpenCV level 1; corr2d writes through
@@ -72,6 +75,31 @@ def cell(times: list[float]) -> str:
     return f"{statistics.median(times):.2f} ({min(times):.2f}-{max(times):.2f})"
 
 
+def command_rows(folder: Path, photo: Path, warm_env: dict[str, str], runs: int) -> list[str]:
+    """Warm and cold rows for the commands besides ``filter`` (no OpenCV column)."""
+    pair = folder / "dy.tif"
+    made = [CORR2D, "filter", str(photo), str(pair), "--force", "-k", "sobel-dy"]
+    subprocess.run([*made, "--scale", "none"], check=True, capture_output=True)
+    rows = []
+    for label, arguments in (
+        ("demo", ["demo"]),
+        ("edges 600x512 RGB", ["edges", str(photo), str(folder / "e.png"), "--force"]),
+        ("estimate 600x512 RGB, 3x3", ["estimate", str(photo), str(pair), "--size", "3x3"]),
+        ("learn 600x512 RGB, 3x3", ["learn", str(photo), str(pair), "--size", "3x3"]),
+        ("rf 3x3 3x3/d2 3x3/d4 --input 24 --plot", [
+            "rf", "3x3", "3x3/d2", "3x3/d4", "--input", "24", "--plot",
+            str(folder / "rf.png"), "--force",
+        ]),
+    ):  # fmt: skip
+        command = [CORR2D, *arguments]
+        subprocess.run(command, check=True, capture_output=True, env=warm_env)  # warm
+        warm = [cpu_seconds(command, warm_env) for _ in range(runs)]
+        cold = measure(command, runs, ("CORR2D_CACHE_DIR",))
+        rows.append(f"| {label} | {cell(warm)} | {cell(cold)} | | | |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -117,6 +145,7 @@ def main() -> None:
                 f"{cell(bare)} | {cell(opencv)} | {ratio:.2f} |"
             )
             print(rows[-1], flush=True)
+        rows.extend(command_rows(folder, photo, warm_env, args.runs))
         for label, command in (
             ("import corr2d", [PYTHON, "-c", "import corr2d"]),
             ("corr2d --version", [CORR2D, "--version"]),
