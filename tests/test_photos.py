@@ -116,25 +116,39 @@ def test_the_command_line_writes_what_filter_pixels_computes(tmp_path, photo) ->
     assert _levels_apart(written, theirs) <= 1
 
 
-def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> None:
-    """A fresh process filters the photograph without importing numba or SciPy."""
+def heavy_modules_after(command: list[str], folder: Path) -> list[str]:
+    """Which of numba, llvmlite and SciPy a fresh process has imported after running
+    ``corr2d COMMAND`` in ``folder`` (asserting it succeeded)."""
+    import ast
     import subprocess
     import sys
 
-    source = tmp_path / "photo.png"
-    Image.fromarray(photo).save(source)
     script = (
         "import sys\n"
         "from corr2d.cli import main\n"
-        f"main(['filter', {str(source)!r}, {str(tmp_path / 'out.png')!r}, "
-        "'--kernel', 'gaussian:sigma=2'])\n"
+        f"assert main({command!r}) == 0\n"
         "print(sorted(m for m in ('numba', 'scipy', 'llvmlite') if m in sys.modules))\n"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
+        cwd=folder, check=True,
+    )  # fmt: skip
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def make_pair(tmp_path: Path, photo: np.ndarray) -> None:
+    """photo.png and dy.tif, its sobel-dy response as floats, in ``tmp_path``."""
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    assert main(["filter", str(tmp_path / "photo.png"), str(tmp_path / "dy.tif"),
+                 "--kernel", "sobel-dy", "--scale", "none"]) == 0  # fmt: skip
+
+
+def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> None:
+    """A fresh process filters the photograph without importing numba or SciPy."""
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    command = ["filter", "photo.png", "out.png", "--kernel", "gaussian:sigma=2"]
+    assert heavy_modules_after(command, tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -147,24 +161,8 @@ def test_short_jobs_on_the_command_line_need_no_compiler(tmp_path, photo) -> Non
 def test_short_edges_and_estimate_jobs_need_no_compiler(tmp_path, photo, command) -> None:
     """Like filter, a short `edges` or `estimate` job runs on NumPy: loading the
     compiled loops cost 0.3-0.5 s, compiling them into an empty cache 3-5 s."""
-    import subprocess
-    import sys
-
-    Image.fromarray(photo).save(tmp_path / "photo.png")
-    assert main(["filter", str(tmp_path / "photo.png"), str(tmp_path / "dy.tif"),
-                 "--kernel", "sobel-dy", "--scale", "none"]) == 0  # fmt: skip
-    script = (
-        "import sys\n"
-        "from corr2d.cli import main\n"
-        f"assert main({command!r}) == 0\n"
-        "print(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules))\n"
-    )
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
-        cwd=tmp_path, check=True,
-    )  # fmt: skip
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    make_pair(tmp_path, photo)
+    assert "numba" not in heavy_modules_after(command, tmp_path)
     if command[0] == "estimate":
         np.testing.assert_allclose(np.load(tmp_path / "k.npy"), kernels.get("sobel-dy"), atol=1e-9)
     else:  # OpenCV's Sobel magnitude, rounded and clipped to 8 bits
@@ -184,25 +182,9 @@ def test_gradient_descent_counts_its_steps_in_the_job(tmp_path, photo, steps, co
     """`estimate --method gd` passes over the data three times a step: 500 steps on the
     photograph are a long job and keep the compiled layers (on NumPy layers it took
     14.3 s against 2.6 s); two steps are short."""
-    import subprocess
-    import sys
-
-    Image.fromarray(photo).save(tmp_path / "photo.png")
-    assert main(["filter", str(tmp_path / "photo.png"), str(tmp_path / "dy.tif"),
-                 "--kernel", "sobel-dy", "--scale", "none"]) == 0  # fmt: skip
+    make_pair(tmp_path, photo)
     command = ["estimate", "photo.png", "dy.tif", "-s", "3x3", "--method", "gd", "--steps", steps]
-    script = (
-        "import sys\n"
-        "from corr2d.cli import main\n"
-        f"main({command!r})\n"
-        "print('numba' in sys.modules)\n"
-    )
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env,
-        cwd=tmp_path, check=True,
-    )  # fmt: skip
-    assert done.stdout.strip().splitlines()[-1] == str(compiled)
+    assert ("numba" in heavy_modules_after(command, tmp_path)) == compiled
 
 
 @pytest.mark.filterwarnings("error")  # the kernel's taps are never cast out of range
