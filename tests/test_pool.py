@@ -50,7 +50,7 @@ def test_helpers_run_tasks_bound_to_a_cpu_the_caller_may_use_but_is_not_on() -> 
 @bindable
 def test_helpers_of_an_interruptible_job_are_spread_over_every_cpu() -> None:
     pool = _pool._Pool()
-    helpers = [_pool._Helper(pool) for _ in range(2)]
+    helpers = [_pool._Helper(pool, i) for i in range(2)]
     pool.helpers = helpers
     pool.place(helpers, beside_caller=False)
     cpus = sorted(os.sched_getaffinity(0))
@@ -65,7 +65,7 @@ def test_a_caller_restricted_to_one_cpu_leaves_no_helper_bound_outside_it() -> N
     """A thread that narrows its own affinity after helpers were bound elsewhere: the
     next job's helpers may only run where the caller may."""
     pool = _pool._Pool()
-    helper = _pool._Helper(pool)
+    helper = _pool._Helper(pool, 0)
     pool.helpers = [helper]
     cpus = sorted(os.sched_getaffinity(0))
     mine = cpus[-1]

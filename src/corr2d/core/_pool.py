@@ -16,6 +16,19 @@ woke.  Back to back, the helpers are awake and take their share.
 One job runs at a time; helper threads are daemons, started on first use, and a forked
 child starts its own.
 
+Where the CPU allows it (:func:`corr2d.core._spin.available`), the threads wait for one
+another by watching memory for a bounded time instead of blocking: on a virtual machine
+whose idle CPUs halt, a blocked thread takes about 50 us to run again.  After a job a
+helper watches for ``SPIN`` seconds (1 ms) for the next one, and for the caller to
+have entered its loop (the GIL is then free for the helper to start its own), then
+blocks as before; the caller, after its share, watches until the helpers that joined
+are back to watching (past their last use of the GIL) instead of blocking until they
+return.  Measured on 2 cores, back to back (a 0.3 ms job on two threads): the helper
+started 16 us after the caller, now 2 us; it returned to the caller 2-9 us after
+the last task, as before.  A process that stops computing keeps one CPU busy for at
+most about 1 ms after its last job (1.9 ms of CPU time over the following second,
+against 0.1 ms before).
+
 Where the system allows it (Linux), each helper is bound to a CPU other than the one
 the calling thread runs on.  Linux wakes a thread on its waker's CPU when it judges
 that the two share data; a helper woken there waits behind the caller, busy with its
@@ -54,6 +67,11 @@ INTERRUPTIBLE_WORK = 10**9
 _POLL = 0.02
 #: A counter value past any task index: loops that read it stop claiming.
 _PAST_EVERY_TASK = 2**62
+#: Seconds a helper watches for the next job after one (see the module notes), and
+#: half of how long a caller watches for its helpers to finish before it blocks.
+SPIN = 0.001
+#: Helper threads a pool starts at most.
+_MOST_HELPERS = 64
 
 
 class _Job:
@@ -84,8 +102,9 @@ def _cpu_finder() -> Callable[[], int] | None:
 
 
 class _Helper:
-    def __init__(self, pool: _Pool) -> None:
+    def __init__(self, pool: _Pool, index: int) -> None:
         self.pool = pool
+        self.index = index  # its element of ``pool.busy``
         self.wake = threading.Event()
         self.job: _Job | None = None
         self.cpu: int | None = None  # the CPU it is bound to, if any
@@ -94,9 +113,12 @@ class _Helper:
 
     def _serve(self) -> None:
         pool = self.pool
+        seen = int(pool.posted[0])
         while True:
-            self.wake.wait()
+            if not self._park(seen):
+                self.wake.wait()
             self.wake.clear()
+            seen = int(pool.posted[0])
             job = self.job
             if job is None:
                 continue
@@ -104,6 +126,7 @@ class _Helper:
                 if job.closed:
                     continue
                 job.running += 1
+                pool.busy[self.index] = 1  # cleared by _park, once the GIL is released
             try:
                 job.func(*job.args)
             except BaseException as exc:  # pragma: no cover - compiled loops do not raise
@@ -114,6 +137,21 @@ class _Helper:
                 if job.closed and job.running == 0:
                     job.done.set()
             pool.progress.set()
+            if pool.spinning and not pool.ticks:  # after a first job: prepare to spin
+                from corr2d.core import _spin
+
+                pool.ticks = max(1, int(_spin.ticks_per_second() * SPIN))
+
+    def _park(self, seen: int) -> bool:
+        """Mark this helper idle, then watch for the next job for up to ``SPIN`` seconds
+        (see the module notes); False if none came, or if this pool does not spin."""
+        pool = self.pool
+        if not pool.ticks:
+            pool.busy[self.index] = 0
+            return False
+        from corr2d.core import _spin
+
+        return bool(_spin.park(pool.posted, seen, pool.counter, pool.busy, self.index, pool.ticks))
 
 
 class _Pool:
@@ -123,6 +161,14 @@ class _Pool:
         self.helpers: list[_Helper] = []
         self.progress = threading.Event()  # a helper returned (for interruptible jobs)
         self.getcpu = _cpu_finder()  # None: helpers are not bound
+        # Spinning (see the module notes): the task counter of the pool's jobs; posted[0]
+        # counts the jobs posted, posted[1] is 1 while the caller computes the job too;
+        # busy[i] is 1 while helper i runs a job or has yet to release the GIL after it.
+        self.spinning: bool | None = None  # unknown until the first helper starts
+        self.ticks = 0  # SPIN in ticks of the time-stamp counter; 0: do not spin
+        self.counter = np.zeros(1, dtype=np.int64)
+        self.posted = np.zeros(2, dtype=np.int64)
+        self.busy = np.zeros(_MOST_HELPERS, dtype=np.int64)
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -158,26 +204,59 @@ class _Pool:
                     os.sched_setaffinity(helper.thread.native_id, os.sched_getaffinity(0))
                 helper.cpu = None
 
+    def add_helpers(self, count: int) -> None:
+        """Start helpers until there are ``count``."""
+        if self.spinning is None:
+            from corr2d.core import _spin
+
+            self.spinning = _spin.available()
+        while len(self.helpers) < min(count, _MOST_HELPERS):
+            self.helpers.append(_Helper(self, len(self.helpers)))
+
+    def post(self, job: _Job, helpers: Sequence[_Helper], caller_computes: bool) -> None:
+        """Hand ``job`` to ``helpers``: parked ones see ``posted`` change, sleeping ones
+        are woken."""
+        for helper in helpers:
+            helper.job = job
+            helper.wake.set()  # before the post, so that a parked helper finds it set
+        self.posted[1] = caller_computes
+        self.posted[0] += 1
+
     def run(self, func: Any, args: tuple[Any, ...], threads: int) -> None:
+        """``func(*args, counter)`` on the calling thread and ``threads - 1`` helpers."""
         with self.one_job:
-            while len(self.helpers) < threads - 1:
-                self.helpers.append(_Helper(self))
-            job = _Job(func, args)
+            self.add_helpers(threads - 1)
+            counter = self.counter
+            counter[0] = 0
+            job = _Job(func, (*args, counter))
             helpers = self.helpers[: threads - 1]
             self.place(helpers, beside_caller=True)
-            for helper in helpers:
-                helper.job = job
-                helper.wake.set()
-            func(*args)
-            with self.state:
-                job.closed = True
-                waiting = job.running > 0
-            if waiting:
-                job.done.wait()
-            for helper in helpers:
-                helper.job = None
+            self.post(job, helpers, caller_computes=True)
+            try:
+                func(*args, counter)
+            except BaseException:
+                counter[0] = _PAST_EVERY_TASK  # the helpers stop claiming
+                raise
+            finally:
+                with self.state:
+                    job.closed = True
+                    waiting = job.running > 0
+                if waiting:
+                    self._wait_for_helpers(job, len(helpers))
+                for helper in helpers:
+                    helper.job = None
             if job.error is not None:  # pragma: no cover
                 raise job.error
+
+    def _wait_for_helpers(self, job: _Job, count: int) -> None:
+        """Until the helpers that joined ``job`` have returned (and, where they spin,
+        have released the GIL, so that this thread takes it without sleeping)."""
+        if self.ticks:
+            from corr2d.core import _spin
+
+            if _spin.wait_idle(self.busy, count, 2 * self.ticks):
+                return
+        job.done.wait()
 
     def run_interruptibly(
         self, func: Any, args: tuple[Any, ...], threads: int, counter: NDArray[np.int64]
@@ -185,15 +264,12 @@ class _Pool:
         """The job on ``threads`` helpers while the calling (main) thread waits in steps
         of ``_POLL`` seconds; see the module notes for ``KeyboardInterrupt``."""
         with self.one_job:
-            while len(self.helpers) < threads:
-                self.helpers.append(_Helper(self))
+            self.add_helpers(threads)
             job = _Job(func, args)
             self.progress.clear()
             helpers = self.helpers[:threads]
             self.place(helpers, beside_caller=False)
-            for helper in helpers:
-                helper.job = job
-                helper.wake.set()
+            self.post(job, helpers, caller_computes=False)
             try:
                 self._wait(job)
             except KeyboardInterrupt:
@@ -233,11 +309,11 @@ def run_tasks(func: Any, *args: Any, threads: int, work: float = 0.0) -> None:
     With ``threads == 1`` it runs on the calling thread alone, unless ``work`` (in
     multiply-adds) makes it long enough to run interruptibly from the main thread.
     """
-    counter = np.zeros(1, dtype=np.int64)
     if work >= INTERRUPTIBLE_WORK and threading.current_thread() is threading.main_thread():
+        counter = np.zeros(1, dtype=np.int64)
         _pool.run_interruptibly(func, (*args, counter), max(1, threads), counter)
         return
     if threads <= 1:
-        func(*args, counter)
+        func(*args, np.zeros(1, dtype=np.int64))
         return
-    _pool.run(func, (*args, counter), threads)
+    _pool.run(func, args, threads)
