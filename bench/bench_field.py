@@ -7,6 +7,7 @@ Usage::
     python bench/bench_field.py single [--runs 3] [--sizes 512 2048]
     python bench/bench_field.py layers [--runs 3]
     python bench/bench_field.py idle [--runs 3]     # first call after idle / warm call
+    python bench/bench_field.py idle-layers [--runs 3]  # the same for the layers' forward
     python bench/bench_field.py stream [--runs 3]   # 4096², k=3 against the copy floor
 
 Each part runs in a few minutes (time each with the machine to yourself).  Contenders
@@ -405,6 +406,60 @@ def idle(count: int) -> None:
                 )
 
 
+def idle_layers(count: int) -> None:
+    """The six layers' forward pass (``corr2d.conv2d`` and torch's), first call after
+    idle against back to back, as :func:`idle` times the filters."""
+    import torch
+
+    import corr2d
+
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(5)
+    print(
+        "| layer | library | back to back ms | "
+        + " | ".join(f"after {s * 1e3:g} ms idle: ms (× warm)" for s in IDLES)
+        + " |"
+    )
+    print("|---|---|---|" + "---|" * len(IDLES))
+    for label, n, c_in, c_out, size, k, stride, padding, groups in LAYERS:
+        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
+        weight = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32)
+        options = {"stride": stride, "padding": padding, "groups": groups}
+        xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
+
+        def forward(x: np.ndarray = x, w: np.ndarray = weight, o: Any = options) -> Any:
+            return corr2d.conv2d(x, w, **o)
+
+        def forward_torch(x: Any = xt, w: Any = wt, o: Any = options) -> Any:
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(x, w, **o)
+
+        runs = {"corr2d": forward, "torch": forward_torch}
+        contenders = list(runs.values())
+        warm: list[list[float]] = [[] for _ in contenders]
+        cold = {s: [[] for _ in contenders] for s in IDLES}
+        for _ in range(count):
+            for index, seconds in enumerate(compare(contenders, 9)):
+                warm[index].append(seconds)
+            for pause in IDLES:
+                after = _one_at_a_time(contenders, 5 if pause < 1 else 2, pause)
+                for index, seconds in enumerate(after):
+                    cold[pause][index].append(seconds)
+        for index, name in enumerate(runs):
+            base = statistics.median(warm[index])
+            cells = [
+                f"{_spread(cold[s][index], digits=3)} "
+                f"({statistics.median(cold[s][index]) / base:.2f})"
+                for s in IDLES
+            ]
+            print(
+                f"| {label} | {name} | {_spread(warm[index], digits=3)} | "
+                + " | ".join(cells)
+                + " |",
+                flush=True,
+            )
+
+
 def stream(count: int) -> None:
     import cv2
 
@@ -441,7 +496,9 @@ def stream(count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["machine", "blur", "single", "layers", "idle", "stream"])
+    parser.add_argument(
+        "part", choices=["machine", "blur", "single", "layers", "idle", "idle-layers", "stream"]
+    )
     parser.add_argument("--runs", type=int, default=3, help="rounds per case (>= 3)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048])
     args = parser.parse_args()
@@ -453,6 +510,8 @@ def main() -> None:
         single(args.runs, args.sizes)
     elif args.part == "idle":
         idle(args.runs)
+    elif args.part == "idle-layers":
+        idle_layers(args.runs)
     elif args.part == "stream":
         stream(args.runs)
     else:
