@@ -70,6 +70,8 @@ _PAST_EVERY_TASK = 2**62
 #: Seconds a helper watches for the next job after one (see the module notes), and
 #: half of how long a caller watches for its helpers to finish before it blocks.
 SPIN = 0.001
+#: Ticks per second of a time-stamp counter worth trusting (100 MHz to 10 GHz).
+_PLAUSIBLE_RATES = (1e8, 1e10)
 #: Helper threads a pool starts at most.
 _MOST_HELPERS = 64
 
@@ -140,7 +142,11 @@ class _Helper:
             if pool.spinning and not pool.ticks:  # after a first job: prepare to spin
                 from corr2d.core import _spin
 
-                pool.ticks = max(1, int(_spin.ticks_per_second() * SPIN))
+                rate = _spin.ticks_per_second()
+                if _PLAUSIBLE_RATES[0] <= rate <= _PLAUSIBLE_RATES[1]:
+                    pool.ticks = int(rate * SPIN)
+                else:  # pragma: no cover - a counter that does not count time: never spin
+                    pool.spinning = False
 
     def _park(self, seen: int) -> bool:
         """Mark this helper idle, then watch for the next job for up to ``SPIN`` seconds
