@@ -283,10 +283,34 @@ LAYERS = [
 ]
 
 
-def layers(count: int, peak: float) -> None:
+def _forwards(
+    rng: np.random.Generator, n: int, c_in: int, c_out: int, size: int, k: int, *options: int
+) -> tuple[np.ndarray, Callable[[], Any], Callable[[], Any]]:
+    """A layer's random input (float32), and its forward pass with a random weight by
+    corr2d and by torch (``options``: stride, padding, groups)."""
     import torch
 
     import corr2d
+
+    stride, padding, groups = options
+    x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
+    weight = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32)
+    keywords = {"stride": stride, "padding": padding, "groups": groups}
+    xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
+
+    def forward() -> Any:
+        return corr2d.conv2d(x, weight, **keywords)
+
+    def forward_torch() -> Any:
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(xt, wt, **keywords)
+
+    return x, forward, forward_torch
+
+
+def layers(count: int, peak: float) -> None:
+    import torch
+
     from corr2d import Conv2D
 
     torch.set_num_threads(THREADS)
@@ -298,19 +322,9 @@ def layers(count: int, peak: float) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for label, n, c_in, c_out, size, k, stride, padding, groups in LAYERS:
-        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
-        weight = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32)
-        options = {"stride": stride, "padding": padding, "groups": groups}
-        out = corr2d.conv2d(x, weight, **options)
+        x, forward, forward_torch = _forwards(rng, n, c_in, c_out, size, k, stride, padding, groups)
+        out = forward()
         flops = 2.0 * out.size * (c_in // groups) * k * k
-        xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
-
-        def forward(x: np.ndarray = x, w: np.ndarray = weight, o: Any = options) -> Any:
-            return corr2d.conv2d(x, w, **o)
-
-        def forward_torch(x: Any = xt, w: Any = wt, o: Any = options) -> Any:
-            with torch.no_grad():
-                return torch.nn.functional.conv2d(x, w, **o)
 
         layer = Conv2D(
             k, c_in, c_out, stride=stride, padding=padding, groups=groups, rng=rng, dtype=np.float32
@@ -354,6 +368,39 @@ def layers(count: int, peak: float) -> None:
 IDLES = (0.002, 0.05, 1.0)
 
 
+def _warm_and_after_idle(
+    contenders: Sequence[Callable[[], Any]], count: int, calls: int, long_calls: int
+) -> list[str]:
+    """For each contender, the table cells 'back to back | after each of IDLES': each
+    the median over ``count`` rounds with its range, and its ratio to back to back.
+    Each round times ``calls`` calls after each pause (``long_calls`` after a second)."""
+    warm: list[list[float]] = [[] for _ in contenders]
+    cold: dict[float, list[list[float]]] = {s: [[] for _ in contenders] for s in IDLES}
+    for _ in range(count):
+        for index, seconds in enumerate(compare(contenders, 9)):
+            warm[index].append(seconds)
+        for pause in IDLES:
+            after = _one_at_a_time(contenders, calls if pause < 1 else long_calls, pause)
+            for index, seconds in enumerate(after):
+                cold[pause][index].append(seconds)
+    rows = []
+    for index in range(len(contenders)):
+        base = statistics.median(warm[index])
+        cells = [_spread(warm[index], digits=3)] + [
+            f"{_spread(cold[s][index], digits=3)} ({statistics.median(cold[s][index]) / base:.2f})"
+            for s in IDLES
+        ]
+        rows.append(" | ".join(cells))
+    return rows
+
+
+def _idle_header(first: str) -> None:
+    """The header of an idle table whose first columns are ``first``."""
+    pauses = " | ".join(f"after {s * 1e3:g} ms idle: ms (× warm)" for s in IDLES)
+    print(f"{first} back to back ms | {pauses} |")
+    print("|---" * (first.count("|") + len(IDLES)) + "|")
+
+
 def idle(count: int) -> None:
     import cv2
 
@@ -361,12 +408,7 @@ def idle(count: int) -> None:
 
     cv2.setNumThreads(THREADS)
     rng = np.random.default_rng(3)
-    print(
-        "| image | k | library | back to back ms | "
-        + " | ".join(f"after {s * 1e3:g} ms idle: ms (× warm)" for s in IDLES)
-        + " |"
-    )
-    print("|---|---|---|---|" + "---|" * len(IDLES))
+    _idle_header("| image | k | library |")
     for size in (512, 2048):
         image = rng.random((size, size), dtype=np.float32)
         for k in (3, 7, 15):
@@ -381,29 +423,10 @@ def idle(count: int) -> None:
             contenders = list(runs.values())
             for run in contenders:
                 run()  # compile or load the loops, untimed
-            warm: list[list[float]] = [[] for _ in contenders]
-            cold = {s: [[] for _ in contenders] for s in IDLES}
             calls = 9 if size == 512 else 5
-            for _ in range(count):
-                for index, seconds in enumerate(compare(contenders, 9)):
-                    warm[index].append(seconds)
-                for pause in IDLES:
-                    after = _one_at_a_time(contenders, calls if pause < 1 else 3, pause)
-                    for index, seconds in enumerate(after):
-                        cold[pause][index].append(seconds)
-            for index, name in enumerate(runs):
-                base = statistics.median(warm[index])
-                cells = [
-                    f"{_spread(cold[s][index], digits=3)} "
-                    f"({statistics.median(cold[s][index]) / base:.2f})"
-                    for s in IDLES
-                ]
-                print(
-                    f"| {size}² | {k} | {name} | {_spread(warm[index], digits=3)} | "
-                    + " | ".join(cells)
-                    + " |",
-                    flush=True,
-                )
+            cells = _warm_and_after_idle(contenders, count, calls, 3)
+            for name, row in zip(runs, cells, strict=True):
+                print(f"| {size}² | {k} | {name} | {row} |", flush=True)
 
 
 def idle_layers(count: int) -> None:
@@ -411,53 +434,15 @@ def idle_layers(count: int) -> None:
     idle against back to back, as :func:`idle` times the filters."""
     import torch
 
-    import corr2d
-
     torch.set_num_threads(THREADS)
     rng = np.random.default_rng(5)
-    print(
-        "| layer | library | back to back ms | "
-        + " | ".join(f"after {s * 1e3:g} ms idle: ms (× warm)" for s in IDLES)
-        + " |"
-    )
-    print("|---|---|---|" + "---|" * len(IDLES))
+    _idle_header("| layer | library |")
     for label, n, c_in, c_out, size, k, stride, padding, groups in LAYERS:
-        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
-        weight = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32)
-        options = {"stride": stride, "padding": padding, "groups": groups}
-        xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
-
-        def forward(x: np.ndarray = x, w: np.ndarray = weight, o: Any = options) -> Any:
-            return corr2d.conv2d(x, w, **o)
-
-        def forward_torch(x: Any = xt, w: Any = wt, o: Any = options) -> Any:
-            with torch.no_grad():
-                return torch.nn.functional.conv2d(x, w, **o)
-
+        _, forward, forward_torch = _forwards(rng, n, c_in, c_out, size, k, stride, padding, groups)
         runs = {"corr2d": forward, "torch": forward_torch}
-        contenders = list(runs.values())
-        warm: list[list[float]] = [[] for _ in contenders]
-        cold = {s: [[] for _ in contenders] for s in IDLES}
-        for _ in range(count):
-            for index, seconds in enumerate(compare(contenders, 9)):
-                warm[index].append(seconds)
-            for pause in IDLES:
-                after = _one_at_a_time(contenders, 5 if pause < 1 else 2, pause)
-                for index, seconds in enumerate(after):
-                    cold[pause][index].append(seconds)
-        for index, name in enumerate(runs):
-            base = statistics.median(warm[index])
-            cells = [
-                f"{_spread(cold[s][index], digits=3)} "
-                f"({statistics.median(cold[s][index]) / base:.2f})"
-                for s in IDLES
-            ]
-            print(
-                f"| {label} | {name} | {_spread(warm[index], digits=3)} | "
-                + " | ".join(cells)
-                + " |",
-                flush=True,
-            )
+        cells = _warm_and_after_idle(list(runs.values()), count, 5, 2)
+        for name, row in zip(runs, cells, strict=True):
+            print(f"| {label} | {name} | {row} |", flush=True)
 
 
 def stream(count: int) -> None:
