@@ -26,7 +26,7 @@ are back to watching (past their last use of the GIL) instead of blocking until 
 return.  Measured on 2 cores, back to back (a 0.3 ms job on two threads): the helper
 started 16 us after the caller, now 2 us; it returned to the caller 2-9 us after
 the last task, as before.  A process that stops computing keeps one CPU busy for at
-most about 1 ms after its last job (1.9 ms of CPU time over the following second,
+most about 1 ms after its last job (1.1-2.9 ms of CPU time over the following second,
 against 0.1 ms before).
 
 Where the system allows it (Linux), each helper is bound to a CPU other than the one
