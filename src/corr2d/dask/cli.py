@@ -99,6 +99,15 @@ class _Pixels:
         return pixels[: block.size].reshape(block.shape)
 
 
+def _ignoring_nan(values: Any, extreme: np.ufunc) -> Any:
+    """The smallest (``np.fmin``) or largest (``np.fmax``) of ``values`` leaving NaN
+    out, NaN when all are: ``da.nanmin``/``nanmax``, without their warning for a chunk
+    that holds only NaN (an overflowed response), which a worker thread would print."""
+    import dask.array as da
+
+    return da.reduction(values, extreme.reduce, extreme.reduce, dtype=values.dtype)
+
+
 def lazy_pixels(
     response: Any,
     target: np.dtype,
@@ -120,7 +129,10 @@ def lazy_pixels(
     if rule in ("signed", "abs") or (rule == "auto" and target.kind != "f"):
         finite = da.where(da.isfinite(response), response, np.nan)
         found = dask.compute(
-            da.nanmin(response), da.nanmax(response), da.nanmin(finite), da.nanmax(finite)
+            _ignoring_nan(response, np.fmin),
+            _ignoring_nan(response, np.fmax),
+            _ignoring_nan(finite, np.fmin),
+            _ignoring_nan(finite, np.fmax),
         )
         extremes = tuple(float(v) for v in found if not np.isnan(v))
     source_dtype = np.dtype(source if source is not None else target)
