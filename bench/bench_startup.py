@@ -78,8 +78,8 @@ def cell(times: list[float]) -> str:
 def command_rows(folder: Path, photo: Path, warm_env: dict[str, str], runs: int) -> list[str]:
     """Warm and cold rows for the commands besides ``filter`` (no OpenCV column)."""
     pair = folder / "dy.tif"
-    made = [CORR2D, "filter", str(photo), str(pair), "--force", "-k", "sobel-dy"]
-    subprocess.run([*made, "--scale", "none"], check=True, capture_output=True)
+    made = [CORR2D, "filter", str(photo), str(pair), "--force", "-k", "sobel-dy", "--scale", "none"]
+    subprocess.run(made, check=True, capture_output=True)
     rows = []
     for label, arguments in (
         ("demo", ["demo"]),

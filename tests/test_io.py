@@ -29,6 +29,9 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -144,9 +147,6 @@ def _deep_png(values: bytes, width: int, height: int, colour_type: int) -> bytes
         + _png_chunk(b"IDAT", zlib.compress(raw))
         + _png_chunk(b"IEND", b"")
     )
-
-
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (4, 2), (6, 4)])

@@ -41,9 +41,9 @@ __all__ = [
 
 _MODES = ("full", "valid", "same")
 
-#: Multiply-adds below which the command line filters an image with vectorised NumPy
-#: (``compiled=False``): about 0.3 s of NumPy work, what loading the compiled loops
-#: costs a fresh process.
+#: Multiply-adds below which a command-line job (filter, edges, estimate, rf) runs its
+#: correlations on vectorised NumPy (inside :func:`corr2d.core._engine.short_job`):
+#: about 0.3 s of NumPy work, what loading the compiled loops costs a fresh process.
 SHORT_JOB_WORK = 2**28
 
 #: What :func:`_repeat_key` returns: image shape, dtype, kernel shape and bytes, the
